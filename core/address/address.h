@@ -1,0 +1,44 @@
+/* RFC 5321 / RFC 5322 address syntax. */
+#ifndef TERN_CORE_ADDRESS_ADDRESS_H
+#define TERN_CORE_ADDRESS_ADDRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct arena;
+
+/*
+ * Parse the path in "MAIL FROM:" / "RCPT TO:" after the colon: "<a@b>",
+ * "<>" (allowed when allow_empty), source routes "<@x,@y:a@b>" (the route
+ * is dropped), quoted local parts.  *addr_out is the address (arena a),
+ * *rest_out points at ESMTP parameters after the '>'.  On error, -1 and
+ * *err_out is a text for a 501 reply (without the code).
+ */
+int address_parse_path(struct arena *a, const char *s, bool allow_empty,
+	char **addr_out, const char **rest_out, char **err_out);
+
+/*
+ * Split "local@domain" at the last '@' outside quotes: *local_out and
+ * *domain_out (lower-cased) in arena a; *domain_out is NULL if there is
+ * no '@'.  -1 with *err_out on a syntax error.
+ */
+int address_split(struct arena *a, const char *addr, char **local_out,
+	char **domain_out, char **err_out);
+
+/* Qualify an unqualified address with domain (arena a). */
+char *address_qualify(struct arena *a, const char *addr, const char *domain);
+
+/*
+ * Extract the addr-specs from an RFC 5322 address-list header value
+ * ("To: A <a@x>, b@y (comment), group: c@z;"), as a NULL-terminated
+ * array in arena a.  -1 with *err_out on a syntax error.
+ */
+int address_list_extract(struct arena *a, const char *value, char ***list_out,
+	char **err_out);
+
+/* Is s a valid RFC 5321 domain (or [IP literal])? */
+bool address_domain_valid(const char *s);
+/* Is s a valid dot-atom or quoted-string local part? */
+bool address_local_part_valid(const char *s);
+
+#endif

@@ -1,0 +1,29 @@
+/* Matching items against Exim-style lists. */
+#ifndef TERN_CORE_CONFIG_LISTS_H
+#define TERN_CORE_CONFIG_LISTS_H
+
+#include <tern/core.h>
+
+/*
+ * Match `item` against `list` of kind.  Lists are colon-separated ("::" is a
+ * literal colon; a leading "<c" changes the separator).  Items: literals
+ * (domains and local parts compared caselessly), "*" wildcards at the start
+ * ("*.example.test"), "@" (primary_hostname), "!" negation (first match
+ * wins), "+name" named lists, "lsearch;/file" (and any lookup type) items,
+ * and for hosts: IPv4/IPv6 addresses, CIDR "a.b.c.d/n", "*" and host
+ * names when `host_name` is known.  Regular expressions start with "^".
+ *
+ * Returns TERN_OK (matched), TERN_FAIL (no match or negated match),
+ * TERN_DEFER (a lookup could not be done; *err_out), TERN_ERROR (a bad
+ * item; *err_out).
+ */
+int list_match(enum tern_list_kind kind, const char *list, const char *item,
+	const char *host_name, char **err_out);
+
+/* Iterate over a list: returns the next item (arena_scratch) or NULL. */
+const char *list_next(const char **listp, char *sep_inout);
+
+/* Check a list's syntax at config time: 0 or -1 with *err_out. */
+int list_check(enum tern_list_kind kind, const char *list, char **err_out);
+
+#endif

@@ -1,0 +1,39 @@
+/* The core's side of struct tern_ctx and of addresses being routed. */
+#ifndef TERN_CORE_DELIVER_CTX_H
+#define TERN_CORE_DELIVER_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <tern/core.h>
+
+struct message;
+struct driver_inst;
+struct arena;
+
+struct address_item {
+	struct tern_address  pub;          /* what drivers see */
+	struct address_item *parent_item;
+	long                 rcpt_index;   /* top level: index in rcpts, else -1 */
+	struct driver_inst  *handled_by;   /* director or router */
+	struct driver_inst  *transport;
+	int                  rc;           /* TERN_* result */
+	int                  depth;        /* alias nesting, for loop checks */
+	struct address_item *next;         /* in whatever list it is on */
+};
+
+struct tern_ctx {
+	struct message      *msg;      /* may be NULL (-be, -bt without msg) */
+	struct address_item *addr;     /* current address, may be NULL */
+	struct driver_inst  *inst;     /* current driver instance */
+	bool                 verify;
+	struct arena        *arena;
+	const char          *lookup_value;   /* $value */
+	struct address_item *children;       /* made by add_child */
+	const char          *host_address;   /* $sender_host_address (RCPT) */
+	const char          *sender;         /* $sender_address without msg */
+};
+
+#define ADDR_ITEM(p) ((struct address_item *)(void *)(p))
+
+#endif

@@ -1,0 +1,44 @@
+/* Delivering one message: routing every address, running transports. */
+#ifndef TERN_CORE_DELIVER_DELIVER_H
+#define TERN_CORE_DELIVER_DELIVER_H
+
+#include <stdbool.h>
+
+/* deliver_message flags */
+#define DELIVER_FORCE  0x1 /* -M, -qf: ignore retry times */
+#define DELIVER_FROZEN 0x2 /* -qff, -M: also frozen messages */
+
+/*
+ * Lock, read and deliver message id in this process: directors for local
+ * domains, routers for the rest, transports (local ones in a child as the
+ * recipient), journal each success, rewrite -H, bounce failures, remove
+ * the message when nothing is left ("Completed").  Returns 0 when the
+ * message was processed (delivered, deferred or bounced), 1 when it was
+ * locked by another process or did not exist, 2 on an error.
+ */
+int deliver_message(const char *id, unsigned flags);
+
+/* Fork (and do not wait for) a process running deliver_message(id). */
+void deliver_fork(const char *id);
+
+/*
+ * -bt / -bv: route `address` (verify: as RCPT verification would) and
+ * print the result to stdout.  Returns 0 if deliverable, 2 if not, 1 defer.
+ */
+int deliver_test_address(const char *address, bool verify);
+
+/*
+ * RCPT-time verification of a recipient in a local domain
+ * (receiver_verify).  TERN_OK, TERN_FAIL (*msg_out: reason for the 550),
+ * TERN_DEFER (451).
+ */
+int deliver_verify_recipient(const char *address, const char *sender,
+	char **msg_out);
+
+/* Is domain a local domain?  TERN_OK, TERN_FAIL, TERN_DEFER. */
+int deliver_domain_is_local(const char *domain);
+
+/* -q: one pass over the queue (random order), flags as above. */
+int queue_run(unsigned flags);
+
+#endif

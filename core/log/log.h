@@ -1,0 +1,39 @@
+/* Logging: mainlog, rejectlog, paniclog, and the fatal paths. */
+#ifndef TERN_CORE_LOG_LOG_H
+#define TERN_CORE_LOG_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <tern/core.h> /* TERN_LOG_MAIN ... */
+#include <tern/str.h>
+
+/*
+ * Before log_init() (or when the log directory cannot be written), lines
+ * go to stderr.  log_init expands log_file_path ("%s" -> main, reject,
+ * panic) from the configuration.
+ */
+void log_init(void);
+/* -d: TERN_LOG_DEBUG lines go to stderr. */
+extern bool log_debug_enabled;
+/* Also copy mainlog lines to stderr (-v, -bt, tests). */
+extern bool log_to_stderr;
+
+/*
+ * One line "YYYY-MM-DD HH:MM:SS [pid] id text" to each destination in
+ * `where`.  id may be NULL.  Panic lines also go to stderr.
+ */
+void log_write(int where, const char *id, const char *fmt, ...)
+	TERN_PRINTF(3, 4);
+void log_vwrite(int where, const char *id, const char *fmt, va_list ap)
+	TERN_PRINTF(3, 0);
+
+#define DEBUG(...) \
+	do { if (log_debug_enabled) log_write(TERN_LOG_DEBUG, NULL, __VA_ARGS__); } while (0)
+
+/* Bad environment or configuration: paniclog, then exit(EX_TEMPFAIL). */
+_Noreturn void tern_die(const char *fmt, ...) TERN_PRINTF(1, 2);
+/* Cannot happen: paniclog, then abort(). */
+_Noreturn void tern_panic(const char *fmt, ...) TERN_PRINTF(1, 2);
+
+#endif

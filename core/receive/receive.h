@@ -1,0 +1,64 @@
+/*
+ * Reading a message (header and body) from SMTP DATA or from a local
+ * submission into the spool.  Shared by smtp_in, -bs and sendmail.
+ */
+#ifndef TERN_CORE_RECEIVE_RECEIVE_H
+#define TERN_CORE_RECEIVE_RECEIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "spool/spool.h"
+
+/* A buffered byte source: an SMTP socket, stdin. */
+struct rcv_source {
+	int     fd;
+	int     timeout;     /* seconds per read, 0 = none */
+	char   *buf;
+	size_t  start, end, size;
+	bool    eof;
+};
+
+void rcv_source_init(struct rcv_source *src, int fd, int timeout);
+/*
+ * Read one line including its terminator (CRLF, LF, or a bare CR kept as
+ * data) into *line_out (arena_conn), at most max bytes: longer lines give
+ * -2.  0 at EOF, -1 on error or timeout (errno set), else the length.
+ */
+ssize_t rcv_read_line(struct rcv_source *src, char **line_out, size_t max);
+
+enum rcv_mode {
+	RCV_SMTP,        /* ends with CRLF.CRLF only; dot-stuffing removed */
+	RCV_LOCAL,       /* ends at EOF or a line with a lone "." */
+	RCV_LOCAL_DOT_I, /* -i / -oi: ends at EOF only */
+};
+
+enum rcv_result {
+	RCV_OK = 0,       /* m spooled, id set: may acknowledge */
+	RCV_TOO_BIG,      /* 552: message_size_limit */
+	RCV_BAD,          /* 554 / 550: bad header (text in *err_out) */
+	RCV_TEMP,         /* 451: spool or I/O failure (logged) */
+	RCV_EOF,          /* connection lost mid-message: nothing kept */
+	RCV_NO_RECIPIENTS,/* -t found no recipients */
+};
+
+/*
+ * Read the message from src into the spool, for m (sender, recipients
+ * and connection fields already set).  Adds Received: (received_header_text),
+ * and for local submissions missing Message-ID:, Date: and From:.  With
+ * extract (-t), recipients are taken from To:/Cc:/Bcc: (minus those
+ * already in m) and Bcc: is removed.  Logs "<=" on success.  On
+ * RCV_TOO_BIG the rest of the data is still read so the SMTP session
+ * stays in step.
+ */
+enum rcv_result receive_message(struct message *m, struct rcv_source *src,
+	enum rcv_mode mode, bool extract, char **err_out);
+
+/* Start delivery of a just-received message per -odi/-odb/-odq/queue_only. */
+void receive_start_delivery(const char *id);
+
+/* Delivery mode from the command line: 'i', 'b' (default), 'q'. */
+extern char receive_delivery_mode;
+
+#endif

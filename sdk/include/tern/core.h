@@ -1,0 +1,155 @@
+/*
+ * Tern SDK: what the core hands to a driver.
+ *
+ * A module links nothing from the core.  Every service reaches it through
+ * struct tern_core, given once to the module's load() entry point.  The
+ * table only ever grows at the end; `size` tells a module how much of it
+ * the running core has.
+ */
+#ifndef TERN_CORE_H
+#define TERN_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <tern/rc.h>
+#include <tern/str.h>
+
+/* Opaque: one routing or delivery step of one message. */
+struct tern_ctx;
+
+enum tern_addr_kind {
+	TERN_ADDR_MAIL = 0, /* local_part@domain */
+	TERN_ADDR_PIPE,     /* |command, from an alias or forward file */
+	TERN_ADDR_FILE,     /* /path/to/file, from an alias or forward file */
+};
+
+/* Address flags */
+#define TERN_AF_DISCARD    0x01u /* :blackhole: — accepted and dropped */
+#define TERN_AF_LP_CHECKED 0x02u /* local part validated by a lookup */
+#define TERN_AF_HAS_UID    0x04u /* uid/gid below are set */
+
+/*
+ * One address being routed or delivered.  The core allocates it; a driver
+ * may set the fields marked (driver) with strings from core->alloc/strdup.
+ */
+struct tern_address {
+	enum tern_addr_kind kind;
+	const char *address;    /* as written: user@dom, |cmd or /file */
+	const char *local_part; /* MAIL: as received; PIPE/FILE: NULL */
+	const char *domain;     /* lower case */
+	const char *local_part_prefix;
+	const char *local_part_suffix;
+	const char *local_part_data; /* (driver) value a lookup gave */
+	const char *home;       /* (driver) $home */
+	const char *transport;  /* (driver) transport instance name */
+	int64_t     uid, gid;   /* (driver) with TERN_AF_HAS_UID */
+	unsigned    flags;      /* (driver) TERN_AF_* */
+	const char *message;    /* (driver) error text for DEFER/FAIL */
+	int         basic_errno;/* (driver) errno behind message, or 0 */
+	const struct tern_address *parent; /* alias/forward parent or NULL */
+	struct tern_address *next;         /* batch in a transport call */
+};
+
+/* What a driver may know about the message being handled. */
+struct tern_msginfo {
+	const char *id;          /* e.g. 1tX9aB-0004Kd-Q2 */
+	const char *sender;      /* envelope sender, "" for bounces */
+	uint64_t    size;        /* bytes of header + body as spooled */
+	time_t      received;    /* arrival time */
+	const char *received_protocol; /* "esmtp", "local" ... */
+	const char *sender_host_address; /* NULL for local */
+};
+
+/* tern_core.write_message flags */
+#define TERN_WR_RETURN_PATH   0x001u /* add Return-Path: <sender> */
+#define TERN_WR_DELIVERY_DATE 0x002u /* add Delivery-date: */
+#define TERN_WR_ENVELOPE_TO   0x004u /* add Envelope-to: (the batch) */
+#define TERN_WR_ESCAPE_FROM   0x008u /* "From " at line start -> ">From " */
+#define TERN_WR_CRLF          0x010u /* lines end CRLF (default LF) */
+#define TERN_WR_DOTSTUFF      0x020u /* double a leading dot (SMTP) */
+#define TERN_WR_HEADERS_ONLY  0x040u
+#define TERN_WR_BODY_ONLY     0x080u
+#define TERN_WR_MBOX_FROM     0x100u /* start with "From sender date" */
+#define TERN_WR_BLANK_END     0x200u /* end with a blank line (mbox) */
+
+/* tern_core.log destinations (may be or'ed) */
+#define TERN_LOG_MAIN   0x1
+#define TERN_LOG_REJECT 0x2
+#define TERN_LOG_PANIC  0x4
+#define TERN_LOG_DEBUG  0x8 /* only printed with -d */
+
+/* tern_core.match_list kinds */
+enum tern_list_kind {
+	TERN_LIST_DOMAIN = 1,
+	TERN_LIST_HOST,
+	TERN_LIST_ADDRESS,
+	TERN_LIST_LOCALPART,
+	TERN_LIST_STRING,
+};
+
+struct tern_core {
+	size_t   size;     /* sizeof(struct tern_core) in the running core */
+	uint16_t abi_major;
+	uint16_t abi_minor;
+
+	/* Log a line, tagged with the message id of ctx (ctx may be NULL). */
+	void (*log)(struct tern_ctx *ctx, int where, const char *fmt, ...)
+		TERN_PRINTF(3, 4);
+
+	/* Memory that lives as long as ctx's message; never NULL (panics). */
+	void *(*alloc)(struct tern_ctx *ctx, size_t n);
+	char *(*strdup)(struct tern_ctx *ctx, const char *s);
+	char *(*printf)(struct tern_ctx *ctx, const char *fmt, ...)
+		TERN_PRINTF(2, 3);
+
+	/*
+	 * Expand tmpl with the variables of ctx's current address.
+	 * OK: *out set.  FAIL: forced failure ("fail" / ${if} with no
+	 * branch); DEFER: a lookup could not be done now; ERROR: bad
+	 * template, *err_out says why.
+	 */
+	int (*expand)(struct tern_ctx *ctx, const char *tmpl, char **out,
+		char **err_out);
+
+	/*
+	 * Single-key or query lookup (type "lsearch", file, key) or
+	 * (type "mysql", NULL, query).  OK found (*value_out), FAIL not
+	 * found, DEFER cannot tell now, ERROR bad type or file.
+	 */
+	int (*lookup)(struct tern_ctx *ctx, const char *type, const char *file,
+		const char *key, char **value_out, char **err_out);
+
+	/* Match item against a list.  OK matched, FAIL not, DEFER lookup. */
+	int (*match_list)(struct tern_ctx *ctx, enum tern_list_kind kind,
+		const char *list, const char *item, char **err_out);
+
+	/*
+	 * Add a child of parent generated by an alias or forward: text is
+	 * "user@dom", "user" (qualified with parent's domain), "|cmd" or
+	 * "/path".  NULL with *err_out on a syntax error.
+	 */
+	struct tern_address *(*add_child)(struct tern_ctx *ctx,
+		struct tern_address *parent, const char *text, char **err_out);
+
+	/* The message being handled. */
+	const struct tern_msginfo *(*message)(struct tern_ctx *ctx);
+
+	/*
+	 * Write the message to fd with TERN_WR_* flags, for the batch of
+	 * addresses given to the transport.  OK, or DEFER with *err_out
+	 * (errno is kept) on a write error.
+	 */
+	int (*write_message)(struct tern_ctx *ctx, int fd, unsigned flags,
+		const struct tern_address *batch, char **err_out);
+
+	/* A main-section option's value as text (NULL when unset/unknown). */
+	const char *(*main_option)(const char *name);
+
+	/* True while verifying (-bv, RCPT): no delivery will happen. */
+	bool (*is_verify)(struct tern_ctx *ctx);
+};
+
+#endif
