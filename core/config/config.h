@@ -115,6 +115,9 @@ struct route_generic {
 	bool        caseful_local_part;
 };
 
+/* The generic director/router options table (over struct route_generic). */
+extern const struct tern_option route_generic_options[];
+
 /* Generic transport options. */
 struct transport_generic {
 	const char *user;            /* expandable */
@@ -132,6 +135,9 @@ struct transport_generic {
 	int         batch_max;       /* default 1 */
 	const char *debug_print;
 };
+
+/* The generic transport options table (over struct transport_generic). */
+extern const struct tern_option transport_generic_options[];
 
 struct driver_inst {
 	struct tern_instance       pub;   /* name, driver, opts ... */
