@@ -18,6 +18,22 @@ int address_parse_path(struct arena *a, const char *s, bool allow_empty,
 	char **addr_out, const char **rest_out, char **err_out);
 
 /*
+ * As address_parse_path, and with allow_unqualified a path without a
+ * domain ("<user>") is accepted too (local callers: -bs); the caller
+ * qualifies it.  "<postmaster>" is always accepted (RFC 5321 4.5.1).
+ */
+int address_parse_path2(struct arena *a, const char *s, bool allow_empty,
+	bool allow_unqualified, char **addr_out, const char **rest_out,
+	char **err_out);
+
+/*
+ * Check a whole address "local@domain" (as parsed, without <>): NULL if
+ * valid, else a static text saying what is wrong ("domain missing",
+ * "bad character in local part" ...).
+ */
+const char *address_check(const char *addr, bool allow_unqualified);
+
+/*
  * Split "local@domain" at the last '@' outside quotes: *local_out and
  * *domain_out (lower-cased) in arena a; *domain_out is NULL if there is
  * no '@'.  -1 with *err_out on a syntax error.

@@ -20,7 +20,7 @@ extern bool log_debug_enabled;
 extern bool log_to_stderr;
 
 /*
- * One line "YYYY-MM-DD HH:MM:SS [pid] id text" to each destination in
+ * One line "YYYY-MM-DD HH:MM:SS id text" (paniclog: "[pid]" too) to each in
  * `where`.  id may be NULL.  Panic lines also go to stderr.
  */
 void log_write(int where, const char *id, const char *fmt, ...)

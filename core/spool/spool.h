@@ -24,7 +24,7 @@ struct recipient {
 /* Header line types (the character after the length in -H). */
 #define HDR_NORMAL   ' '
 #define HDR_DELETED  '*'
-#define HDR_RECEIVED 'R'
+#define HDR_RECEIVED 'P' /* as Exim; 'R' is Reply-To: */
 #define HDR_FROM     'F'
 #define HDR_TO       'T'
 #define HDR_CC       'C'
@@ -65,6 +65,13 @@ struct message {
 	struct recipient *rcpts;
 	size_t      nrcpts;
 	struct header *headers;       /* in order */
+	/*
+	 * Addresses delivered that are not top-level recipients (children
+	 * of aliases and forwards), from -H "-delivered" lines and from -J:
+	 * a restarted delivery must skip them.  See spool_is_delivered.
+	 */
+	const char **delivered;
+	size_t      ndelivered;
 	int         data_fd;          /* -D, open for reading, or -1 */
 	off_t       body_offset;      /* where the body starts in -D */
 };
@@ -80,16 +87,24 @@ void spool_new_id(char id[MESSAGE_ID_LEN + 1]);
 bool spool_id_valid(const char *id);
 
 /*
- * Reception: open a temporary data file for message m->id and write its
- * first line.  Returns an fd to which the body (LF line ends) is appended,
- * or -1 with *err_out.
+ * Reception: open a temporary data file input/ID-D.tmp for message m->id
+ * (created O_EXCL) and write its first line.  When m->id is empty, or
+ * its files already exist, a new id is put into m->id first.  Returns an
+ * fd to which the body (LF line ends) is appended, or -1 with *err_out.
  */
 int spool_data_create(struct message *m, char **err_out);
+
+/*
+ * Reception failed before spool_commit: close fd and remove the temporary
+ * data file of m->id.
+ */
+void spool_data_abort(struct message *m, int fd);
 
 /*
  * Commit: write -H from m, fsync -D and -H (unless spool_sync is false),
  * rename both into input/, fsync the directory.  Only after this returns
  * 0 may the message be acknowledged.  On error everything is removed.
+ * Sets m->size.  data_fd stays open: the caller closes it.
  */
 int spool_commit(struct message *m, int data_fd, char **err_out)
 	TERN_MUST_CHECK;
@@ -98,14 +113,28 @@ int spool_commit(struct message *m, int data_fd, char **err_out)
  * Read ID-H into m (arena_msg), apply ID-J (marking journaled addresses
  * done), open ID-D into m->data_fd.  With lock, take an exclusive
  * non-blocking fcntl lock on -D first: 1 means "locked by another
- * process" (not an error), -1 error with *err_out, 0 OK.
+ * process" (not an error), -1 error with *err_out, 0 OK.  When the
+ * message does not exist, -1 with errno ENOENT.
+ * The lock is fcntl's: it belongs to the process and goes away when ANY
+ * fd of that file is closed by it (a dup() too), so read the body with
+ * pread on m->data_fd only; never open the path again or close a dup.
  */
 int spool_read(const char *id, struct message *m, bool lock, char **err_out);
+
+/* Close m->data_fd (releasing the lock). */
+void spool_close(struct message *m);
+
+/* Is address a done recipient of m, or in m->delivered? */
+bool spool_is_delivered(const struct message *m, const char *address);
 
 /* Rewrite -H atomically (temp, fsync, rename) and then remove -J. */
 int spool_rewrite_header(struct message *m, char **err_out) TERN_MUST_CHECK;
 
-/* Append one delivered address to -J and fsync it. */
+/*
+ * Append one delivered address to -J and fsync it.  Recipients matching
+ * it are marked done in m; another address (an alias's child) is added
+ * to m->delivered.
+ */
 int spool_journal_add(struct message *m, const char *address, char **err_out)
 	TERN_MUST_CHECK;
 
@@ -118,7 +147,10 @@ int spool_list(char ***ids_out, size_t *n_out, bool sorted, char **err_out);
 /* Append a line to msglog/ID (the per-message log, -Mvl). */
 void spool_msglog(const char *id, const char *fmt, ...) TERN_PRINTF(2, 3);
 
-/* Write the headers (skipping deleted ones) to a buf-like callback. */
-const char *spool_path(const char *id, char suffix); /* arena_scratch */
+/*
+ * The path of a message file (arena_scratch): suffix 'H', 'D' or 'J' for
+ * input/ID-X, 'L' for msglog/ID.
+ */
+const char *spool_path(const char *id, char suffix);
 
 #endif

@@ -1,0 +1,237 @@
+/*
+ * Queue inspection for administrators and users: listing (-bp, -bpc),
+ * removing (-Mrm) and viewing (-Mvh, -Mvb, -Mvl) spooled messages.
+ */
+#include "queue/queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/arena.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+#include "spool/spool.h"
+
+static const char *
+prog(void)
+{
+	return rt.progname != NULL ? rt.progname : "tern";
+}
+
+/* Exim's age column: minutes, then hours past 90m, days past 72h. */
+static void
+format_age(char out[24], time_t age)
+{
+	long m = (long)((age < 0 ? 0 : age) + 30) / 60, h;
+
+	if (m <= 90) {
+		snprintf(out, 24, "%2ldm", m);
+		return;
+	}
+	h = (m + 30) / 60;
+	if (h <= 72)
+		snprintf(out, 24, "%2ldh", h);
+	else
+		snprintf(out, 24, "%2ldd", (h + 12) / 24);
+}
+
+/* Five columns: bytes, then K or M with one decimal below ten. */
+static void
+format_size(char out[24], uint64_t size)
+{
+	const double k = 1024.0, mb = 1024.0 * 1024.0;
+
+	if (size < 1024)
+		snprintf(out, 24, "%5" PRIu64, size);
+	else if (size < 10 * 1024)
+		snprintf(out, 24, "%4.1fK", (double)size / k);
+	else if (size < 1024 * 1024)
+		snprintf(out, 24, "%4" PRIu64 "K", (size + 512) / 1024);
+	else if (size < 10 * 1024 * 1024)
+		snprintf(out, 24, "%4.1fM", (double)size / mb);
+	else
+		snprintf(out, 24, "%4" PRIu64 "M", (size + 512 * 1024) /
+			(1024 * 1024));
+}
+
+static void
+print_message(const struct message *m, time_t now)
+{
+	char age[24], size[24];
+
+	format_age(age, now - m->received);
+	format_size(size, m->size);
+	printf("%s %s %s <%s>%s\n", age, size, m->id, m->sender,
+		m->frozen ? " *** frozen ***" : "");
+	for (size_t i = 0; i < m->nrcpts; i++)
+		printf("        %s %s\n", m->rcpts[i].done ? "D" : " ",
+			m->rcpts[i].address);
+	printf("\n");
+}
+
+int
+queue_list(bool count_only)
+{
+	char **ids, *err = NULL;
+	size_t n;
+	time_t now = time(NULL);
+
+	if (spool_list(&ids, &n, true, &err) != 0) {
+		fprintf(stderr, "%s: %s\n", prog(), err);
+		return 1;
+	}
+	if (count_only) {
+		printf("%zu\n", n);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct arena_mark mk = arena_mark(arena_msg);
+		struct message m;
+
+		if (spool_read(ids[i], &m, false, &err) == 0)
+			print_message(&m, now);
+		else if (errno != ENOENT) /* ENOENT: completed meanwhile */
+			printf("%s *** spool read error: %s ***\n\n", ids[i],
+				err);
+		spool_close(&m);
+		arena_release(arena_msg, mk);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/*
+ * Read message id for a command; prints why not and returns -1.  Only
+ * the submitter and trusted callers may act on a message.
+ */
+static int
+open_message(const char *id, struct message *m, bool lock)
+{
+	char *err = NULL;
+	int rc = spool_read(id, m, lock, &err);
+
+	if (rc == 1) {
+		fprintf(stderr, "%s: message %s is locked (being delivered)\n",
+			prog(), id);
+		return -1;
+	}
+	if (rc != 0) {
+		if (errno == ENOENT)
+			fprintf(stderr, "%s: message %s not found\n", prog(),
+				id);
+		else
+			fprintf(stderr, "%s: %s\n", prog(), err);
+		return -1;
+	}
+	if (!rt.caller_trusted && m->uid != rt.real_uid) {
+		fprintf(stderr, "%s: message %s: permission denied (not "
+			"submitted by you)\n", prog(), id);
+		spool_close(m);
+		return -1;
+	}
+	return 0;
+}
+
+int
+queue_remove(const char *id)
+{
+	struct message m;
+	char *err = NULL;
+	const char *who = rt.caller_login ? rt.caller_login : "unknown";
+
+	if (open_message(id, &m, true) != 0)
+		return 1;
+	/* Removed while the lock is held: no delivery can start meanwhile. */
+	if (spool_remove(id, &err) != 0) {
+		fprintf(stderr, "%s: %s\n", prog(), err);
+		spool_close(&m);
+		return 1;
+	}
+	spool_close(&m);
+	log_write(TERN_LOG_MAIN, id, "removed by %s", who);
+	log_write(TERN_LOG_MAIN, id, "Completed");
+	printf("Message %s has been removed\n", id);
+	return 0;
+}
+
+/* Copy fd from offset to stdout. */
+static int
+copy_out(int fd, off_t offset, const char *path)
+{
+	char buf[65536];
+	ssize_t n;
+
+	fflush(stdout);
+	while ((n = pread(fd, buf, sizeof(buf), offset)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "%s: read %s: %m\n", prog(), path);
+			return 1;
+		}
+		offset += n;
+		for (ssize_t w, done = 0; done < n; done += w) {
+			w = write(STDOUT_FILENO, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				w = 0;
+			else if (w < 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* View file suffix ('H', 'L') of message id. */
+static int
+view_file(const char *id, char suffix)
+{
+	struct message m;
+	const char *path;
+	int fd, rc;
+
+	if (open_message(id, &m, false) != 0)
+		return 1;
+	spool_close(&m);
+	path = spool_path(id, suffix);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT && suffix == 'L')
+			fprintf(stderr, "%s: no message log for %s\n", prog(),
+				id);
+		else
+			fprintf(stderr, "%s: open %s: %m\n", prog(), path);
+		return 1;
+	}
+	rc = copy_out(fd, 0, path);
+	close(fd);
+	return rc;
+}
+
+int
+queue_view_header(const char *id)
+{
+	return view_file(id, 'H');
+}
+
+int
+queue_view_log(const char *id)
+{
+	return view_file(id, 'L');
+}
+
+int
+queue_view_body(const char *id)
+{
+	struct message m;
+	int rc;
+
+	if (open_message(id, &m, false) != 0)
+		return 1;
+	rc = copy_out(m.data_fd, m.body_offset, spool_path(id, 'D'));
+	spool_close(&m);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * The queue inspection and removal commands: -bp (mailq), -bpc, -Mrm,
+ * -Mvh, -Mvb, -Mvl.  Each returns the process exit status: 0, or 1 when
+ * something went wrong (the reason is printed to stderr).
+ */
+#ifndef TERN_CORE_QUEUE_QUEUE_H
+#define TERN_CORE_QUEUE_QUEUE_H
+
+#include <stdbool.h>
+
+/*
+ * -bp: for each message, "age size id <sender>" (plus " *** frozen ***"),
+ * one line per recipient (delivered ones marked "D"), a blank line.
+ * -bpc (count_only): the number of messages.
+ */
+int queue_list(bool count_only);
+
+/*
+ * -Mrm: remove a message that is not being delivered, logging
+ * "removed by LOGIN" and "Completed".  Ordinary callers may only remove
+ * messages they submitted.
+ */
+int queue_remove(const char *id);
+
+/* -Mvh, -Mvb, -Mvl: copy the -H file, the body, msglog/ID to stdout. */
+int queue_view_header(const char *id);
+int queue_view_body(const char *id);
+int queue_view_log(const char *id);
+
+#endif

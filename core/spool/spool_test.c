@@ -1,0 +1,525 @@
+/*
+ * The spool: message ids, the -H codec, the commit protocol, reading with
+ * a lock, the journal, removal and garbage; the mainlog line format and
+ * the -bp listing, which read what the spool wrote.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "lib/arena.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+#include "queue/queue.h"
+#include "spool/spool.h"
+
+static char spool_dir[] = "/tmp/tern-spool-test-XXXXXX";
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+test_id_shape(void **state)
+{
+	static const char *bad[] = { "", "1tX9aB-0004Kd-Q2ab3Z",
+		"../../../etc/passwd-xxx", "1tX9aB-0004Kd/Q2ab3Zabc",
+		"1tX9aB-0004Kd-Q2ab3Zabcd", "1tX9aB_0004Kd-Q2ab3Zabc",
+		"1tX9aB-0004Kd-Q2ab3Z..c", "1tX9aB-0004Kd-Q2ab3Zab\n" };
+	char id[MESSAGE_ID_LEN + 1];
+
+	(void)state;
+	spool_new_id(id);
+	assert_int_equal(strlen(id), MESSAGE_ID_LEN);
+	if (!spool_id_valid(id))
+		fail_msg("new id \"%s\": got invalid, want valid", id);
+	assert_true(spool_id_valid("1tX9aB-0004Kd-Q2ab3Zabc"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (spool_id_valid(bad[i]))
+			fail_msg("id \"%s\": got valid, want invalid", bad[i]);
+	assert_false(spool_id_valid(NULL));
+}
+
+#define IDS_PER_PROC 3000
+#define PROCS        4
+
+/* Ids from several processes at once are all distinct and sort by time. */
+static void
+test_id_unique(void **state)
+{
+	char (*ids)[MESSAGE_ID_LEN + 1] = calloc(IDS_PER_PROC * (PROCS + 1) + 1,
+		sizeof(*ids));
+	char **sorted = calloc(IDS_PER_PROC * (PROCS + 1), sizeof(char *));
+	size_t n = 0;
+	int fds[PROCS][2];
+
+	(void)state;
+	assert_non_null(ids);
+	for (int p = 0; p < PROCS; p++) {
+		assert_int_equal(pipe(fds[p]), 0);
+		if (fork() == 0) {
+			char id[MESSAGE_ID_LEN + 1];
+
+			for (int i = 0; i < IDS_PER_PROC; i++) {
+				spool_new_id(id);
+				if (write(fds[p][1], id, MESSAGE_ID_LEN) !=
+				    MESSAGE_ID_LEN)
+					_exit(1);
+			}
+			_exit(0);
+		}
+		close(fds[p][1]);
+	}
+	for (int i = 0; i < IDS_PER_PROC; i++, n++) {
+		spool_new_id(ids[n]);
+		if (i > 0 && strcmp(ids[n - 1], ids[n]) >= 0)
+			fail_msg("ids out of order: \"%s\" then \"%s\"",
+			    ids[n - 1], ids[n]);
+	}
+	for (int p = 0; p < PROCS; p++) {
+		while (read(fds[p][0], ids[n], MESSAGE_ID_LEN) == MESSAGE_ID_LEN)
+			n++;
+		close(fds[p][0]);
+		wait(NULL);
+	}
+	assert_int_equal(n, IDS_PER_PROC * (PROCS + 1));
+	for (size_t i = 0; i < n; i++) {
+		if (!spool_id_valid(ids[i]))
+			fail_msg("id \"%s\": got invalid", ids[i]);
+		sorted[i] = ids[i];
+	}
+	qsort(sorted, n, sizeof(*sorted), cmp_str);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			fail_msg("duplicate id \"%s\"", sorted[i]);
+	free(sorted);
+	free(ids);
+}
+
+static struct header *
+hdr(const char *text, char type, struct header *next)
+{
+	struct header *h = arena_zalloc(arena_msg, sizeof(*h));
+
+	h->text = arena_strdup(arena_msg, text);
+	h->len = strlen(text);
+	h->type = type;
+	h->next = next;
+	return h;
+}
+
+static const char body[] = "Hello,\n.dot line\nFrom me\n\xe9t\xe9 8-bit\n";
+
+/* A message as reception would fill it, spooled. */
+static void
+make_message(struct message *m)
+{
+	static struct recipient rcpts[3];
+	char *err = NULL;
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	m->data_fd = -1;
+	m->sender = "sender@src.example";
+	m->received = 1700000000;
+	m->uid = 1000;
+	m->gid = 100;
+	m->ident = "alice";
+	m->received_protocol = "esmtp";
+	m->host_address = "2001:db8::1";
+	m->host_port = 51234;
+	m->host_name = "client.src.example";
+	m->helo_name = "helo name\twith tab";
+	m->interface_address = "192.0.2.25";
+	m->interface_port = 25;
+	m->authenticated_id = "alice\\x";
+	m->body_linecount = 4;
+	rcpts[0] = (struct recipient){ "one@dst.example", NULL, false };
+	rcpts[1] = (struct recipient){ "\"two\ttab\\\"\"@dst.example",
+		"rfc822;Two@dst.example", false };
+	rcpts[2] = (struct recipient){ "three@dst.example", NULL, true };
+	m->rcpts = rcpts;
+	m->nrcpts = 3;
+	m->headers = hdr("Received: from client\n\tby us\n", HDR_RECEIVED,
+		hdr("Subject: hi\n", HDR_NORMAL,
+		hdr("Bcc: secret@x.example\n", HDR_DELETED,
+		hdr("To: one@dst.example\n", HDR_TO, NULL))));
+	fd = spool_data_create(m, &err);
+	if (fd < 0)
+		fail_msg("spool_data_create: %s", err);
+	assert_int_equal(write(fd, body, sizeof(body) - 1), sizeof(body) - 1);
+	if (spool_commit(m, fd, &err) != 0)
+		fail_msg("spool_commit: %s", err);
+	close(fd);
+}
+
+static void
+check_same(const struct message *got, const struct message *want)
+{
+	const struct header *g = got->headers, *w = want->headers;
+
+	assert_string_equal(got->id, want->id);
+	assert_string_equal(got->sender, want->sender);
+	assert_int_equal(got->received, want->received);
+	assert_int_equal(got->uid, want->uid);
+	assert_int_equal(got->gid, want->gid);
+	assert_string_equal(got->ident, want->ident);
+	assert_string_equal(got->received_protocol, want->received_protocol);
+	assert_string_equal(got->host_address, want->host_address);
+	assert_int_equal(got->host_port, want->host_port);
+	assert_string_equal(got->host_name, want->host_name);
+	assert_string_equal(got->helo_name, want->helo_name);
+	assert_string_equal(got->interface_address, want->interface_address);
+	assert_int_equal(got->interface_port, want->interface_port);
+	assert_string_equal(got->authenticated_id, want->authenticated_id);
+	assert_null(got->errors_to);
+	assert_int_equal(got->body_linecount, want->body_linecount);
+	assert_int_equal(got->nrcpts, want->nrcpts);
+	for (size_t i = 0; i < got->nrcpts; i++) {
+		assert_string_equal(got->rcpts[i].address,
+			want->rcpts[i].address);
+		assert_int_equal(got->rcpts[i].done, want->rcpts[i].done);
+		if (want->rcpts[i].orcpt == NULL)
+			assert_null(got->rcpts[i].orcpt);
+		else
+			assert_string_equal(got->rcpts[i].orcpt,
+				want->rcpts[i].orcpt);
+	}
+	for (; w != NULL; g = g->next, w = w->next) {
+		assert_non_null(g);
+		assert_int_equal(g->len, w->len);
+		assert_memory_equal(g->text, w->text, w->len);
+		assert_int_equal(g->type, w->type);
+	}
+	assert_null(g);
+}
+
+static bool
+file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct message m, r;
+	char *err = NULL, got[sizeof(body)];
+	char **ids;
+	size_t n;
+
+	(void)state;
+	make_message(&m);
+	assert_true(spool_id_valid(m.id));
+	assert_true(file_exists(spool_path(m.id, 'H')));
+	assert_true(file_exists(spool_path(m.id, 'D')));
+	assert_false(file_exists(arena_printf(arena_scratch, "%s.tmp",
+		spool_path(m.id, 'D'))));
+	assert_int_equal(spool_list(&ids, &n, true, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], m.id);
+
+	if (spool_read(m.id, &r, true, &err) != 0)
+		fail_msg("spool_read: %s", err);
+	check_same(&r, &m);
+	/* Body bytes intact after the "ID-D" line; deleted Bcc: not counted. */
+	assert_int_equal(pread(r.data_fd, got, sizeof(body) - 1,
+		r.body_offset), sizeof(body) - 1);
+	assert_memory_equal(got, body, sizeof(body) - 1);
+	assert_int_equal(r.size, sizeof(body) - 1 + 29 + 12 + 20);
+	assert_int_equal(m.size, r.size);
+	spool_close(&r);
+	assert_int_equal(spool_remove(m.id, &err), 0);
+}
+
+/* While one process holds the lock, another gets 1, not an error. */
+static void
+test_lock(void **state)
+{
+	struct message m, r;
+	char *err = NULL;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	make_message(&m);
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct message c;
+		int rc = spool_read(m.id, &c, true, &err);
+
+		_exit(rc == 1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("locked message: got rc != 1 in a second process");
+	spool_close(&r);
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	spool_close(&r);
+	assert_int_equal(spool_remove(m.id, &err), 0);
+}
+
+static void
+test_journal_and_rewrite(void **state)
+{
+	struct message m, r;
+	char *err = NULL;
+
+	(void)state;
+	make_message(&m);
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	assert_int_equal(spool_journal_add(&r, "one@dst.example", &err), 0);
+	assert_int_equal(spool_journal_add(&r, "child\n@alias.example", &err),
+		0);
+	assert_true(r.rcpts[0].done);
+	spool_close(&r);
+
+	/* A crash now: the next reader applies -J. */
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	assert_true(r.rcpts[0].done);
+	assert_false(r.rcpts[1].done);
+	assert_true(r.rcpts[2].done);
+	assert_true(spool_is_delivered(&r, "child\n@alias.example"));
+	assert_false(spool_is_delivered(&r, "\"two\ttab\\\"\"@dst.example"));
+	assert_true(file_exists(spool_path(m.id, 'J')));
+
+	r.frozen = true;
+	r.warning_count = 2;
+	if (spool_rewrite_header(&r, &err) != 0)
+		fail_msg("spool_rewrite_header: %s", err);
+	assert_false(file_exists(spool_path(m.id, 'J')));
+	spool_close(&r);
+
+	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+	assert_true(r.rcpts[0].done);
+	assert_true(r.frozen);
+	assert_int_equal(r.warning_count, 2);
+	assert_int_equal(r.ndelivered, 1);
+	assert_string_equal(r.delivered[0], "child\n@alias.example");
+	spool_close(&r);
+
+	spool_msglog(m.id, "=> one@dst.example R=x T=y");
+	assert_true(file_exists(spool_path(m.id, 'L')));
+	assert_int_equal(spool_remove(m.id, &err), 0);
+	assert_false(file_exists(spool_path(m.id, 'L')));
+	assert_false(file_exists(spool_path(m.id, 'D')));
+	assert_int_equal(spool_read(m.id, &r, false, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(spool_remove(m.id, &err), -1);
+}
+
+/*
+ * Write "ID-H\n" + rest (or just rest) as the -H of a new message and
+ * expect err_part on reading.
+ */
+static void
+expect_bad_header(bool id_line, const char *rest, const char *err_part)
+{
+	struct message m, r;
+	char *err = NULL, *text;
+	FILE *f;
+
+	make_message(&m);
+	text = id_line ? arena_printf(arena_scratch, "%s-H\n%s", m.id, rest)
+		: arena_strdup(arena_scratch, rest);
+	f = fopen(spool_path(m.id, 'H'), "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	if (spool_read(m.id, &r, false, &err) != -1)
+		fail_msg("bad -H %s: got success, want \"%s\"", text, err_part);
+	if (strstr(err, err_part) == NULL || strstr(err, m.id) == NULL)
+		fail_msg("bad -H: got \"%s\", want \"%s\" and the file name",
+		    err, err_part);
+	assert_int_equal(spool_remove(m.id, &err), 0);
+}
+
+static void
+test_bad_header(void **state)
+{
+	(void)state;
+	expect_bad_header(false, "x\n", ":1: first line");
+	expect_bad_header(true, "alice 1000\n", ":2: want \"login uid gid\"");
+	expect_bad_header(true, "alice 1 2\nsender\n", ":3: want \"<sender>\"");
+	expect_bad_header(true, "alice 1 2\n<>\n12 x\n", ":4: want");
+	expect_bad_header(true, "alice 1 2\n<>\n12 0\n-host_address 1\nXX\n",
+		":5: want \"ip.port\"");
+	expect_bad_header(true, "alice 1 2\n<>\n12 0\nXX\n2\n- a@b\n",
+		":8: unexpected end of file");
+	expect_bad_header(true, "alice 1 2\n<>\n12 0\nXX\n1\n* a@b\n\n",
+		":7: want \"+ address\"");
+	expect_bad_header(true, "alice 1 2\n<>\n12 0\nXX\n1\n- a@b\n\n"
+		"099  Subject: short\n", ":9: want \"NNNc text\"");
+}
+
+/* A -D without -H older than an hour is a crashed reception: removed. */
+static void
+test_garbage(void **state)
+{
+	char id_old[MESSAGE_ID_LEN + 1], id_new[MESSAGE_ID_LEN + 1];
+	struct timeval old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char **ids, *err = NULL;
+	size_t n;
+	int fd;
+
+	(void)state;
+	spool_new_id(id_old);
+	spool_new_id(id_new);
+	fd = open(spool_path(id_old, 'D'), O_CREAT | O_WRONLY, 0640);
+	close(fd);
+	assert_int_equal(utimes(spool_path(id_old, 'D'), old), 0);
+	fd = open(spool_path(id_new, 'D'), O_CREAT | O_WRONLY, 0640);
+	close(fd);
+	assert_int_equal(spool_list(&ids, &n, true, &err), 0);
+	assert_int_equal(n, 0);
+	assert_false(file_exists(spool_path(id_old, 'D')));
+	assert_true(file_exists(spool_path(id_new, 'D')));
+	unlink(spool_path(id_new, 'D'));
+}
+
+/* Run fn with stdout into a file; the output in arena_scratch. */
+static char *
+capture(int (*fn)(bool), bool arg, int *rc_out)
+{
+	char path[] = "/tmp/tern-spool-out-XXXXXX", *text;
+	int fd = mkstemp(path), saved = dup(1);
+	off_t len;
+
+	fflush(stdout);
+	dup2(fd, 1);
+	*rc_out = fn(arg);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	len = lseek(fd, 0, SEEK_END);
+	text = arena_zalloc(arena_scratch, (size_t)len + 1);
+	assert_int_equal(pread(fd, text, (size_t)len, 0), len);
+	close(fd);
+	unlink(path);
+	return text;
+}
+
+static void
+test_queue_list(void **state)
+{
+	struct message m;
+	char *out, *want, *err = NULL;
+	int rc;
+
+	(void)state;
+	make_message(&m);
+	out = capture(queue_list, true, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "1\n");
+	out = capture(queue_list, false, &rc);
+	assert_int_equal(rc, 0);
+	/* Received long ago: the age is in days. */
+	{
+		long age = (long)(time(NULL) - m.received);
+		long days = (((age + 30) / 60 + 30) / 60 + 12) / 24;
+
+		want = arena_printf(arena_scratch, "%2ldd %5zu %s "
+			"<sender@src.example>\n"
+			"          one@dst.example\n"
+			"          \"two\ttab\\\"\"@dst.example\n"
+			"        D three@dst.example\n\n", days,
+			sizeof(body) - 1 + 29 + 12 + 20, m.id);
+	}
+	if (strcmp(out, want) != 0)
+		fail_msg("-bp: got \"%s\", want \"%s\"", out, want);
+	assert_int_equal(spool_remove(m.id, &err), 0);
+}
+
+static void
+test_log_format(void **state)
+{
+	char path[512], line[512];
+	FILE *f;
+
+	(void)state;
+	conf.log_file_path = arena_printf(arena_perm, "%s/tlog/%%s.log",
+		spool_dir);
+	log_init();
+	log_write(TERN_LOG_MAIN, "1tX9aB-0004Kd-Q2ab3Zabc", "<= a@b.example "
+		"H=(evil\nline) P=esmtp S=%d", 1234);
+	snprintf(path, sizeof(path), "%s/tlog/main.log", spool_dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_null(fgets(path, sizeof(path), f));
+	fclose(f);
+	/* "YYYY-MM-DD HH:MM:SS id text" with the newline escaped */
+	if (strlen(line) < 20 || line[4] != '-' || line[10] != ' ' ||
+	    line[13] != ':' || strcmp(line + 19, " 1tX9aB-0004Kd-Q2ab3Zabc "
+	    "<= a@b.example H=(evil\\nline) P=esmtp S=1234\n") != 0)
+		fail_msg("mainlog: got \"%s\"", line);
+	conf.log_file_path = NULL;
+}
+
+static int
+setup(void **state)
+{
+	char *err = NULL;
+
+	(void)state;
+	arena_init_all();
+	if (mkdtemp(spool_dir) == NULL)
+		return -1;
+	conf.spool_directory = spool_dir;
+	conf.spool_sync = true;
+	rt.caller_trusted = true;
+	if (spool_init(&err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	log_init();
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", spool_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id_shape),
+		cmocka_unit_test(test_id_unique),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_journal_and_rewrite),
+		cmocka_unit_test(test_bad_header),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_queue_list),
+		cmocka_unit_test(test_log_format),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
