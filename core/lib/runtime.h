@@ -24,9 +24,20 @@ struct runtime {
 extern struct runtime rt;
 
 /*
- * Drop to tern_uid/tern_gid for good (no saved root).  A no-op when not
- * running as root.  Dies (tern_die) when it cannot.
+ * Run as tern_uid/tern_gid: real and effective ids change, supplementary
+ * groups are dropped.  Started as root, root stays only as the saved
+ * set-user-id, so that a delivery process can take it back (with
+ * runtime_regain_root) to switch to a recipient for a local delivery;
+ * files written meanwhile (the spool) belong to tern_user.  A no-op when
+ * not started as root.  Dies (tern_die) when it cannot.
  */
 void runtime_drop_privilege(void);
+
+/* Delivery: take root back (only possible when started as root). */
+bool runtime_regain_root(void);
+
+/* Switch for good to uid/gid (a local delivery child).  -1 on failure. */
+int runtime_become_user(uid_t uid, gid_t gid, bool init_groups,
+	const char *login);
 
 #endif
