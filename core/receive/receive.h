@@ -23,8 +23,9 @@ struct rcv_source {
 void rcv_source_init(struct rcv_source *src, int fd, int timeout);
 /*
  * Read one line including its terminator (CRLF, LF, or a bare CR kept as
- * data) into *line_out (arena_conn), at most max bytes: longer lines give
- * -2.  0 at EOF, -1 on error or timeout (errno set), else the length.
+ * data) into *line_out (arena_conn), at most max bytes: a longer line is
+ * read and thrown away up to its LF, and gives -2.  0 at EOF, -1 on error
+ * or timeout (errno set, ETIMEDOUT for a timeout), else the length.
  */
 ssize_t rcv_read_line(struct rcv_source *src, char **line_out, size_t max);
 
@@ -57,6 +58,13 @@ enum rcv_result receive_message(struct message *m, struct rcv_source *src,
 
 /* Start delivery of a just-received message per -odi/-odb/-odq/queue_only. */
 void receive_start_delivery(const char *id);
+
+/*
+ * In a reception process that has given up root: write each accepted id
+ * (one line each) to fd instead of starting delivery here, so that the
+ * privileged parent can start it (-1: start it here).
+ */
+void receive_set_handoff(int fd);
 
 /* Delivery mode from the command line: 'i', 'b' (default), 'q'. */
 extern char receive_delivery_mode;

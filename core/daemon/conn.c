@@ -1,0 +1,188 @@
+/*
+ * One connection: a privileged supervisor process and, under it, the
+ * reception process that talks SMTP.  The reception process gives up
+ * root before it reads a byte from the network; it hands every accepted
+ * message id up through a pipe, and the supervisor (which never reads
+ * network data) starts delivery, which may need root to become the
+ * recipient.  The same split keeps delivery processes from inheriting
+ * the client's socket.
+ */
+#include "daemon/daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "daemon/daemon_int.h"
+#include "lib/arena.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+#include "receive/receive.h"
+#include "smtp_in/smtp_in.h"
+#include "spool/spool.h"
+
+const char *
+daemon_sockaddr_text(const struct sockaddr_storage *ss, char *host,
+	size_t hostlen, int *port_out)
+{
+	host[0] = '\0';
+	*port_out = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, (socklen_t)hostlen);
+		*port_out = ntohs(s4->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		/* An IPv4 client on a dual-stack socket is shown as IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], host,
+				(socklen_t)hostlen);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, host,
+				(socklen_t)hostlen);
+		*port_out = ntohs(s6->sin6_port);
+	}
+	return host;
+}
+
+void
+daemon_refuse(int fd, const char *why)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "421 4.3.2 %s %s\r\n",
+		conf.primary_hostname, why);
+
+	/* A new socket's send buffer is empty: this does not block. */
+	if (n > 0 && send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		DEBUG("daemon: 421 not sent: %m");
+	close(fd);
+}
+
+static void
+conn_info(int fd, struct smtp_conn_info *ci)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	memset(ci, 0, sizeof(*ci));
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+		daemon_sockaddr_text(&ss, host, sizeof(host), &ci->host_port);
+		ci->host_address = arena_strdup(arena_conn, host);
+	} else {
+		ci->host_address = "unknown";
+	}
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		daemon_sockaddr_text(&ss, host, sizeof(host),
+			&ci->interface_port);
+		ci->interface_address = arena_strdup(arena_conn, host);
+	}
+	ci->is_local = false;
+}
+
+/* The supervisor: start delivery for each id the session reports. */
+static int
+conn_supervise(int rfd, pid_t session)
+{
+	char buf[1024], *p;
+	size_t have = 0;
+	int status = 0;
+
+	for (;;) {
+		ssize_t n = read(rfd, buf + have, sizeof(buf) - 1 - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		while ((p = memchr(buf, '\n', have)) != NULL) {
+			*p = '\0';
+			if (spool_id_valid(buf))
+				receive_start_delivery(buf);
+			have -= (size_t)(p + 1 - buf);
+			memmove(buf, p + 1, have);
+		}
+		if (have == sizeof(buf) - 1)
+			have = 0; /* garbage: cannot be an id */
+	}
+	close(rfd);
+	while (waitpid(session, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* The reception process: no root, then SMTP. */
+static _Noreturn void
+conn_session(int fd, int wfd)
+{
+	struct smtp_conn_info ci;
+
+	runtime_drop_privilege();
+	receive_set_handoff(wfd);
+	conn_info(fd, &ci);
+	_exit(smtp_in_session(fd, fd, &ci));
+}
+
+static _Noreturn void
+conn_child(int fd)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"daemon: pipe for a connection: %m");
+		daemon_refuse(fd, "temporary local problem");
+		_exit(1);
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		conn_session(fd, pfd[1]);
+	}
+	close(pfd[1]);
+	close(fd);
+	if (pid < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"daemon: fork for a connection: %m");
+		_exit(1);
+	}
+	_exit(conn_supervise(pfd[0], pid));
+}
+
+pid_t
+daemon_connection(int fd, struct listener *ls, size_t nls,
+	const sigset_t *orig_mask)
+{
+	pid_t pid = fork();
+
+	if (pid != 0) {
+		if (pid < 0) {
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+				"daemon: fork for a connection: %m");
+			daemon_refuse(fd, "temporary local problem");
+		} else {
+			close(fd);
+		}
+		return pid;
+	}
+	daemon_child_signals(orig_mask);
+	daemon_close_listeners(ls, nls);
+	arena_reset(arena_conn);
+	arena_reset(arena_msg);
+	arena_reset(arena_scratch);
+	conn_child(fd);
+}

@@ -1,0 +1,342 @@
+/*
+ * The daemon: listen, fork a process per connection, start queue runners,
+ * and re-execute itself on SIGHUP.  It keeps no message state.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "daemon/daemon_int.h"
+#include "deliver/deliver.h"
+#include "lib/arena.h"
+#include "lib/buf.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+
+#define DAEMON_REEXEC_ENV "TERN_DAEMON_REEXEC"
+#define MAX_QUEUE_RUNNERS 64
+
+bool daemon_foreground;
+
+static volatile sig_atomic_t got_hup, got_term, got_chld;
+
+struct daemon {
+	struct listener *ls;
+	size_t           nls;
+	sigset_t         orig_mask;
+	int              queue_interval;
+	time_t           next_queue_run;
+	int              nconn;               /* reception children */
+	pid_t            runners[MAX_QUEUE_RUNNERS];
+	int              nrunners;
+	char           **argv;
+	const char      *pid_file;
+};
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
+	else
+		got_term = 1;
+}
+
+static const int daemon_signals[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+
+void
+daemon_child_signals(const sigset_t *orig_mask)
+{
+	for (size_t i = 0; i < sizeof(daemon_signals) / sizeof(int); i++)
+		signal(daemon_signals[i], SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, orig_mask, NULL);
+}
+
+static void
+daemon_signals_init(struct daemon *d)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(daemon_signals) / sizeof(int); i++) {
+		sigaction(daemon_signals[i], &sa, NULL);
+		sigaddset(&block, daemon_signals[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Signals arrive only inside ppoll, so no flag is ever missed. */
+	sigprocmask(SIG_BLOCK, &block, &d->orig_mask);
+}
+
+/* "1h30m" as Exim prints times. */
+static const char *
+time_text(int secs)
+{
+	static const struct { int n; char c; } units[] = {
+		{ 7 * 86400, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+		{ 1, 's' } };
+	struct buf b;
+
+	buf_init(&b, arena_scratch, 0);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (secs >= units[i].n &&
+		    !buf_printf(&b, "%d%c", secs / units[i].n, units[i].c))
+			break;
+		secs %= units[i].n;
+	}
+	return b.p;
+}
+
+static void
+daemon_log_start(struct daemon *d)
+{
+	struct buf b;
+
+	buf_init(&b, arena_scratch, 0);
+	for (size_t i = 0; i < d->nls; i++)
+		if (!buf_printf(&b, "%s%s", i ? " " : "", d->ls[i].addr))
+			break;
+	log_write(TERN_LOG_MAIN, NULL,
+		"daemon started: pid=%d, %s%s, listening for SMTP on %s",
+		(int)getpid(), d->queue_interval > 0 ? "-q" : "no queue runs",
+		d->queue_interval > 0 ? time_text(d->queue_interval) : "", b.p);
+	if (cfg.future_set != NULL)
+		for (const char **o = cfg.future_set; *o != NULL; o++)
+			log_write(TERN_LOG_MAIN, NULL,
+				"warning: option \"%s\" is not implemented yet: ignored",
+				*o);
+}
+
+static void
+daemon_write_pid(struct daemon *d)
+{
+	FILE *f;
+
+	d->pid_file = arena_printf(arena_perm, "%s/tern-daemon.pid",
+		conf.spool_directory);
+	f = fopen(d->pid_file, "w");
+	if (f == NULL) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"daemon: cannot write %s: %m", d->pid_file);
+		d->pid_file = NULL;
+		return;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	if (fclose(f) != 0)
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"daemon: writing %s: %m", d->pid_file);
+}
+
+/* Bound: now leave the caller's terminal and process group. */
+static void
+daemon_detach(void)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		tern_die("daemon: fork to detach: %m");
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static void
+daemon_reap(struct daemon *d)
+{
+	pid_t pid;
+	int status;
+
+	got_chld = 0;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		bool runner = false;
+
+		for (int i = 0; i < d->nrunners; i++)
+			if (d->runners[i] == pid) {
+				d->runners[i] = d->runners[--d->nrunners];
+				runner = true;
+				break;
+			}
+		if (!runner && d->nconn > 0)
+			d->nconn--;
+		if (WIFSIGNALED(status))
+			log_write(TERN_LOG_MAIN, NULL,
+				"daemon: %s process %d ended by signal %d",
+				runner ? "queue runner" : "reception", (int)pid,
+				WTERMSIG(status));
+	}
+}
+
+static void
+daemon_queue_run(struct daemon *d)
+{
+	int max = conf.queue_run_max > 0 ? conf.queue_run_max :
+		MAX_QUEUE_RUNNERS;
+	pid_t pid;
+
+	d->next_queue_run = time(NULL) + d->queue_interval;
+	if (d->nrunners >= max || d->nrunners >= MAX_QUEUE_RUNNERS) {
+		DEBUG("daemon: queue_run_max (%d) reached", max);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"daemon: fork for a queue runner: %m");
+		return;
+	}
+	if (pid == 0) {
+		daemon_child_signals(&d->orig_mask);
+		daemon_close_listeners(d->ls, d->nls);
+		_exit(queue_run(0) == 0 ? 0 : 1);
+	}
+	d->runners[d->nrunners++] = pid;
+}
+
+static void
+daemon_accept(struct daemon *d, struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[64];
+	int port, fd;
+
+	fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+			log_write(TERN_LOG_MAIN, NULL,
+				"daemon: accept on %s: %m", l->addr);
+		return;
+	}
+	if (conf.smtp_accept_max > 0 && d->nconn >= conf.smtp_accept_max) {
+		daemon_sockaddr_text(&ss, host, sizeof(host), &port);
+		log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
+			"Connection from [%s] refused: too many connections",
+			host);
+		daemon_refuse(fd, "Too many concurrent SMTP connections; please try again later");
+		return;
+	}
+	if (daemon_connection(fd, d->ls, d->nls, &d->orig_mask) > 0)
+		d->nconn++;
+}
+
+static _Noreturn void
+daemon_reexec(struct daemon *d)
+{
+	log_write(TERN_LOG_MAIN, NULL, "pid %d: SIGHUP received: re-exec",
+		(int)getpid());
+	daemon_close_listeners(d->ls, d->nls);
+	sigprocmask(SIG_SETMASK, &d->orig_mask, NULL);
+	for (size_t i = 0; i < sizeof(daemon_signals) / sizeof(int); i++)
+		signal(daemon_signals[i], SIG_DFL);
+	/* Already detached: the new image must not fork again. */
+	setenv(DAEMON_REEXEC_ENV, "1", 1);
+	execv(rt.self_exe, d->argv);
+	tern_die("daemon: re-exec of %s failed: %m", rt.self_exe);
+}
+
+static _Noreturn void
+daemon_terminate(struct daemon *d)
+{
+	log_write(TERN_LOG_MAIN, NULL, "pid %d: SIGTERM received: daemon exiting",
+		(int)getpid());
+	daemon_close_listeners(d->ls, d->nls);
+	if (d->pid_file != NULL)
+		unlink(d->pid_file);
+	exit(0);
+}
+
+static int
+daemon_timeout_ms(const struct daemon *d)
+{
+	time_t now;
+
+	if (d->queue_interval <= 0)
+		return -1;
+	now = time(NULL);
+	return d->next_queue_run <= now ? 0 :
+		(int)(d->next_queue_run - now) * 1000;
+}
+
+static _Noreturn void
+daemon_loop(struct daemon *d)
+{
+	struct pollfd pfd[64];
+
+	for (size_t i = 0; i < d->nls; i++)
+		pfd[i] = (struct pollfd){ .fd = d->ls[i].fd, .events = POLLIN };
+	for (;;) {
+		struct timespec ts, *tsp = NULL;
+		int ms, n;
+
+		arena_reset(arena_scratch);
+		if (got_term)
+			daemon_terminate(d);
+		if (got_hup)
+			daemon_reexec(d);
+		if (got_chld)
+			daemon_reap(d);
+		if (d->queue_interval > 0 && time(NULL) >= d->next_queue_run)
+			daemon_queue_run(d);
+		ms = daemon_timeout_ms(d);
+		if (ms >= 0) {
+			ts = (struct timespec){ ms / 1000, 0 };
+			tsp = &ts;
+		}
+		n = ppoll(pfd, d->nls, tsp, &d->orig_mask);
+		if (n <= 0)
+			continue;
+		for (size_t i = 0; i < d->nls; i++)
+			if (pfd[i].revents & POLLIN)
+				daemon_accept(d, &d->ls[i]);
+	}
+}
+
+int
+daemon_run(const char *ports_override, int queue_interval, char **argv)
+{
+	static struct daemon d;
+	const char *ports = ports_override != NULL ? ports_override :
+		conf.daemon_smtp_ports != NULL ? conf.daemon_smtp_ports : "25";
+	bool reexec = getenv(DAEMON_REEXEC_ENV) != NULL;
+
+	unsetenv(DAEMON_REEXEC_ENV);
+	d.queue_interval = queue_interval;
+	d.argv = argv != NULL ? argv : rt.argv;
+	if (daemon_listen(ports, &d.ls, &d.nls) != 0)
+		return 1;
+	if (!daemon_foreground && !reexec)
+		daemon_detach();
+	daemon_signals_init(&d);
+	daemon_write_pid(&d);
+	daemon_log_start(&d);
+	d.next_queue_run = time(NULL); /* the first queue run starts now */
+	daemon_loop(&d);
+}

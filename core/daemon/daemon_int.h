@@ -1,0 +1,42 @@
+/* Private to core/daemon. */
+#ifndef TERN_CORE_DAEMON_DAEMON_INT_H
+#define TERN_CORE_DAEMON_DAEMON_INT_H
+
+#include <stddef.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct listener {
+	int         fd;
+	const char *addr;  /* as shown in logs: "[127.0.0.1]:25" */
+};
+
+/*
+ * Bind a socket for every address in local_interfaces and every port in
+ * ports.  0 with *out (arena_perm), or -1 after printing why to stderr.
+ */
+int daemon_listen(const char *ports, struct listener **out, size_t *n_out);
+
+/* In the child: close every listening socket. */
+void daemon_close_listeners(struct listener *ls, size_t n);
+
+/*
+ * Handle one accepted connection in a new process.  Returns the pid of
+ * the child (or -1); never returns in the child.  orig_mask is the
+ * signal mask to restore there.
+ */
+pid_t daemon_connection(int fd, struct listener *ls, size_t nls,
+	const sigset_t *orig_mask);
+
+/* Answer 421 from the daemon itself (smtp_accept_max) and close fd. */
+void daemon_refuse(int fd, const char *why);
+
+/* "[addr]:port" of a socket's peer or local side, and the parts. */
+const char *daemon_sockaddr_text(const struct sockaddr_storage *ss,
+	char *host, size_t hostlen, int *port_out);
+
+/* The child side of a fork: default signals, the daemon's mask restored. */
+void daemon_child_signals(const sigset_t *orig_mask);
+
+#endif

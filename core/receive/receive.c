@@ -1,0 +1,422 @@
+/*
+ * receive_message: decode the data, split header from body, stream the
+ * body into the spool's -D file, then complete the headers and commit.
+ */
+#include "receive/receive.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "address/address.h"
+#include "config/config.h"
+#include "lib/arena.h"
+#include "lib/buf.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+#include "receive/rcv_int.h"
+
+#define RCV_HEADER_MAX_DEFAULT (1024 * 1024)
+#define RCV_WBUF_SIZE 65536
+
+/* What the sink has seen so far. */
+struct rcv_state {
+	struct message       *m;
+	enum rcv_mode         mode;
+	struct rcv_hdr_parser hp;
+	struct buf            line;      /* a header line being collected */
+	bool                  in_body;
+	bool                  first_line;
+	int                   fd;        /* -D, or -1 when discarding */
+	char                 *wbuf;
+	size_t                wlen;
+	uint64_t              body_bytes;
+	uint64_t              body_lines;
+	char                  last;      /* last body byte */
+	bool                  too_big;
+	int                   write_errno;
+};
+
+static void
+st_write_out(struct rcv_state *st)
+{
+	size_t off = 0;
+
+	while (off < st->wlen && st->write_errno == 0) {
+		ssize_t n = write(st->fd, st->wbuf + off, st->wlen - off);
+
+		if (n < 0 && errno != EINTR)
+			st->write_errno = errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	st->wlen = 0;
+}
+
+static void
+st_size_check(struct rcv_state *st)
+{
+	uint64_t total = st->hp.bytes + st->body_bytes;
+
+	if (conf.message_size_limit > 0 && total > conf.message_size_limit)
+		st->too_big = true;
+}
+
+static void
+st_body(struct rcv_state *st, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\n')
+			st->body_lines++;
+	st->body_bytes += n;
+	st->last = p[n - 1];
+	st_size_check(st);
+	if (st->too_big || st->fd < 0 || st->write_errno != 0)
+		return;
+	while (n > 0) {
+		size_t take = RCV_WBUF_SIZE - st->wlen;
+
+		if (take > n)
+			take = n;
+		memcpy(st->wbuf + st->wlen, p, take);
+		st->wlen += take;
+		p += take;
+		n -= take;
+		if (st->wlen == RCV_WBUF_SIZE)
+			st_write_out(st);
+	}
+}
+
+/* A complete line while still in the header section. */
+static void
+st_header_line(struct rcv_state *st, const char *p, size_t n)
+{
+	bool first = st->first_line;
+
+	st->first_line = false;
+	/* A local message may start with an mbox "From " line: drop it. */
+	if (first && st->mode != RCV_SMTP && n >= 5 &&
+	    memcmp(p, "From ", 5) == 0)
+		return;
+	switch (rcv_hdr_feed(&st->hp, p, n)) {
+	case RCV_HDR_MORE:
+		if (st->hp.too_big)
+			st->too_big = true;
+		return;
+	case RCV_HDR_END_BLANK:
+		st->in_body = true;
+		return;
+	case RCV_HDR_END_BODY:
+		st->in_body = true;
+		st_body(st, p, n);
+		return;
+	}
+}
+
+static void
+rcv_sink(void *arg, const char *p, size_t n)
+{
+	struct rcv_state *st = arg;
+
+	while (n > 0 && !st->in_body) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl != NULL ? (size_t)(nl - p) + 1 : n;
+
+		if (!buf_add(&st->line, p, take))
+			st->too_big = true;
+		p += take;
+		n -= take;
+		if (nl != NULL) {
+			st_header_line(st, st->line.p, st->line.len);
+			buf_clear(&st->line);
+		}
+	}
+	if (n > 0)
+		st_body(st, p, n);
+}
+
+/* EOF in the header section: a last line without LF is still a header. */
+static void
+st_finish(struct rcv_state *st)
+{
+	if (!st->in_body && st->line.len > 0) {
+		if (!buf_addc(&st->line, '\n'))
+			st->too_big = true;
+		st_header_line(st, st->line.p, st->line.len);
+	}
+	if (st->body_bytes > 0 && st->last != '\n')
+		st_body(st, "\n", 1);
+	if (st->fd >= 0 && st->wlen > 0)
+		st_write_out(st);
+	(void)rcv_hdr_finish(&st->hp);
+}
+
+static void
+st_init(struct rcv_state *st, struct message *m, enum rcv_mode mode, int fd)
+{
+	size_t hmax = conf.header_maxsize > 0 ? (size_t)conf.header_maxsize :
+		RCV_HEADER_MAX_DEFAULT;
+
+	memset(st, 0, sizeof(*st));
+	st->m = m;
+	st->mode = mode;
+	st->fd = fd;
+	st->first_line = true;
+	st->wbuf = arena_alloc(arena_msg, RCV_WBUF_SIZE);
+	rcv_hdr_init(&st->hp, arena_msg, hmax);
+	buf_init(&st->line, arena_msg, hmax + 2);
+}
+
+/* The log tag "id=" takes the Message-ID value without its brackets. */
+static const char *
+rcv_msgid_for_log(const struct message *m)
+{
+	for (const struct header *h = m->headers; h != NULL; h = h->next) {
+		char *v, *e;
+
+		if (h->type != HDR_MSGID)
+			continue;
+		v = rcv_header_value(arena_msg, h);
+		v += strspn(v, " \t\n<");
+		e = v + strcspn(v, ">\n");
+		return arena_printf(arena_msg, " id=%s",
+			str_printable(arena_msg, v, (size_t)(e - v)));
+	}
+	return "";
+}
+
+static void
+rcv_log_arrival(const struct message *m)
+{
+	const char *who, *text;
+
+	if (m->host_address == NULL) {
+		who = arena_printf(arena_msg, "U=%s", m->ident != NULL ?
+			m->ident : "unknown");
+	} else {
+		const char *name = m->host_name != NULL ?
+			arena_printf(arena_msg, "%s ", m->host_name) : "";
+		const char *helo = m->helo_name != NULL && (m->host_name ==
+			NULL || str_casecmp(m->helo_name, m->host_name) != 0) ?
+			arena_printf(arena_msg, "(%s) ", str_printable(arena_msg,
+				m->helo_name, strlen(m->helo_name))) : "";
+
+		who = arena_printf(arena_msg, "H=%s%s[%s]:%d", name, helo,
+			m->host_address, m->host_port);
+	}
+	text = arena_printf(arena_msg, "<= %s %s P=%s S=%llu%s",
+		*m->sender != '\0' ? m->sender : "<>", who,
+		m->received_protocol, (unsigned long long)m->size,
+		rcv_msgid_for_log(m));
+	log_write(TERN_LOG_MAIN, m->id, "%s", text);
+	spool_msglog(m->id, "%s", text);
+}
+
+static bool
+rcpt_listed(const struct recipient *r, size_t n, const char *addr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (str_casecmp(r[i].address, addr) == 0)
+			return true;
+	return false;
+}
+
+/* Add the addresses of one To:/Cc:/Bcc: header to the new list. */
+static void
+extract_header(struct message *m, const struct header *h,
+	struct recipient **list, size_t *n, size_t *cap)
+{
+	char **addrs, *err = NULL;
+
+	if (address_list_extract(arena_msg, rcv_header_value(arena_msg, h),
+	    &addrs, &err) != 0) {
+		log_write(TERN_LOG_MAIN, m->id, "-t: bad address in %.*s: %s",
+			(int)strcspn(h->text, ":"), h->text, err);
+		return;
+	}
+	for (; *addrs != NULL; addrs++) {
+		const char *a = *addrs;
+
+		if (strchr(a, '@') == NULL)
+			a = address_qualify(arena_msg, a, conf.qualify_recipient);
+		/* sendmail -t: command-line addresses are taken away */
+		if (rcpt_listed(m->rcpts, m->nrcpts, a) ||
+		    rcpt_listed(*list, *n, a))
+			continue;
+		if (*n == *cap) {
+			struct recipient *bigger;
+
+			*cap = *cap ? *cap * 2 : 16;
+			bigger = arena_zalloc(arena_msg, *cap * sizeof(*bigger));
+			if (*n > 0)
+				memcpy(bigger, *list, *n * sizeof(*bigger));
+			*list = bigger;
+		}
+		(*list)[*n] = (struct recipient){ .address = a };
+		(*n)++;
+	}
+}
+
+/* -t: the recipients come from the headers; Bcc: is then removed. */
+static void
+rcv_extract(struct message *m)
+{
+	struct recipient *list = NULL;
+	size_t n = 0, cap = 0;
+
+	for (struct header *h = m->headers; h != NULL; h = h->next) {
+		if (h->type != HDR_TO && h->type != HDR_CC && h->type != HDR_BCC)
+			continue;
+		extract_header(m, h, &list, &n, &cap);
+		if (h->type == HDR_BCC)
+			h->type = HDR_DELETED;
+	}
+	m->rcpts = list;
+	m->nrcpts = n;
+}
+
+static bool
+has_header(const struct message *m, char type, const char *name)
+{
+	for (const struct header *h = m->headers; h != NULL; h = h->next)
+		if ((type != '\0' && h->type == type) || (name != NULL && h->type != HDR_DELETED &&
+		    rcv_header_is(h->text, name)))
+			return true;
+	return false;
+}
+
+static void
+append_header(struct message *m, char type, char *text)
+{
+	struct header **tail = &m->headers, *h;
+
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	h = arena_zalloc(arena_msg, sizeof(*h));
+	h->text = text;
+	h->len = strlen(text);
+	h->type = type;
+	*tail = h;
+}
+
+/* Local submissions get the headers a user agent may have left out. */
+static void
+rcv_local_headers(struct message *m)
+{
+	if (!has_header(m, HDR_MSGID, NULL))
+		append_header(m, HDR_MSGID, arena_printf(arena_msg,
+			"Message-Id: <%s@%s>\n", m->id, conf.qualify_domain));
+	if (!has_header(m, HDR_FROM, NULL))
+		append_header(m, HDR_FROM, arena_printf(arena_msg,
+			"From: %s@%s\n", m->ident != NULL ? m->ident :
+			rt.caller_login, conf.qualify_domain));
+	if (!has_header(m, '\0', "Date"))
+		append_header(m, HDR_NORMAL, arena_printf(arena_msg,
+			"Date: %s\n", rcv_rfc5322_date(arena_msg, m->received)));
+}
+
+static int
+count_received(const struct message *m)
+{
+	int n = 0;
+
+	for (const struct header *h = m->headers; h != NULL; h = h->next)
+		if (h->type != HDR_DELETED && rcv_header_is(h->text, "Received"))
+			n++;
+	return n;
+}
+
+/* After the data: check it, complete the headers, commit.  fd is consumed. */
+static enum rcv_result
+rcv_complete(struct message *m, struct rcv_state *st, bool extract,
+	char **err_out)
+{
+	char *err = NULL;
+
+	if (st->too_big) {
+		spool_data_abort(m, st->fd);
+		return RCV_TOO_BIG;
+	}
+	if (st->write_errno != 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
+			"receive: writing the data file: %s",
+			strerror(st->write_errno));
+		spool_data_abort(m, st->fd);
+		return RCV_TEMP;
+	}
+	m->headers = st->hp.head;
+	if (count_received(m) + 1 > conf.received_headers_max &&
+	    conf.received_headers_max > 0) {
+		*err_out = "too many Received headers - suspected mail loop";
+		spool_data_abort(m, st->fd);
+		return RCV_BAD;
+	}
+	if (extract)
+		rcv_extract(m);
+	if (m->nrcpts == 0) {
+		spool_data_abort(m, st->fd);
+		return RCV_NO_RECIPIENTS;
+	}
+	if (m->local)
+		rcv_local_headers(m);
+	{
+		struct header *r = rcv_received_header(m);
+
+		r->next = m->headers;
+		m->headers = r;
+	}
+	m->size = st->body_bytes;
+	for (const struct header *h = m->headers; h != NULL; h = h->next)
+		m->size += h->len;
+	m->body_linecount = st->body_lines;
+	if (spool_commit(m, st->fd, &err) != 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
+			"receive: spool commit failed: %s", err);
+		close(st->fd);
+		return RCV_TEMP;
+	}
+	close(st->fd);
+	rcv_log_arrival(m);
+	return RCV_OK;
+}
+
+static void
+rcv_discard(void *arg, const char *p, size_t n)
+{
+	(void)arg, (void)p, (void)n;
+}
+
+enum rcv_result
+receive_message(struct message *m, struct rcv_source *src,
+	enum rcv_mode mode, bool extract, char **err_out)
+{
+	struct rcv_state st;
+	enum rcv_dec_result dr;
+	char *err = NULL;
+	int fd;
+
+	*err_out = NULL;
+	spool_new_id(m->id);
+	m->received = time(NULL);
+	if (m->received_protocol == NULL)
+		m->received_protocol = m->local ? "local" : "esmtp";
+	fd = spool_data_create(m, &err);
+	if (fd < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
+			"receive: cannot create the data file: %s", err);
+		/* Read the data anyway, so an SMTP client stays in step. */
+		dr = rcv_decode(src, mode, rcv_discard, NULL);
+		return dr == RCV_DEC_ERR ||
+		    (dr == RCV_DEC_EOF && mode == RCV_SMTP) ? RCV_EOF : RCV_TEMP;
+	}
+	st_init(&st, m, mode, fd);
+	dr = rcv_decode(src, mode, rcv_sink, &st);
+	if (dr == RCV_DEC_ERR || (dr == RCV_DEC_EOF && mode == RCV_SMTP)) {
+		if (dr == RCV_DEC_ERR && errno == ETIMEDOUT)
+			*err_out = "SMTP incoming data timeout";
+		spool_data_abort(m, fd);
+		return mode == RCV_SMTP ? RCV_EOF : RCV_TEMP;
+	}
+	st_finish(&st);
+	return rcv_complete(m, &st, extract, err_out);
+}

@@ -1,0 +1,79 @@
+/* The Received: header we prepend, and the date format it uses. */
+#include "receive/rcv_int.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "lib/arena.h"
+#include "spool/spool.h"
+
+#ifndef TERN_VERSION
+#define TERN_VERSION "0"
+#endif
+
+char *
+rcv_rfc5322_date(struct arena *a, time_t t)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	long off;
+	char sign = '+';
+
+	localtime_r(&t, &tm);
+	off = tm.tm_gmtoff / 60;
+	if (off < 0) {
+		sign = '-';
+		off = -off;
+	}
+	/* Not strftime: %a and %b follow the locale, RFC 5322 wants English. */
+	return arena_printf(a, "%s, %02d %s %d %02d:%02d:%02d %c%02ld%02ld",
+		days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
+		off / 60, off % 60);
+}
+
+/* "from helo ([ip]:port helo=helo)" or "from login" for local input. */
+static const char *
+received_from(const struct message *m)
+{
+	const char *name, *helo;
+
+	if (m->host_address == NULL)
+		return arena_printf(arena_msg, "from %s",
+			m->ident != NULL ? m->ident : "unknown");
+	name = m->host_name != NULL ? m->host_name : m->helo_name;
+	helo = m->helo_name != NULL ?
+		arena_printf(arena_msg, " helo=%s", m->helo_name) : "";
+	if (name == NULL)
+		return arena_printf(arena_msg, "from [%s]:%d",
+			m->host_address, m->host_port);
+	return arena_printf(arena_msg, "from %s ([%s]:%d%s)", name,
+		m->host_address, m->host_port, helo);
+}
+
+struct header *
+rcv_received_header(struct message *m)
+{
+	struct header *h = arena_zalloc(arena_msg, sizeof(*h));
+	const char *proto = m->received_protocol;
+	const char *rcpt_for = "";
+
+	if (proto == NULL)
+		proto = m->local ? "local" : "esmtp";
+	if (m->nrcpts == 1)
+		rcpt_for = arena_printf(arena_msg, "\n\tfor <%s>",
+			m->rcpts[0].address);
+	h->text = arena_printf(arena_msg,
+		"Received: %s\n\tby %s with %s (Tern %s)\n"
+		"\t(envelope-from <%s>)\n\tid %s%s;\n\t%s\n",
+		received_from(m), conf.primary_hostname, proto, TERN_VERSION,
+		m->sender != NULL ? m->sender : "", m->id, rcpt_for,
+		rcv_rfc5322_date(arena_msg, m->received));
+	h->len = strlen(h->text);
+	h->type = HDR_RECEIVED;
+	return h;
+}

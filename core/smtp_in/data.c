@@ -1,0 +1,114 @@
+/* DATA: hand the envelope to receive_message and answer for the result. */
+#include "smtp_in/smtp_int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "lib/arena.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+
+static struct message *
+data_message(struct smtp_sess *s)
+{
+	struct message *m = arena_zalloc(arena_msg, sizeof(*m));
+	const struct smtp_conn_info *ci = s->ci;
+
+	m->sender = s->sender;
+	m->rcpts = s->rcpts;
+	m->nrcpts = s->nrcpts;
+	m->local = ci->is_local;
+	m->host_address = ci->host_address;
+	m->host_port = ci->host_port;
+	m->interface_address = ci->interface_address;
+	m->interface_port = ci->interface_port;
+	m->helo_name = s->helo;
+	m->data_fd = -1;
+	if (ci->is_local) {
+		m->received_protocol = s->esmtp ? "local-esmtp" : "local-smtp";
+		m->ident = rt.caller_login;
+		m->uid = rt.real_uid;
+		m->gid = rt.real_gid;
+	} else {
+		m->received_protocol = s->esmtp ? "esmtp" : "smtp";
+		m->uid = rt.tern_uid;
+		m->gid = rt.tern_gid;
+	}
+	return m;
+}
+
+/* The connection went away (or timed out) in the middle of the data. */
+static void
+data_lost(struct smtp_sess *s, const char *err)
+{
+	if (err != NULL) {
+		smtp_reply(s, "421 4.4.2 %s: %s - closing connection",
+			conf.primary_hostname, err);
+		log_write(TERN_LOG_MAIN, NULL,
+			"SMTP data timeout (message abandoned) on connection from %s F=<%s>",
+			s->peer, s->sender);
+	} else {
+		log_write(TERN_LOG_MAIN, NULL,
+			"unexpected disconnection while reading SMTP data from %s F=<%s>",
+			s->peer, s->sender);
+	}
+	s->done = true;
+}
+
+static void
+data_refused(struct smtp_sess *s, enum rcv_result rc, const char *err)
+{
+	switch (rc) {
+	case RCV_TOO_BIG:
+		smtp_reply(s, "552 5.3.4 message too big");
+		smtp_reject_log(s, "rejected: message too big: max=%llu",
+			(unsigned long long)conf.message_size_limit);
+		break;
+	case RCV_BAD:
+		if (err != NULL && strstr(err, "mail loop") != NULL)
+			smtp_reply(s, "550 5.4.6 %s", err);
+		else
+			smtp_reply(s, "554 5.6.0 %s", err != NULL ? err :
+				"message refused");
+		smtp_reject_log(s, "rejected after DATA: %s",
+			err != NULL ? err : "bad message");
+		break;
+	default:
+		smtp_reply(s, "451 4.3.0 temporary local problem - please try later");
+		break;
+	}
+}
+
+void
+smtp_act_data(struct smtp_sess *s, const char *args)
+{
+	char id[MESSAGE_ID_LEN + 1];
+	char *err = NULL;
+	struct message *m;
+	enum rcv_result rc;
+
+	(void)args;
+	smtp_reply(s, "354 Enter message, ending with \".\" on a line by itself");
+	if (!smtp_flush(s))
+		return;
+	m = data_message(s);
+	rc = receive_message(m, &s->src, RCV_SMTP, false, &err);
+	if (rc == RCV_EOF) {
+		data_lost(s, err);
+		return;
+	}
+	if (rc != RCV_OK) {
+		data_refused(s, rc, err);
+		smtp_reset_envelope(s);
+		return;
+	}
+	/* receive_message returned RCV_OK: the message is committed. */
+	memcpy(id, m->id, sizeof(id));
+	smtp_reset_envelope(s);
+	smtp_reply(s, "250 2.0.0 OK id=%s", id);
+	/* Even if the client has gone, the message is ours to deliver. */
+	(void)smtp_flush(s);
+	receive_start_delivery(id);
+}

@@ -1,0 +1,246 @@
+/*
+ * One SMTP session: the command loop, reply buffering for PIPELINING,
+ * and the verb table dispatch.  The verbs live in verbs.c and mail.c.
+ */
+#include "smtp_in/smtp_in.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "expand/expand.h"
+#include "lib/arena.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+#include "receive/rcv_int.h"
+#include "smtp_in/smtp_int.h"
+
+#ifndef TERN_VERSION
+#define TERN_VERSION "0"
+#endif
+
+void
+smtp_reply(struct smtp_sess *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	va_start(ap, fmt);
+	line = arena_vprintf(arena_scratch, fmt, ap);
+	va_end(ap);
+	if (!buf_adds(&s->out, line) || !buf_adds(&s->out, "\r\n"))
+		tern_panic("smtp_in: reply buffer overflow");
+	DEBUG("SMTP>> %s", line);
+}
+
+/* A socket is written with MSG_NOSIGNAL; stdout (-bs) may be a pipe. */
+static ssize_t
+smtp_write(int fd, const char *p, size_t n)
+{
+	ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+
+	if (r < 0 && errno == ENOTSOCK)
+		r = write(fd, p, n);
+	return r;
+}
+
+bool
+smtp_flush(struct smtp_sess *s)
+{
+	size_t off = 0;
+
+	while (off < s->out.len) {
+		ssize_t n = smtp_write(s->out_fd, s->out.p + off,
+			s->out.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!s->done)
+				log_write(TERN_LOG_MAIN, NULL,
+					"SMTP connection from %s lost while writing: %m",
+					s->peer);
+			s->done = true;
+			buf_clear(&s->out);
+			return false;
+		}
+		off += (size_t)n;
+	}
+	buf_clear(&s->out);
+	return true;
+}
+
+void
+smtp_reset_envelope(struct smtp_sess *s)
+{
+	arena_reset(arena_msg);
+	s->has_sender = false;
+	s->sender = NULL;
+	s->rcpts = NULL;
+	s->nrcpts = s->cap = 0;
+}
+
+void
+smtp_reject_log(struct smtp_sess *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = arena_vprintf(arena_scratch, fmt, ap);
+	va_end(ap);
+	if (s->has_sender)
+		log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
+			"%s F=<%s> %s", s->who, s->sender, text);
+	else
+		log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL, "%s %s",
+			s->who, text);
+}
+
+/* The banner: smtp_banner expanded, or Exim's default form. */
+static void
+smtp_greeting(struct smtp_sess *s)
+{
+	char *text = NULL, *err = NULL;
+
+	if (conf.smtp_banner != NULL && *conf.smtp_banner != '\0' &&
+	    expand_string(NULL, arena_conn, conf.smtp_banner, &text, &err) !=
+	    TERN_OK) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"expansion of smtp_banner failed: %s", err);
+		text = NULL;
+	}
+	if (text == NULL || *text == '\0')
+		text = arena_printf(arena_conn, "%s ESMTP Tern %s %s",
+			conf.primary_hostname, TERN_VERSION,
+			rcv_rfc5322_date(arena_conn, time(NULL)));
+	/* A multi-line banner: "220-" for all lines but the last. */
+	for (char *nl; (nl = strchr(text, '\n')) != NULL; text = nl + 1)
+		smtp_reply(s, "220-%.*s", (int)(nl - text), text);
+	smtp_reply(s, "220 %s", text);
+}
+
+static const struct smtp_verb *
+smtp_find_verb(const char *line, const char **args_out)
+{
+	size_t n;
+
+	*args_out = smtp_split_verb(line, &n);
+	for (const struct smtp_verb *v = smtp_verbs; v->name != NULL; v++)
+		if (strlen(v->name) == n && strncasecmp(v->name, line, n) == 0)
+			return v;
+	return NULL;
+}
+
+/* Unknown or over-long command: 500, and past the limit 421 and drop. */
+static void
+smtp_bad_command(struct smtp_sess *s, const char *reply, const char *line)
+{
+	if (++s->unknown > conf.smtp_max_unknown_commands) {
+		smtp_reply(s, "421 4.7.0 %s: too many unrecognized commands",
+			conf.primary_hostname);
+		log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
+			"SMTP call from %s dropped: too many unrecognized commands (last was \"%s\")",
+			s->peer, str_printable(arena_scratch, line, strlen(line)));
+		s->done = true;
+		return;
+	}
+	smtp_reply(s, "%s", reply);
+}
+
+/* Read one command; false when the session must end. */
+static bool
+smtp_read_command(struct smtp_sess *s, char **line_out)
+{
+	ssize_t n;
+	char *line;
+
+	if (s->src.start == s->src.end && !smtp_flush(s))
+		return false;
+	n = rcv_read_line(&s->src, &line, SMTP_CMD_MAX);
+	if (n == -2) {
+		*line_out = NULL;
+		return true;
+	}
+	if (n < 0 && errno == ETIMEDOUT) {
+		smtp_reply(s, "421 4.4.2 %s: SMTP command timeout - closing connection",
+			conf.primary_hostname);
+		log_write(TERN_LOG_MAIN, NULL,
+			"SMTP command timeout on connection from %s", s->peer);
+		return false;
+	}
+	if (n <= 0) {
+		log_write(TERN_LOG_MAIN, NULL, "SMTP connection from %s lost",
+			s->peer);
+		return false;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+	    line[n - 1] == ' ' || line[n - 1] == '\t'))
+		line[--n] = '\0';
+	*line_out = line;
+	return true;
+}
+
+static void
+smtp_command(struct smtp_sess *s, const char *line)
+{
+	const struct smtp_verb *v;
+	const char *args;
+
+	DEBUG("SMTP<< %s", str_printable(arena_scratch, line, strlen(line)));
+	v = smtp_find_verb(line, &args);
+	if (v == NULL) {
+		smtp_bad_command(s, "500 5.5.1 unrecognized command", line);
+		return;
+	}
+	if (v->check != NULL && !v->check(s, args))
+		return;
+	v->act(s, args);
+}
+
+static void
+smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
+	const struct smtp_conn_info *ci)
+{
+	memset(s, 0, sizeof(*s));
+	s->ci = ci;
+	s->out_fd = out_fd;
+	rcv_source_init(&s->src, in_fd, conf.smtp_receive_timeout);
+	buf_init(&s->out, arena_conn, 1024 * 1024);
+	if (ci->host_address != NULL) {
+		s->peer = arena_printf(arena_conn, "[%s]", ci->host_address);
+		s->who = arena_printf(arena_conn, "H=%s", s->peer);
+	} else {
+		s->who = arena_printf(arena_conn, "U=%s", rt.caller_login !=
+			NULL ? rt.caller_login : "unknown");
+		s->peer = arena_printf(arena_conn, "local process (%s)", s->who);
+	}
+	smtp_reset_envelope(s);
+}
+
+int
+smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
+{
+	struct smtp_sess s;
+
+	smtp_sess_init(&s, in_fd, out_fd, ci);
+	smtp_greeting(&s);
+	while (!s.done) {
+		char *line;
+
+		arena_reset(arena_scratch);
+		if (!smtp_read_command(&s, &line))
+			break;
+		if (line == NULL)
+			smtp_bad_command(&s, "500 5.5.2 line too long", "(too long)");
+		else
+			smtp_command(&s, line);
+	}
+	(void)smtp_flush(&s);
+	return 0;
+}

@@ -1,0 +1,88 @@
+/* Private to core/smtp_in: the session and the verb handlers. */
+#ifndef TERN_CORE_SMTP_IN_SMTP_INT_H
+#define TERN_CORE_SMTP_IN_SMTP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "receive/receive.h"
+#include "smtp_in/smtp_in.h"
+#include "spool/spool.h"
+
+/* RFC 5321 allows 512; we accept up to 1000 bytes including CRLF. */
+#define SMTP_CMD_MAX 1000
+
+struct smtp_sess {
+	const struct smtp_conn_info *ci;
+	struct rcv_source src;
+	int         out_fd;
+	struct buf  out;         /* replies not yet written (pipelining) */
+	const char *peer;        /* "[ip]", for "connection from ..." logs */
+	const char *who;         /* "H=[ip]" or "U=login", for rejections */
+	const char *helo;        /* arena_conn */
+	bool        esmtp;
+	int         unknown;     /* unrecognized commands so far */
+	bool        done;        /* QUIT, drop, or the connection is gone */
+	/* The envelope (arena_msg, reset after each message and by RSET). */
+	bool        has_sender;
+	const char *sender;
+	struct recipient *rcpts;
+	size_t      nrcpts, cap;
+};
+
+/* One SMTP verb: check the state (replying if wrong), then act. */
+struct smtp_verb {
+	const char *name;
+	bool (*check)(struct smtp_sess *s, const char *args);
+	void (*act)(struct smtp_sess *s, const char *args);
+};
+
+extern const struct smtp_verb smtp_verbs[];
+
+void smtp_reply(struct smtp_sess *s, const char *fmt, ...) TERN_PRINTF(2, 3);
+/* Write buffered replies; false (and s->done) when the peer is gone. */
+bool smtp_flush(struct smtp_sess *s);
+void smtp_reset_envelope(struct smtp_sess *s);
+/* A rejection: mainlog and rejectlog. */
+void smtp_reject_log(struct smtp_sess *s, const char *fmt, ...)
+	TERN_PRINTF(2, 3);
+
+void smtp_act_mail(struct smtp_sess *s, const char *args);
+void smtp_act_rcpt(struct smtp_sess *s, const char *args);
+void smtp_act_data(struct smtp_sess *s, const char *args);
+void smtp_act_vrfy(struct smtp_sess *s, const char *args);
+
+/* Pure parsing helpers (parse.c). */
+
+/* Is s a HELO/EHLO argument we accept (a domain or an address literal)? */
+bool smtp_helo_valid(const char *s);
+
+/*
+ * If line starts with keyword ("FROM:", caseless), the text after it
+ * with leading spaces skipped, else NULL.
+ */
+const char *smtp_after_keyword(const char *line, const char *keyword);
+
+/* The MAIL FROM parameters we know. */
+struct smtp_mail_params {
+	uint64_t size;     /* SIZE=, 0 if absent */
+	bool     has_size;
+	bool     body_8bit;
+};
+
+/*
+ * Parse ESMTP parameters "KEY=VALUE ..." after MAIL FROM:<...>.  0, or
+ * the SMTP reply code (501, 555) with *err_out ("5.5.4 text") static.
+ */
+int smtp_parse_mail_params(const char *rest, struct smtp_mail_params *p,
+	const char **err_out);
+
+/* A local part with quotes and backslashes removed (arena a). */
+char *smtp_unquote_local(struct arena *a, const char *local);
+
+/* Split a command line: *verb_len is the verb's length, returns the args. */
+const char *smtp_split_verb(const char *line, size_t *verb_len);
+
+#endif
