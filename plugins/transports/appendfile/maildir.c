@@ -1,0 +1,198 @@
+/*
+ * Maildir delivery: write dir/tmp/<unique>, fsync it, link it into
+ * dir/new/ and fsync that directory.  No "From " line and no escaping:
+ * a Maildir file is the message as it is.
+ */
+#include "appendfile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define FAILED(fmt, ...) do { \
+		int e_ = errno; \
+		snprintf(err, errlen, fmt ": %s", __VA_ARGS__, strerror(e_)); \
+		*errno_out = e_; \
+		errno = e_; \
+	} while (0)
+
+void
+maildir_unique_name(char *buf, size_t len)
+{
+	static unsigned long seq;
+	char host[256] = "localhost", safe[1024];
+	struct timeval tv;
+	size_t n = 0;
+
+	gettimeofday(&tv, NULL);
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	/* '/' and ':' cannot appear in the name: octal escapes, as djb says */
+	for (const char *h = host; *h != '\0' && n + 5 < sizeof safe; h++) {
+		if (*h == '/' || *h == ':')
+			n += (size_t)snprintf(safe + n, sizeof safe - n, "\\%03o",
+				(unsigned char)*h);
+		else
+			safe[n++] = *h;
+	}
+	safe[n] = '\0';
+	snprintf(buf, len, "%lld.M%06ldP%ldQ%lu.%s", (long long)tv.tv_sec,
+		(long)tv.tv_usec, (long)getpid(), ++seq, safe);
+}
+
+/* dir and its tmp, new and cur.  0, or -1 with err. */
+static int
+make_dirs(const struct maildir_params *p, char *err, size_t errlen,
+	int *errno_out)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char path[4096];
+	struct stat st;
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", p->dir, subs[i]);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			continue;
+		if (!p->create_directory) {
+			snprintf(err, errlen, "Maildir directory %s does not "
+				"exist (create_directory is not set)", path);
+			*errno_out = ENOENT;
+			return -1;
+		}
+		if (af_mkdir_p(path, p->directory_mode) < 0) {
+			FAILED("failed to create directory %s", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Bytes in the files of dir/sub. */
+static uint64_t
+dir_bytes(const char *dir, const char *sub)
+{
+	char path[4096];
+	struct dirent *de;
+	struct stat st;
+	uint64_t sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/%s", dir, sub);
+	d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+static int
+sync_dir(const char *dir, char *err, size_t errlen, int *errno_out)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0) {
+		FAILED("failed to fsync directory %s", dir);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Write the message to tmp, open as O_EXCL under a unique name. */
+static int
+write_tmp(const struct maildir_params *p, const char *tmp, char *err,
+	size_t errlen, int *errno_out)
+{
+	int fd, e;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		p->mode);
+	if (fd < 0) {
+		FAILED("failed to create %s", tmp);
+		return -1;
+	}
+	if (fchmod(fd, (mode_t)p->mode) < 0) {
+		FAILED("failed to set the mode of %s", tmp);
+		goto out_fail;
+	}
+	if (p->write(p->arg, fd, err, errlen) < 0 || fsync(fd) < 0) {
+		e = errno;
+		af_write_error(err, errlen, tmp, e);
+		*errno_out = e;
+		goto out_fail;
+	}
+	if (close(fd) < 0) {
+		FAILED("error closing %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+
+out_fail:
+	close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+/* Move tmp to new: link(), or rename() where links are not allowed. */
+static int
+move_to_new(const char *tmp, const char *newp, char *err, size_t errlen,
+	int *errno_out)
+{
+	if (link(tmp, newp) == 0) {
+		unlink(tmp);
+		return 0;
+	}
+	if (errno != EEXIST && rename(tmp, newp) == 0)
+		return 0;
+	FAILED("failed to move %s to %s", tmp, newp);
+	unlink(tmp);
+	return -1;
+}
+
+int
+maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
+	int *errno_out)
+{
+	char name[1400], tmp[4096], newp[4096], newdir[4096];
+
+	*errno_out = 0;
+	err[0] = '\0';
+	if (make_dirs(p, err, errlen, errno_out) < 0)
+		return TERN_DEFER;
+	if (p->quota > 0 && dir_bytes(p->dir, "new") + dir_bytes(p->dir, "cur")
+	    + p->msg_size > p->quota) {
+		snprintf(err, errlen, "mailbox is full (MTA-imposed quota "
+			"exceeded while writing to %s)", p->dir);
+		*errno_out = EDQUOT;
+		return TERN_DEFER;
+	}
+	maildir_unique_name(name, sizeof name);
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", p->dir, name);
+	snprintf(newp, sizeof newp, "%s/new/%s", p->dir, name);
+	snprintf(newdir, sizeof newdir, "%s/new", p->dir);
+	if (write_tmp(p, tmp, err, errlen, errno_out) < 0)
+		return TERN_DEFER;
+	if (move_to_new(tmp, newp, err, errlen, errno_out) < 0)
+		return TERN_DEFER;
+	if (sync_dir(newdir, err, errlen, errno_out) < 0) {
+		unlink(newp); /* not known to be safe: retry it later */
+		return TERN_DEFER;
+	}
+	return TERN_OK;
+}
