@@ -20,6 +20,11 @@ struct address_item {
 	int                  rc;           /* TERN_* result */
 	int                  depth;        /* alias nesting, for loop checks */
 	struct address_item *next;         /* in whatever list it is on */
+	/* Bookkeeping of core/deliver (routing and the final outcome). */
+	const char          *key;          /* for duplicates, lower case */
+	struct address_item *dup_of;       /* same address as an earlier one */
+	struct address_item *all_next;     /* every item of one delivery */
+	struct driver_inst  *start_after;  /* `unseen` copy: next driver */
 };
 
 struct tern_ctx {

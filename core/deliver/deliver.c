@@ -1,0 +1,246 @@
+/*
+ * A delivery process: lock and read one message, route its recipients,
+ * run the transports, bounce what failed, then either remove the message
+ * ("Completed") or write back what is done.
+ */
+#include "deliver/deliver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <tern/rc.h>
+
+#include "config/config.h"
+#include "deliver/deliver_int.h"
+#include "lib/arena.h"
+#include "log/log.h"
+#include "spool/spool.h"
+
+enum { OUT_OK = 1, OUT_FAIL = 2, OUT_DEFER = 4 };
+
+/* What became of a: OUT_* bits over it and everything it generated. */
+static unsigned
+outcome(const struct delivery *d, const struct address_item *a, int depth)
+{
+	unsigned mask = 0;
+
+	if (depth > 2 * MAX_ALIAS_DEPTH + 10)
+		return OUT_DEFER;
+	if (a->dup_of != NULL)
+		return outcome(d, a->dup_of, depth + 1);
+	switch (a->rc) {
+	case TERN_OK:
+		return OUT_OK;
+	case TERN_FAIL:
+		return OUT_FAIL;
+	case ADDR_EXPANDED:
+		for (const struct address_item *c = d->all; c != NULL;
+		    c = c->all_next)
+			if (c->parent_item == a)
+				mask |= outcome(d, c, depth + 1);
+		return mask != 0 ? mask : OUT_OK;
+	default:
+		return OUT_DEFER;
+	}
+}
+
+/* Bounce the failures; true when they are dealt with. */
+static bool
+handle_failures(struct delivery *d)
+{
+	struct address_item **failed;
+	size_t n = 0;
+	char *err = NULL;
+
+	for (struct address_item *a = d->all; a != NULL; a = a->all_next)
+		if (a->rc == TERN_FAIL && a->dup_of == NULL)
+			n++;
+	if (n == 0)
+		return true;
+	failed = arena_zalloc(arena_msg, (n + 1) * sizeof(*failed));
+	n = 0;
+	for (struct address_item *a = d->all; a != NULL; a = a->all_next)
+		if (a->rc == TERN_FAIL && a->dup_of == NULL)
+			failed[n++] = a;
+	if (bounce_send(d, failed) != 0)
+		return false;
+	/* Bounced children must not bounce again if the message stays. */
+	for (size_t i = 0; i < n; i++)
+		if (failed[i]->parent_item != NULL &&
+		    spool_journal_add(d->msg, failed[i]->key, &err) != 0)
+			dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
+	return true;
+}
+
+/* Mark finished recipients; true when every recipient is done. */
+static bool
+mark_done(struct delivery *d, bool failures_handled)
+{
+	struct message *m = d->msg;
+	bool all_done = true;
+
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		unsigned mask = 0;
+
+		if (m->rcpts[i].done)
+			continue;
+		for (struct address_item *a = d->all; a != NULL; a = a->all_next)
+			if (a->parent_item == NULL && a->rcpt_index == (long)i)
+				mask |= outcome(d, a, 0);
+		if (mask != 0 && !(mask & OUT_DEFER) &&
+		    (!(mask & OUT_FAIL) || failures_handled))
+			m->rcpts[i].done = true;
+		else
+			all_done = false;
+	}
+	return all_done;
+}
+
+static void
+deliver_finish(struct delivery *d)
+{
+	struct message *m = d->msg;
+	bool handled = handle_failures(d);
+	char *err = NULL;
+
+	if (mark_done(d, handled) && !d->freeze) {
+		if (spool_remove(m->id, &err) != 0)
+			dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
+		log_write(TERN_LOG_MAIN, m->id, "Completed");
+		return;
+	}
+	if (d->freeze && !m->frozen) {
+		m->frozen = true;
+		if (d->freeze_reason != NULL)
+			dlog(d, TERN_LOG_MAIN, "Frozen (%s)", d->freeze_reason);
+		else
+			dlog(d, TERN_LOG_MAIN, "Frozen");
+	}
+	if (spool_rewrite_header(m, &err) != 0)
+		dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
+}
+
+/* One recipient into the delivery; a bad address fails at once. */
+static void
+add_recipient(struct delivery *d, size_t i)
+{
+	const char *text = d->msg->rcpts[i].address;
+	const char *qualify = conf.qualify_recipient != NULL ?
+		conf.qualify_recipient : conf.qualify_domain;
+	char *err = NULL;
+	struct address_item *a = addr_new(TERN_ADDR_MAIL, text, qualify, &err);
+
+	if (a == NULL) {
+		a = addr_new(TERN_ADDR_PIPE, text, NULL, &err); /* a bare item */
+		a->pub.kind = TERN_ADDR_MAIL;
+		addr_result(a, TERN_FAIL, "%s", err != NULL ? err : "bad address");
+		dlog(d, TERN_LOG_MAIN, "** %s: %s", text, a->pub.message);
+	}
+	route_add_top(d, a, (long)i);
+}
+
+int
+deliver_message(const char *id, unsigned flags)
+{
+	struct message *m = arena_zalloc(arena_msg, sizeof(*m));
+	struct delivery d;
+	char *err = NULL;
+	int rc;
+
+	signal(SIGCHLD, SIG_DFL); /* we wait for transport children */
+	rc = spool_read(id, m, true, &err);
+	if (rc == 1 || (rc < 0 && errno == ENOENT)) {
+		DEBUG("%s: locked by another process or gone", id);
+		return 1;
+	}
+	if (rc < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "%s", err);
+		return 2;
+	}
+	if (m->frozen && !(flags & DELIVER_FROZEN)) {
+		spool_close(m);
+		return 0;
+	}
+	delivery_init(&d);
+	d.msg = m;
+	d.sender = m->sender;
+	d.host_address = m->host_address;
+	if (m->frozen) {
+		m->frozen = false;
+		log_write(TERN_LOG_MAIN, id, "Unfrozen by forced delivery");
+	}
+	for (size_t i = 0; i < m->nrcpts; i++)
+		if (!m->rcpts[i].done)
+			add_recipient(&d, i);
+	route_all(&d);
+	transport_run_all(&d);
+	deliver_finish(&d);
+	spool_close(m);
+	return 0;
+}
+
+/*
+ * A delivery process must not keep the SMTP connection (or a listening
+ * socket) open: stdin/stdout go to /dev/null, and every inherited socket
+ * is closed.  Log and spool files are regular files and stay.
+ */
+static void
+detach_fds(void)
+{
+	struct rlimit rl;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int max = 1024;
+	struct stat st;
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		if (fstat(2, &st) == 0 && S_ISSOCK(st.st_mode))
+			dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536)
+		max = (int)rl.rlim_cur;
+	for (int fd = 3; fd < max; fd++)
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			close(fd);
+}
+
+void
+deliver_fork(const char *id)
+{
+	char copy[MESSAGE_ID_LEN + 1];
+	pid_t pid;
+	int status;
+
+	snprintf(copy, sizeof(copy), "%s", id);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, copy,
+			"fork for delivery failed (message stays queued): %m");
+		return;
+	}
+	if (pid == 0) {
+		/* Double fork: the delivery process is nobody's zombie. */
+		pid_t gc = fork();
+
+		if (gc != 0)
+			_exit(gc < 0 ? 1 : 0);
+		setsid();
+		detach_fds();
+		arena_reset(arena_msg);
+		arena_reset(arena_scratch);
+		_exit(deliver_message(copy, 0) == 2 ? 1 : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}

@@ -1,0 +1,76 @@
+/* Private to core/deliver: one delivery (or routing test) in progress. */
+#ifndef TERN_CORE_DELIVER_DELIVER_INT_H
+#define TERN_CORE_DELIVER_DELIVER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "deliver/ctx.h"
+
+struct message;
+
+/* address_item.rc besides the TERN_* results */
+#define ADDR_NEW      (-10) /* waiting to be routed */
+#define ADDR_ROUTED   (-11) /* has a transport, waiting for it */
+#define ADDR_EXPANDED (-12) /* became children (alias, forward) */
+
+#define MAX_ALIAS_DEPTH 30
+
+struct delivery {
+	struct message      *msg;          /* NULL for -bt, -bv and RCPT */
+	const char          *sender;       /* $sender_address */
+	const char          *host_address; /* $sender_host_address */
+	bool                 verify;       /* ctx.verify for the drivers */
+	bool                 test_only;    /* route, never deliver or log */
+	bool                 expand_children; /* route generated addresses */
+	bool                 freeze;       /* an ERROR: freeze the message */
+	const char          *freeze_reason;
+	struct address_item *all, **all_tail;       /* every item */
+	struct address_item *queue, **queue_tail;   /* to be routed */
+	struct address_item *routed, **routed_tail; /* to be transported */
+};
+
+void delivery_init(struct delivery *d);
+
+/*
+ * A new item for address text (MAIL, PIPE or FILE); *err_out on a syntax
+ * error.  Unqualified mail addresses get qualify_domain.  arena_msg.
+ */
+struct address_item *addr_new(enum tern_addr_kind kind, const char *text,
+	const char *qualify, char **err_out);
+/* Add a top-level address (rcpt_index, or -1) to be routed. */
+void route_add_top(struct delivery *d, struct address_item *a, long index);
+/* Route everything queued, and (expand_children) what aliases make. */
+void route_all(struct delivery *d);
+/* Run the transports for everything routed. */
+void transport_run_all(struct delivery *d);
+
+/* "user@dom <alias@dom>" for the logs. */
+const char *addr_log_name(const struct address_item *a);
+const struct address_item *addr_top(const struct address_item *a);
+/* Mainlog (and the message's msglog) unless only testing. */
+void dlog(struct delivery *d, int where, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Set a's result and message. */
+void addr_result(struct address_item *a, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Write m to fd (core.h's TERN_WR_* flags; batch gives Envelope-to:).
+ * TERN_OK, or TERN_DEFER with *err_out (arena_msg) and errno kept.
+ * *bytes_out (may be NULL) counts what was written.
+ */
+int deliver_write_message(const struct message *m, int fd, unsigned flags,
+	const struct tern_address *batch, uint64_t *bytes_out, char **err_out);
+
+/* Write all of p to fd, across short writes and EINTR.  0 or -1. */
+int write_all_fd(int fd, const char *p, size_t n);
+
+/*
+ * Bounce the failed addresses (NULL-terminated) to the sender.  0 when
+ * a bounce was spooled (or is not needed), -1 when none could be
+ * (null sender: d->freeze is set; spool errors are logged).
+ */
+int bounce_send(struct delivery *d, struct address_item **failed);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * The core-services table handed to every module (sdk tern/core.h): the
+ * only way a driver reaches logging, memory, expansion, lookups, lists,
+ * child addresses and the message.
+ */
+#include "modules/modules.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include <tern/rc.h>
+
+#include "config/config.h"
+#include "config/lists.h"
+#include "deliver/ctx.h"
+#include "deliver/deliver_int.h"
+#include "expand/expand.h"
+#include "lib/arena.h"
+#include "log/log.h"
+#include "lookup/lookup.h"
+#include "spool/spool.h"
+
+static struct arena *
+ctx_arena(const struct tern_ctx *ctx)
+{
+	return ctx != NULL && ctx->arena != NULL ? ctx->arena : arena_msg;
+}
+
+static void
+svc_log(struct tern_ctx *ctx, int where, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(where, ctx != NULL && ctx->msg != NULL ? ctx->msg->id : NULL,
+		fmt, ap);
+	va_end(ap);
+}
+
+static void *
+svc_alloc(struct tern_ctx *ctx, size_t n)
+{
+	return arena_alloc(ctx_arena(ctx), n);
+}
+
+static char *
+svc_strdup(struct tern_ctx *ctx, const char *s)
+{
+	return arena_strdup(ctx_arena(ctx), s);
+}
+
+static char *
+svc_printf(struct tern_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = arena_vprintf(ctx_arena(ctx), fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static int
+svc_expand(struct tern_ctx *ctx, const char *tmpl, char **out,
+	char **err_out)
+{
+	return expand_string(ctx, ctx_arena(ctx), tmpl, out, err_out);
+}
+
+static int
+svc_lookup(struct tern_ctx *ctx, const char *type, const char *file,
+	const char *key, char **value_out, char **err_out)
+{
+	return lookup_find(ctx, type, file, key, value_out, err_out);
+}
+
+static int
+svc_match_list(struct tern_ctx *ctx, enum tern_list_kind kind,
+	const char *list, const char *item, char **err_out)
+{
+	const char *host_name = ctx != NULL && ctx->msg != NULL ?
+		ctx->msg->host_name : NULL;
+
+	return list_match(kind, list, item, host_name, err_out);
+}
+
+/* "text" without surrounding blanks and one level of double quotes. */
+static const char *
+child_text(struct arena *a, const char *text)
+{
+	size_t n;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t' ||
+	    text[n - 1] == '\n'))
+		n--;
+	if (n >= 2 && text[0] == '"' && text[n - 1] == '"' &&
+	    (text[1] == '|' || text[1] == '/'))
+		return arena_strndup(a, text + 1, n - 2);
+	if (n >= 2 && text[0] == '<' && text[n - 1] == '>')
+		return arena_strndup(a, text + 1, n - 2);
+	return arena_strndup(a, text, n);
+}
+
+static struct tern_address *
+svc_add_child(struct tern_ctx *ctx, struct tern_address *parent,
+	const char *text, char **err_out)
+{
+	struct arena *ar = ctx_arena(ctx);
+	const char *t = child_text(ar, text);
+	enum tern_addr_kind kind = TERN_ADDR_MAIL;
+	const char *qualify = parent->domain;
+	struct address_item *c, **tail;
+
+	if (t[0] == '|') {
+		kind = TERN_ADDR_PIPE;
+	} else if (t[0] == '/') {
+		kind = TERN_ADDR_FILE;
+	} else if (t[0] == '~' && t[1] == '/') {
+		if (parent->home == NULL) {
+			*err_out = arena_printf(ar, "\"%s\": no home directory for "
+				"%s", t, parent->address);
+			return NULL;
+		}
+		kind = TERN_ADDR_FILE;
+		t = arena_printf(ar, "%s%s", parent->home, t + 1);
+	} else if (t[0] == '\0') {
+		*err_out = arena_strdup(ar, "empty address");
+		return NULL;
+	}
+	if (qualify == NULL)
+		qualify = conf.qualify_recipient != NULL ? conf.qualify_recipient :
+			conf.qualify_domain;
+	c = addr_new(kind, t, qualify, err_out);
+	if (c == NULL)
+		return NULL;
+	c->pub.parent = parent;
+	c->parent_item = ADDR_ITEM(parent);
+	c->depth = ADDR_ITEM(parent)->depth + 1;
+	for (tail = &ctx->children; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = c;
+	return &c->pub;
+}
+
+static const struct tern_msginfo *
+svc_message(struct tern_ctx *ctx)
+{
+	struct tern_msginfo *mi = arena_zalloc(ctx_arena(ctx), sizeof(*mi));
+	const struct message *m = ctx != NULL ? ctx->msg : NULL;
+
+	if (m == NULL) {
+		mi->id = "";
+		mi->sender = ctx != NULL && ctx->sender != NULL ? ctx->sender : "";
+		mi->received_protocol = "local";
+		mi->sender_host_address = ctx != NULL ? ctx->host_address : NULL;
+		return mi;
+	}
+	mi->id = m->id;
+	mi->sender = m->sender != NULL ? m->sender : "";
+	mi->size = m->size;
+	mi->received = m->received;
+	mi->received_protocol = m->received_protocol;
+	mi->sender_host_address = m->host_address;
+	return mi;
+}
+
+static int
+svc_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
+	const struct tern_address *batch, char **err_out)
+{
+	if (ctx == NULL || ctx->msg == NULL) {
+		*err_out = arena_strdup(ctx_arena(ctx), "no message to write");
+		return TERN_ERROR;
+	}
+	return deliver_write_message(ctx->msg, fd, flags, batch, NULL, err_out);
+}
+
+static const char *
+svc_main_option(const char *name)
+{
+	return config_main_option_text(name);
+}
+
+static bool
+svc_is_verify(struct tern_ctx *ctx)
+{
+	return ctx != NULL && ctx->verify;
+}
+
+const struct tern_core core_services = {
+	.size = sizeof(struct tern_core),
+	.abi_major = TERN_ABI_MAJOR,
+	.abi_minor = TERN_ABI_MINOR,
+	.log = svc_log,
+	.alloc = svc_alloc,
+	.strdup = svc_strdup,
+	.printf = svc_printf,
+	.expand = svc_expand,
+	.lookup = svc_lookup,
+	.match_list = svc_match_list,
+	.add_child = svc_add_child,
+	.message = svc_message,
+	.write_message = svc_write_message,
+	.main_option = svc_main_option,
+	.is_verify = svc_is_verify,
+};

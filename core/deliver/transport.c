@@ -1,0 +1,471 @@
+/*
+ * Running transports: addresses grouped into batches, local transports in
+ * a child process switched to the recipient's uid/gid (never root unless
+ * never_users allows it), remote ones here.  Each success is journaled
+ * before it is logged.
+ */
+#include "deliver/deliver_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <tern/rc.h>
+
+#include "config/config.h"
+#include "config/lists.h"
+#include "expand/expand.h"
+#include "lib/arena.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+#include "spool/spool.h"
+
+#define RESULT_TEXT_MAX 4000
+
+/* What a local delivery child reports on its pipe. */
+struct child_result {
+	int      rc;
+	int      basic_errno;
+	uint32_t len; /* text bytes that follow */
+};
+
+struct ids {
+	uid_t       uid;
+	gid_t       gid;
+	const char *login;
+};
+
+static struct tern_ctx
+make_ctx(struct delivery *d, struct address_item *a, struct driver_inst *t)
+{
+	struct tern_ctx ctx = {
+		.msg = d->msg, .addr = a, .inst = t, .verify = false,
+		.arena = arena_msg, .sender = d->sender,
+		.host_address = d->host_address,
+	};
+
+	return ctx;
+}
+
+static struct address_item *
+batch_next(const struct address_item *a)
+{
+	return a->pub.next != NULL ? ADDR_ITEM(a->pub.next) : NULL;
+}
+
+static bool
+str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+		(a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool
+same_batch(const struct address_item *a, const struct address_item *b)
+{
+	return a->transport == b->transport &&
+		a->pub.kind == TERN_ADDR_MAIL && b->pub.kind == TERN_ADDR_MAIL &&
+		str_same(a->pub.domain, b->pub.domain) &&
+		str_same(a->pub.home, b->pub.home) &&
+		(a->pub.flags & TERN_AF_HAS_UID) == (b->pub.flags & TERN_AF_HAS_UID) &&
+		a->pub.uid == b->pub.uid && a->pub.gid == b->pub.gid;
+}
+
+/* Take the first routed address and those that may share its call. */
+static struct address_item *
+take_batch(struct delivery *d)
+{
+	struct address_item *first = d->routed, *tail = first, **pp;
+	int max = first->transport->g.transport.batch_max, n = 1;
+
+	d->routed = first->next;
+	first->next = NULL;
+	first->pub.next = NULL;
+	for (pp = &d->routed; *pp != NULL && n < max;) {
+		struct address_item *c = *pp;
+
+		if (!same_batch(first, c)) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		c->next = NULL;
+		c->pub.next = NULL;
+		tail->pub.next = &c->pub;
+		tail = c;
+		n++;
+	}
+	d->routed_tail = &d->routed;
+	while (*d->routed_tail != NULL)
+		d->routed_tail = &(*d->routed_tail)->next;
+	return first;
+}
+
+/* -------- user and group for a local delivery -------- */
+
+static int
+expand_opt(struct delivery *d, struct address_item *a, struct driver_inst *t,
+	const char *tmpl, char **out, char **err_out)
+{
+	struct tern_ctx ctx = make_ctx(d, a, t);
+	char *err = NULL;
+	int rc = expand_string(&ctx, arena_msg, tmpl, out, &err);
+
+	if (rc != TERN_OK)
+		*err_out = arena_printf(arena_msg, "failed to expand \"%s\": %s",
+			tmpl, rc == TERN_FAIL ? "forced failure" : err);
+	return rc == TERN_FAIL ? TERN_DEFER : rc;
+}
+
+static bool
+is_number(const char *s)
+{
+	return s[0] != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+static int
+resolve_user(struct delivery *d, struct address_item *a,
+	struct driver_inst *t, const char *spec, struct ids *ids, char **err_out)
+{
+	struct passwd *pw;
+	char *name;
+	int rc = expand_opt(d, a, t, spec, &name, err_out);
+
+	if (rc != TERN_OK)
+		return rc;
+	pw = is_number(name) ? getpwuid((uid_t)strtoul(name, NULL, 10)) :
+		getpwnam(name);
+	if (pw == NULL && !is_number(name)) {
+		*err_out = arena_printf(arena_msg, "unknown user \"%s\"", name);
+		return TERN_ERROR;
+	}
+	ids->uid = pw != NULL ? pw->pw_uid : (uid_t)strtoul(name, NULL, 10);
+	if (pw != NULL) {
+		ids->gid = pw->pw_gid;
+		ids->login = arena_strdup(arena_msg, pw->pw_name);
+	}
+	return TERN_OK;
+}
+
+static int
+resolve_group(struct delivery *d, struct address_item *a,
+	struct driver_inst *t, const char *spec, struct ids *ids, char **err_out)
+{
+	struct group *gr;
+	char *name;
+	int rc = expand_opt(d, a, t, spec, &name, err_out);
+
+	if (rc != TERN_OK)
+		return rc;
+	if (is_number(name)) {
+		ids->gid = (gid_t)strtoul(name, NULL, 10);
+		return TERN_OK;
+	}
+	if ((gr = getgrnam(name)) == NULL) {
+		*err_out = arena_printf(arena_msg, "unknown group \"%s\"", name);
+		return TERN_ERROR;
+	}
+	ids->gid = gr->gr_gid;
+	return TERN_OK;
+}
+
+/*
+ * The uid/gid of a local delivery: the address's (set by localuser),
+ * else the transport's user/group, else the director's (for pipes and
+ * files from an alias file), else tern_user.
+ */
+static int
+local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
+	char **err_out)
+{
+	struct driver_inst *t = a->transport, *dir = a->handled_by;
+	const struct transport_generic *tg = &t->g.transport;
+	const char *user = NULL, *group = tg->group;
+	int rc = TERN_OK;
+
+	ids->uid = rt.tern_uid;
+	ids->gid = rt.tern_gid;
+	ids->login = NULL;
+	if (a->pub.flags & TERN_AF_HAS_UID) {
+		ids->uid = (uid_t)a->pub.uid;
+		ids->gid = (gid_t)a->pub.gid;
+	} else if (tg->user != NULL) {
+		user = tg->user;
+	} else if (dir != NULL && dir->g.route.user != NULL) {
+		user = dir->g.route.user;
+		if (group == NULL)
+			group = dir->g.route.group;
+	}
+	if (user != NULL)
+		rc = resolve_user(d, a, t, user, ids, err_out);
+	if (rc == TERN_OK && group != NULL)
+		rc = resolve_group(d, a, t, group, ids, err_out);
+	if (rc == TERN_OK && ids->login == NULL) {
+		struct passwd *pw = getpwuid(ids->uid);
+
+		if (pw != NULL)
+			ids->login = arena_strdup(arena_msg, pw->pw_name);
+	}
+	return rc;
+}
+
+/* Switch to ids when privileged; refuse never_users. */
+static int
+become(const struct ids *ids, bool init_groups, char **err_out)
+{
+	const char *never = conf.never_users != NULL ? conf.never_users : "root";
+	const char *uidtext = arena_printf(arena_msg, "%ld", (long)ids->uid);
+	char *err = NULL;
+
+	if (geteuid() != 0 && !rt.started_as_root)
+		return TERN_OK; /* run as ourselves */
+	if (never[0] != '\0' &&
+	    ((ids->login != NULL && list_match(TERN_LIST_STRING, never,
+	    ids->login, NULL, &err) == TERN_OK) ||
+	    list_match(TERN_LIST_STRING, never, uidtext, NULL, &err) == TERN_OK)) {
+		*err_out = arena_printf(arena_msg, "delivery as %s not permitted",
+			ids->login != NULL ? ids->login : uidtext);
+		return TERN_DEFER;
+	}
+	if (runtime_become_user(ids->uid, ids->gid, init_groups, ids->login)
+	    != 0) {
+		*err_out = arena_printf(arena_msg,
+			"cannot change to uid %ld gid %ld: %m", (long)ids->uid,
+			(long)ids->gid);
+		return TERN_DEFER;
+	}
+	return TERN_OK;
+}
+
+/* In the child: ids, home and working directory. */
+static int
+local_setup(struct delivery *d, struct address_item *first, char **err_out)
+{
+	struct driver_inst *t = first->transport;
+	const struct transport_generic *tg = &t->g.transport;
+	struct ids ids;
+	char *home = NULL, *cwd = NULL;
+	int rc;
+
+	if ((rc = local_ids(d, first, &ids, err_out)) != TERN_OK ||
+	    (rc = become(&ids, tg->initgroups, err_out)) != TERN_OK)
+		return rc;
+	if (tg->home_directory != NULL) {
+		rc = expand_opt(d, first, t, tg->home_directory, &home, err_out);
+		if (rc != TERN_OK)
+			return rc;
+		for (struct address_item *b = first; b != NULL; b = batch_next(b))
+			b->pub.home = home;
+	}
+	if (tg->current_directory != NULL) {
+		rc = expand_opt(d, first, t, tg->current_directory, &cwd, err_out);
+		if (rc != TERN_OK)
+			return rc;
+	}
+	if (cwd == NULL)
+		cwd = (char *)first->pub.home;
+	if (cwd == NULL || chdir(cwd) != 0)
+		(void)!chdir("/");
+	return TERN_OK;
+}
+
+static const char *
+batch_text(const struct address_item *first)
+{
+	for (const struct address_item *b = first; b != NULL; b = batch_next(b))
+		if (b->pub.message != NULL)
+			return b->pub.message;
+	return NULL;
+}
+
+static _Noreturn void
+local_child(struct delivery *d, struct address_item *first, int fd)
+{
+	struct driver_inst *t = first->transport;
+	struct child_result r = { TERN_DEFER, 0, 0 };
+	char *err = NULL;
+	const char *text;
+
+	signal(SIGPIPE, SIG_IGN);
+	r.rc = local_setup(d, first, &err);
+	if (r.rc == TERN_OK) {
+		struct tern_ctx ctx = make_ctx(d, first, t);
+
+		r.rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
+		text = batch_text(first);
+		r.basic_errno = first->pub.basic_errno;
+	} else {
+		text = err;
+	}
+	if (text != NULL)
+		r.len = strlen(text) < RESULT_TEXT_MAX ? strlen(text) :
+			RESULT_TEXT_MAX;
+	if (write_all_fd(fd, (const char *)&r, sizeof(r)) != 0 ||
+	    write_all_fd(fd, text != NULL ? text : "", r.len) != 0)
+		_exit(1);
+	_exit(0);
+}
+
+static size_t
+read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)p + got, n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+/* The parent's side: collect the child's result; a crash is a DEFER. */
+static int
+local_collect(int fd, pid_t pid, char **text_out, int *errno_out)
+{
+	struct child_result r;
+	int status = 0;
+	size_t got = read_full(fd, &r, sizeof(r));
+
+	if (got == sizeof(r) && r.len <= RESULT_TEXT_MAX) {
+		char *text = arena_alloc(arena_msg, r.len + 1);
+
+		text[read_full(fd, text, r.len)] = '\0';
+		*text_out = r.len > 0 ? text : NULL;
+		*errno_out = r.basic_errno;
+	}
+	close(fd);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got == sizeof(r) && r.len <= RESULT_TEXT_MAX)
+		return r.rc;
+	if (WIFSIGNALED(status))
+		*text_out = arena_printf(arena_msg,
+			"transport process killed by signal %d", WTERMSIG(status));
+	else
+		*text_out = arena_printf(arena_msg, "transport process ended "
+			"(status %d) without a result", WEXITSTATUS(status));
+	return TERN_DEFER;
+}
+
+static int
+run_local(struct delivery *d, struct address_item *first, char **text_out,
+	int *errno_out)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		*text_out = arena_printf(arena_msg, "pipe for transport: %m");
+		return TERN_DEFER;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		*text_out = arena_printf(arena_msg, "fork for transport: %m");
+		close(pfd[0]);
+		close(pfd[1]);
+		return TERN_DEFER;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		local_child(d, first, pfd[1]);
+	}
+	close(pfd[1]);
+	return local_collect(pfd[0], pid, text_out, errno_out);
+}
+
+static int
+run_remote(struct delivery *d, struct address_item *first, char **text_out,
+	int *errno_out)
+{
+	struct driver_inst *t = first->transport;
+	struct tern_ctx ctx = make_ctx(d, first, t);
+	int rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
+
+	*text_out = (char *)batch_text(first);
+	*errno_out = first->pub.basic_errno;
+	return rc;
+}
+
+/* Journal first, then log: a crash in between only repeats a log line. */
+static void
+batch_ok(struct delivery *d, struct address_item *b, bool is_first)
+{
+	/* A recipient is journaled as written in -H, so that it is marked. */
+	const char *key = b->parent_item == NULL && b->rcpt_index >= 0 ?
+		d->msg->rcpts[b->rcpt_index].address : b->key;
+	char *err = NULL;
+
+	if (spool_journal_add(d->msg, key, &err) != 0)
+		dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
+	b->rc = TERN_OK;
+	dlog(d, TERN_LOG_MAIN, "%s %s R=%s T=%s", is_first ? "=>" : "->",
+		addr_log_name(b), b->handled_by != NULL ? b->handled_by->pub.name :
+		"-", b->transport->pub.name);
+}
+
+static void
+batch_result(struct delivery *d, struct address_item *first, int rc,
+	const char *text, int basic_errno)
+{
+	bool is_first = true;
+
+	for (struct address_item *b = first, *next; b != NULL; b = next) {
+		const char *r = b->handled_by != NULL ? b->handled_by->pub.name : "-";
+		const char *t = b->transport->pub.name;
+		const char *why = text != NULL ? text : b->pub.message != NULL ?
+			b->pub.message : "unknown error";
+
+		next = batch_next(b);
+		b->pub.next = NULL;
+		if (rc == TERN_OK) {
+			batch_ok(d, b, is_first);
+		} else if (rc == TERN_FAIL) {
+			addr_result(b, TERN_FAIL, "%s", why);
+			dlog(d, TERN_LOG_MAIN, "** %s R=%s T=%s: %s", addr_log_name(b),
+				r, t, why);
+		} else {
+			if (rc != TERN_DEFER)
+				d->freeze = true;
+			addr_result(b, TERN_DEFER, "%s", why);
+			dlog(d, TERN_LOG_MAIN | (rc != TERN_DEFER ? TERN_LOG_PANIC : 0),
+				"== %s R=%s T=%s defer (%d): %s", addr_log_name(b), r, t,
+				basic_errno, why);
+		}
+		is_first = false;
+	}
+}
+
+void
+transport_run_all(struct delivery *d)
+{
+	while (d->routed != NULL) {
+		struct address_item *first = take_batch(d);
+		struct driver_inst *t = first->transport;
+		char *text = NULL;
+		int basic_errno = 0, rc;
+
+		if (t->mod->transport.deliver == NULL) {
+			text = arena_printf(arena_msg, "transport %s has no entry point",
+				t->pub.name);
+			rc = TERN_ERROR;
+		} else if (t->mod->transport.is_local) {
+			rc = run_local(d, first, &text, &basic_errno);
+		} else {
+			rc = run_remote(d, first, &text, &basic_errno);
+		}
+		batch_result(d, first, rc, text, basic_errno);
+	}
+}

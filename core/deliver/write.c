@@ -1,0 +1,285 @@
+/*
+ * Writing a spooled message to a file descriptor for a transport: added
+ * headers, the header lines, the body read from -D with pread, with the
+ * line-level changes mbox and SMTP need.  Bodies of any size go through
+ * one 64 KiB output buffer and one 64 KiB input buffer.
+ */
+#include "deliver/deliver_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tern/rc.h>
+
+#include "lib/arena.h"
+#include "spool/spool.h"
+
+#define CHUNK (64u * 1024)
+
+struct wout {
+	int      fd;
+	char    *buf;
+	size_t   len;
+	uint64_t total;
+	unsigned flags;
+	bool     at_bol;    /* at the start of a line of the source */
+	int      nl_run;    /* newlines at the end of what was written */
+	int      err;       /* errno of the first write error */
+};
+
+int
+write_all_fd(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+w_flush(struct wout *w)
+{
+	if (w->err == 0 && w->len > 0 && write_all_fd(w->fd, w->buf, w->len) != 0)
+		w->err = errno;
+	w->len = 0;
+}
+
+static void
+w_raw(struct wout *w, const char *p, size_t n)
+{
+	while (n > 0 && w->err == 0) {
+		size_t room = CHUNK - w->len, k = n < room ? n : room;
+
+		memcpy(w->buf + w->len, p, k);
+		w->len += k;
+		w->total += k;
+		p += k;
+		n -= k;
+		if (w->len == CHUNK)
+			w_flush(w);
+	}
+}
+
+static void
+w_newline(struct wout *w)
+{
+	if (w->flags & TERN_WR_CRLF)
+		w_raw(w, "\r\n", 2);
+	else
+		w_raw(w, "\n", 1);
+	w->nl_run++;
+}
+
+/*
+ * Copy lines from p[0..n), LF-terminated, applying dot-stuffing and (for
+ * the body) "From " escaping at line starts.  Returns how much was used:
+ * less than n only when, not at eof, the tail could still become "From ".
+ */
+static size_t
+w_lines(struct wout *w, const char *p, size_t n, bool eof, bool is_body)
+{
+	bool escape = is_body && (w->flags & TERN_WR_ESCAPE_FROM);
+	size_t i = 0;
+
+	while (i < n) {
+		const char *nl;
+		size_t end;
+
+		if (w->at_bol) {
+			size_t rest = n - i;
+
+			if (escape && rest < 5 && !eof &&
+			    memcmp(p + i, "From ", rest) == 0)
+				return i;
+			if (escape && rest >= 5 && memcmp(p + i, "From ", 5) == 0)
+				w_raw(w, ">", 1);
+			if ((w->flags & TERN_WR_DOTSTUFF) && p[i] == '.')
+				w_raw(w, ".", 1);
+			w->at_bol = false;
+		}
+		nl = memchr(p + i, '\n', n - i);
+		end = nl != NULL ? (size_t)(nl - p) : n;
+		if (end > i) {
+			w_raw(w, p + i, end - i);
+			w->nl_run = 0;
+		}
+		if (nl == NULL)
+			break;
+		w_newline(w);
+		w->at_bol = true;
+		i = end + 1;
+	}
+	return n;
+}
+
+static void
+w_line(struct wout *w, const char *s)
+{
+	w_lines(w, s, strlen(s), true, false);
+}
+
+static void
+fmt_time(char *out, size_t size, bool is_mbox)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	if (is_mbox)
+		strftime(out, size, "%a %b %e %H:%M:%S %Y", &tm);
+	else
+		strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+static const char *
+top_address(const struct tern_address *a)
+{
+	while (a->parent != NULL)
+		a = a->parent;
+	return a->address;
+}
+
+/* Envelope-to: the original addresses of the batch, each once. */
+static void
+w_envelope_to(struct wout *w, const struct tern_address *batch)
+{
+	struct arena_mark mk = arena_mark(arena_scratch);
+	const char *line = "Envelope-to: ";
+	const char *sep = "";
+
+	for (const struct tern_address *b = batch; b != NULL; b = b->next) {
+		const char *t = top_address(b);
+		bool seen = false;
+
+		for (const struct tern_address *o = batch; o != b; o = o->next)
+			seen = seen || strcmp(top_address(o), t) == 0;
+		if (seen)
+			continue;
+		line = arena_printf(arena_scratch, "%s%s%s", line, sep, t);
+		sep = ", ";
+	}
+	w_line(w, arena_printf(arena_scratch, "%s\n", line));
+	arena_release(arena_scratch, mk);
+}
+
+static void
+w_prefix(struct wout *w, const struct message *m,
+	const struct tern_address *batch)
+{
+	const char *sender = m->sender != NULL ? m->sender : "";
+	char tbuf[64];
+
+	if (w->flags & TERN_WR_MBOX_FROM) {
+		fmt_time(tbuf, sizeof(tbuf), true);
+		w_line(w, arena_printf(arena_scratch, "From %s %s\n",
+			sender[0] != '\0' ? sender : "MAILER-DAEMON", tbuf));
+	}
+	if (w->flags & TERN_WR_BODY_ONLY)
+		return;
+	if (w->flags & TERN_WR_RETURN_PATH)
+		w_line(w, arena_printf(arena_scratch, "Return-path: <%s>\n",
+			sender));
+	if ((w->flags & TERN_WR_ENVELOPE_TO) && batch != NULL)
+		w_envelope_to(w, batch);
+	if (w->flags & TERN_WR_DELIVERY_DATE) {
+		fmt_time(tbuf, sizeof(tbuf), false);
+		w_line(w, arena_printf(arena_scratch, "Delivery-date: %s\n", tbuf));
+	}
+}
+
+/* The body from m->data_fd at body_offset.  0, or -1 (errno) on read. */
+static int
+w_body(struct wout *w, const struct message *m, char *in)
+{
+	off_t off = m->body_offset;
+	size_t have = 0;
+	bool eof = false;
+
+	while (w->err == 0) {
+		size_t used;
+
+		if (!eof) {
+			ssize_t n = pread(m->data_fd, in + have, CHUNK, off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -1;
+			eof = n == 0;
+			have += (size_t)n;
+			off += n;
+		}
+		used = w_lines(w, in, have, eof, true);
+		memmove(in, in + used, have - used);
+		have -= used;
+		if (eof && have == 0)
+			break;
+	}
+	return 0;
+}
+
+static void
+w_finish(struct wout *w)
+{
+	bool need_nl = (w->flags & (TERN_WR_CRLF | TERN_WR_DOTSTUFF |
+		TERN_WR_BLANK_END)) != 0;
+
+	if (need_nl && w->nl_run == 0)
+		w_newline(w);
+	if ((w->flags & TERN_WR_BLANK_END) && w->nl_run < 2)
+		w_newline(w);
+	w_flush(w);
+}
+
+int
+deliver_write_message(const struct message *m, int fd, unsigned flags,
+	const struct tern_address *batch, uint64_t *bytes_out, char **err_out)
+{
+	struct arena_mark mk = arena_mark(arena_scratch);
+	struct wout w = { .fd = fd, .flags = flags, .at_bol = true };
+	char *in = arena_alloc(arena_scratch, CHUNK + 8);
+	int rc = TERN_OK;
+
+	w.buf = arena_alloc(arena_scratch, CHUNK);
+	w_prefix(&w, m, batch);
+	if (!(flags & TERN_WR_BODY_ONLY)) {
+		for (const struct header *h = m->headers; h != NULL; h = h->next)
+			if (h->type != HDR_DELETED)
+				w_lines(&w, h->text, h->len, true, false);
+		w_newline(&w);
+		w.at_bol = true;
+	}
+	if (!(flags & TERN_WR_HEADERS_ONLY) && m->data_fd >= 0 &&
+	    w_body(&w, m, in) != 0) {
+		int e = errno;
+
+		*err_out = arena_printf(arena_msg,
+			"read error on spool data file of %s: %m", m->id);
+		errno = e;
+		rc = TERN_DEFER;
+	}
+	if (rc == TERN_OK)
+		w_finish(&w);
+	if (rc == TERN_OK && w.err != 0) {
+		errno = w.err;
+		*err_out = arena_printf(arena_msg, "write error: %m");
+		rc = TERN_DEFER;
+	}
+	if (bytes_out != NULL)
+		*bytes_out = w.total;
+	arena_release(arena_scratch, mk);
+	return rc;
+}
