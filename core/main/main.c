@@ -612,7 +612,8 @@ main(int argc, char **argv)
 
 	if (config_read(rt.config_file) != 0)
 		return cl.action == ACT_VERSION ? do_version() : EX_CONFIG_;
-	resolve_identity();
+	if (cl.action != ACT_VERSION && cl.action != ACT_PRINT_CONFIG)
+		resolve_identity();
 	log_init();
 	if (cl.action == ACT_SENDMAIL || cl.action == ACT_SMTP_STDIN)
 		runtime_drop_privilege();
