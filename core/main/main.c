@@ -591,7 +591,6 @@ dispatch(struct cmdline *cl)
 	case ACT_SENDMAIL:
 		break;
 	}
-	receive_delivery_mode = cl->delivery_mode;
 	return do_sendmail(cl);
 }
 
@@ -617,7 +616,6 @@ main(int argc, char **argv)
 	log_init();
 	if (cl.action == ACT_SENDMAIL || cl.action == ACT_SMTP_STDIN)
 		runtime_drop_privilege();
-	if (receive_delivery_mode == 0)
-		receive_delivery_mode = cl.delivery_mode;
+	receive_delivery_mode = cl.delivery_mode;
 	return dispatch(&cl);
 }

@@ -1,0 +1,85 @@
+"""pytest fixtures for Tern's black-box tests.
+
+Environment (set by tests/CMakeLists.txt for ctest):
+  TERN_PREFIX        the staged installation (bin/tern, lib/tern/...)
+  TERN_TEST_MODULES  test-only modules (transports/abifuture.so)
+  TERN_SANITIZE      1 in the ASan/UBSan build
+  TERN_KEEP          1: keep every test directory (default: only failures)
+
+Rootless mode: when the tests run as root, every tern process runs as the
+unprivileged user `terntest` (created here once), and the test directories
+belong to it.  Otherwise tern runs as the user running the tests.
+"""
+
+import os
+import pwd
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tern_helpers import IS_ROOT, PREFIX, TEST_USER, Tern, ensure_user
+
+
+@pytest.fixture(scope="session")
+def test_user():
+    """The user tern runs as in rootless mode (terntest when root)."""
+    tern = PREFIX / "bin" / "tern"
+    if not os.access(tern, os.X_OK):
+        pytest.fail(f"{tern} is not installed: set TERN_PREFIX to a staged "
+                    f"installation (cmake --install build --prefix DIR)")
+    if IS_ROOT:
+        return ensure_user(TEST_USER)
+    return pwd.getpwnam(TEST_USER)
+
+
+@pytest.fixture(scope="session")
+def base_dir():
+    """/tmp/tern-bb-XXXX: the parent of every test's directory (not under
+    pytest's tmp_path, which is mode 0700 and so closed to terntest)."""
+    d = Path(tempfile.mkdtemp(prefix="tern-bb-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    yield d
+    if os.environ.get("TERN_KEEP") != "1" and not any(d.iterdir()):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's report on the item; add the instance's logs
+    to the report of a failing test."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+    if rep.failed and rep.when == "call":
+        t = item.funcargs.get("tern") if hasattr(item, "funcargs") else None
+        if isinstance(t, Tern):
+            try:
+                rep.sections.append(("tern instance", t.describe()))
+            except Exception as e:   # never hide the real failure
+                rep.sections.append(("tern instance", f"(describe: {e})"))
+
+
+@pytest.fixture
+def tern(request, base_dir, test_user):
+    """A fresh Tern instance in its own directory with its own port.  Its
+    processes are killed afterwards whatever happened; a sanitizer report
+    from any of them fails the test."""
+    d = Path(tempfile.mkdtemp(prefix="t", dir=base_dir))
+    t = Tern(d)
+    try:
+        yield t
+    finally:
+        try:
+            t.stop(timeout=5)
+        except AssertionError:
+            pass
+        t.kill_all()
+    reports = t.sanitizer_reports()
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is None or rep.failed
+    if not failed and not reports and os.environ.get("TERN_KEEP") != "1":
+        shutil.rmtree(d, ignore_errors=True)
+    if reports:
+        pytest.fail(f"sanitizer report(s) in {d}:\n{reports[:20000]}")

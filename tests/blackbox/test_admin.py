@@ -1,0 +1,71 @@
+"""Administration: -bt, -bv, -bpc, -Mvh, -Mvb, -Mrm."""
+
+import re
+
+
+def test_bt_shows_director_and_transport(tern):
+    tern.config()
+    r = tern.run(["-bt", f"{tern.user}@test.example"])
+    assert r.returncode == 0, r
+    assert "localuser" in r.stdout and "local_mbox" in r.stdout, r
+    r = tern.run(["-bt", f"{tern.user}@maildir.example"])
+    assert r.returncode == 0, r
+    assert "maildir_user" in r.stdout and "local_maildir" in r.stdout, r
+    r = tern.run(["-bt", "alice@test.example"])
+    assert r.returncode == 0, r
+    assert "system_aliases" in r.stdout and str(tern.path("mail", "alice")) \
+        in r.stdout, r
+    # -bt routes without delivering or queueing anything
+    assert not tern.path("mail", "alice").exists()
+    assert tern.queue_ids() == []
+
+
+def test_bt_bv_undeliverable_exit_2(tern):
+    tern.config()
+    for opt in ("-bt", "-bv"):
+        r = tern.run([opt, "nosuchuser@test.example"])
+        assert r.returncode == 2, r
+        assert "nosuchuser@test.example" in r.stdout + r.stderr
+    r = tern.run(["-bv", "alice@test.example"])
+    assert r.returncode == 0, r
+
+
+def queue_one(tern, subject, body):
+    r = tern.run(["-odq", "-i", "alice@test.example"],
+                 input=f"Subject: {subject}\n\n{body}", prog="sendmail")
+    assert r.returncode == 0, r
+    ids = tern.queue_ids()
+    assert ids, "nothing on the spool after sendmail -odq"
+    return ids
+
+
+def test_view_and_remove(tern):
+    tern.config()
+    (msgid,) = queue_one(tern, "admin test", "the body text\n")
+    r = tern.run(["-Mvh", msgid]).ok()
+    assert "Subject: admin test" in r.stdout
+    assert "the body text" not in r.stdout
+    r = tern.run(["-Mvb", msgid]).ok()
+    assert "the body text" in r.stdout
+    assert "Subject: admin test" not in r.stdout
+
+    queue_one(tern, "second", "keep me\n")
+    assert tern.run(["-bpc"]).ok().stdout.strip() == "2"
+    tern.run(["-Mrm", msgid]).ok()
+    assert msgid not in tern.queue_ids()
+    assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
+    assert tern.run(["-Mvh", msgid]).returncode != 0
+    assert msgid not in tern.run(["-bp"]).ok().stdout
+    # the other message is unharmed and still delivers
+    tern.run(["-q"]).ok()
+    tern.wait_queue_empty()
+    (raw,) = tern.mbox("alice")
+    assert b"keep me" in raw
+
+
+def test_bad_message_id_refused(tern):
+    tern.config()
+    for args in (["-Mrm", "not-an-id"], ["-Mvh", "../../etc/passwd"]):
+        r = tern.run(args)
+        assert r.returncode != 0, r
+        assert re.search(r"not a message id|invalid|bad", r.stderr, re.I), r

@@ -1,0 +1,118 @@
+"""The aliasfile director: lists, pipes, files, :fail:, :blackhole:,
+:include:, nesting, loops."""
+
+import re
+
+from tern_helpers import LOG_HEAD, STANDARD_ALIASES, make_message, \
+    read_mbox, split_message
+
+RECORD = """#!/bin/sh
+# a pipe command: append the message to the file named by $1
+cat >> "$1"
+"""
+
+
+def aliases(tern, extra):
+    tern.config(aliases=STANDARD_ALIASES + extra)
+
+
+def test_alias_to_two_users_pipe_and_file(tern):
+    tern.script("record", RECORD)
+    aliases(tern, 'team: alice, @USER@, "|@DIR@/bin/record @DIR@/out/pipe", '
+                  '@DIR@/out/team.mbox\n')
+    tern.start_daemon()
+    body = b"to the whole team\n"
+    assert tern.send("team@test.example",
+                     make_message(to="team@test.example", subject="team",
+                                  body=body)) == {}
+    tern.wait_queue_empty()
+    for raw in (tern.mbox("alice")[0], tern.mbox(tern.user)[0],
+                read_mbox(tern.path("out", "team.mbox"))[0]):
+        hdrs, got = split_message(raw)
+        assert got == body and hdrs["Subject"] == "team"
+    assert len(tern.mbox("alice")) == 1
+    piped = tern.path("out", "pipe").read_bytes()
+    head, _, rest = piped.partition(b"\n\n")
+    assert b"\nSubject: team\n" in head, piped
+    # the pipe transport may add a From_ line and a blank line, as Exim's
+    assert rest.rstrip(b"\n") == body.rstrip(b"\n"), piped
+    (msgid,) = tern.arrivals()
+    assert len(tern.deliveries(msgid)) == 4, tern.deliveries(msgid)
+
+
+def test_fail_rejects_at_rcpt_with_text(tern):
+    aliases(tern, "gone: :fail: Gone away, write to carol instead\n")
+    tern.start_daemon()
+    with tern.smtp() as s:
+        assert s.mail("sender@example.net")[0] == 250
+        code, text = s.rcpt("gone@test.example")
+        assert code == 550, text
+        assert b"Gone away, write to carol instead" in text
+    assert tern.queue_ids() == []
+
+
+def test_fail_bounces_local_submission(tern):
+    aliases(tern, "gone: :fail: Gone away, write to carol instead\n")
+    r = tern.run(["-odi", "-i", "gone@test.example"],
+                 input=b"Subject: hello?\n\nanyone\n", prog="sendmail")
+    assert r.returncode == 0, r
+    tern.wait_queue_empty()
+    assert re.search(r" \*\* gone@test\.example.*Gone away", tern.mainlog())
+    bounces = tern.mbox(tern.user)       # the sender is the caller
+    assert len(bounces) == 1
+    hdrs, body = split_message(bounces[0])
+    assert hdrs["Return-path"] == "<>"
+    assert b"gone@test.example" in body
+    assert b"Gone away, write to carol instead" in body
+
+
+def test_blackhole(tern):
+    aliases(tern, "void: :blackhole:\n")
+    tern.start_daemon()
+    assert tern.send("void@test.example") == {}
+    tern.wait_queue_empty()
+    (msgid,) = tern.arrivals()
+    tern.wait_completed(msgid)
+    assert re.search(LOG_HEAD + re.escape(msgid) + r" => .*blackhole",
+                     tern.mainlog(), re.M | re.I), tern.mainlog()
+    assert list(tern.path("mail").iterdir()) == []
+    assert list(tern.path("out").iterdir()) == []
+
+
+def test_include(tern):
+    tern.write("lists/staff", "# the staff list\nalice\nbob,\n  carol\n")
+    aliases(tern, "staff: :include:@DIR@/lists/staff\n")
+    tern.start_daemon()
+    assert tern.send("staff@test.example") == {}
+    tern.wait_queue_empty()
+    for name in ("alice", "bob", "carol"):
+        assert len(tern.mbox(name)) == 1, name
+
+
+def test_nested_and_case_insensitive(tern):
+    aliases(tern, "outer: middle\nmiddle: inner, carol\n"
+                  "inner: @DIR@/mail/inner\n")
+    tern.start_daemon()
+    assert tern.send("OuTeR@Test.Example") == {}
+    tern.wait_queue_empty()
+    assert len(tern.mbox("inner")) == 1
+    assert len(tern.mbox("carol")) == 1
+    assert not tern.path("mail", "outer").exists()
+    assert not tern.path("mail", "middle").exists()
+
+
+def test_alias_loop_reported_not_looped(tern):
+    aliases(tern, "ping: pong\npong: ping\n")
+    # local submission: nothing is verified at submission time
+    r = tern.run(["-odi", "-i", "ping@test.example"],
+                 input=b"Subject: round and round\n\nx\n", prog="sendmail",
+                 timeout=60)
+    assert r.returncode == 0, r
+    tern.wait_queue_empty()
+    (msgid, *bounces) = tern.arrivals()
+    tern.wait_completed(msgid)
+    lines = tern.log_lines(msgid)
+    assert any(re.search("loop", l, re.I) for l in lines), lines
+    assert len(lines) < 20, "the alias loop was followed"
+    assert not tern.path("mail", "ping").exists()
+    assert not tern.path("mail", "pong").exists()

@@ -1,0 +1,122 @@
+"""Modules: only what the configuration names is mapped; a module built
+for another ABI major is refused, naming both versions."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from tern_helpers import (PREFIX, STANDARD_ALIASES, STANDARD_CONFIG,
+                          TEST_MODULES, ancestors,
+                          proc_exe, proc_maps, tern_exe, wait_for)
+
+UNUSED = re.compile(r"ldap|mysql|mariadb", re.I)
+
+# A pipe command that says who started it, then waits (at most 30 s) for
+# the test to release it: the delivery is in progress meanwhile.
+SLOWPIPE = """#!/bin/sh
+out="$1"
+echo "$$ $PPID" > "$out/started.tmp" && mv "$out/started.tmp" "$out/started"
+i=0
+while [ ! -e "$out/release" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+cat > "$out/delivered"
+"""
+
+
+def module_dir():
+    """The installed module directory (the one holding appendfile.so)."""
+    for lib in sorted(PREFIX.glob("lib*")):
+        for cand in [lib / "tern"] + sorted(lib.glob("*/tern")):
+            if (cand / "transports" / "appendfile.so").is_file():
+                return cand
+    pytest.fail(f"no transports/appendfile.so under {PREFIX}/lib*")
+
+
+def unwanted_maps(pid):
+    return sorted(p for p in proc_maps(pid) if UNUSED.search(p))
+
+
+def test_daemon_and_delivery_map_no_unused_modules(tern):
+    tern.script("slowpipe", SLOWPIPE)
+    tern.config(aliases=STANDARD_ALIASES +
+                'slow: "|@DIR@/bin/slowpipe @DIR@/out"\n')
+    daemon = tern.start_daemon()
+    maps = proc_maps(daemon.pid)
+    assert any(p.endswith("/directors/aliasfile.so") for p in maps), \
+        f"the daemon has not loaded the modules its config names: {maps}"
+    assert unwanted_maps(daemon.pid) == []
+
+    assert tern.send("slow@test.example") == {}
+    started = tern.path("out", "started")
+    wait_for(started.exists, 30, "the pipe delivery to start")
+    pipe_pid, parent = map(int, started.read_text().split())
+    exe = tern_exe()
+    delivering = [p for p in ancestors(parent) if proc_exe(p) == exe]
+    assert delivering, "the pipe command has no tern ancestor"
+    seen_pipe_module = False
+    for pid in set(delivering + tern.processes()):
+        if proc_exe(pid) != exe:
+            continue
+        try:
+            assert unwanted_maps(pid) == [], f"process {pid}"
+            seen_pipe_module |= any(p.endswith("/transports/pipe.so")
+                                    for p in proc_maps(pid))
+        except FileNotFoundError:
+            continue            # it ended meanwhile
+    assert seen_pipe_module, "no delivery process maps transports/pipe.so"
+
+    tern.write("out/release", "")
+    tern.wait_queue_empty()
+    assert b"Subject:" in tern.path("out", "delivered").read_bytes()
+
+
+def future_module_dir(tern):
+    """A module directory: the real modules plus transports/abifuture.so,
+    built for ABI major 2."""
+    future = TEST_MODULES / "transports" / "abifuture.so"
+    if not future.is_file():
+        pytest.fail(f"{future} is missing: build the test modules "
+                    "(tests/modules) and set TERN_TEST_MODULES")
+    src = module_dir()
+    dst = tern.path("modules")
+    for kind in os.listdir(src):
+        if not (src / kind).is_dir():
+            continue
+        (dst / kind).mkdir(parents=True, exist_ok=True)
+        for so in (src / kind).glob("*.so"):
+            os.symlink(so, dst / kind / so.name)
+    (dst / "transports").mkdir(parents=True, exist_ok=True)
+    shutil.copy(future, dst / "transports" / "abifuture.so")
+    tern.own(dst, recursive=True)
+    return dst
+
+
+def test_module_for_other_abi_major_refused(tern):
+    moddir = future_module_dir(tern)
+    tern.config(STANDARD_CONFIG.replace(
+        "begin transports\n",
+        "begin transports\n\nfuture:\n  driver = abifuture\n", 1),
+        main=f"module_directory = {moddir}\n")
+    line = tern.config_line("driver = abifuture")
+    for args in (["-bP"], ["-bt", "alice@test.example"], ["-bdf"]):
+        r = tern.run(args, timeout=20)
+        assert r.returncode != 0, r
+        err = r.stderr
+        assert f"{tern.conf}:{line}:" in err, r
+        assert "abifuture" in err and "transports/abifuture.so" in err, r
+        assert re.search(r"\b2\.0\b", err) and re.search(r"\b1\.0\b", err), r
+    assert not tern.spool.exists()
+
+
+def test_unused_module_never_loaded(tern):
+    """The same module directory works when nothing names abifuture:
+    tern does not even open it."""
+    moddir = future_module_dir(tern)
+    tern.config(main=f"module_directory = {moddir}\n")
+    r = tern.run(["-bt", "alice@test.example"])
+    assert r.returncode == 0, r
+    assert "abifuture" not in r.stderr
+    r = tern.run(["-bV"]).ok()
+    assert str(moddir) in r.stdout
+    assert re.search(r"^\s+transports?\s+appendfile\s", r.stdout, re.M), r
