@@ -130,7 +130,7 @@ conn_session(int fd, int wfd)
 {
 	struct smtp_conn_info ci;
 
-	runtime_drop_privilege();
+	runtime_drop_privilege_for_good();
 	receive_set_handoff(wfd);
 	conn_info(fd, &ci);
 	_exit(smtp_in_session(fd, fd, &ci));

@@ -258,6 +258,8 @@ daemon_reexec(struct daemon *d)
 		signal(daemon_signals[i], SIG_DFL);
 	/* Already detached: the new image must not fork again. */
 	setenv(DAEMON_REEXEC_ENV, "1", 1);
+	/* The new image binds the ports again, which needs root back. */
+	(void)runtime_regain_root();
 	execv(rt.self_exe, d->argv);
 	tern_die("daemon: re-exec of %s failed: %m", rt.self_exe);
 }
@@ -334,6 +336,12 @@ daemon_run(const char *ports_override, int queue_interval, char **argv)
 		return 1;
 	if (!daemon_foreground && !reexec)
 		daemon_detach();
+	/*
+	 * Ports bound: run as tern_user from here on.  Root stays only as the
+	 * saved set-user-id, for the delivery processes the daemon starts
+	 * (queue runs, the per-connection supervisor) to become a recipient.
+	 */
+	runtime_drop_privilege();
 	daemon_signals_init(&d);
 	daemon_write_pid(&d);
 	daemon_log_start(&d);

@@ -22,6 +22,21 @@ runtime_drop_privilege(void)
 			(long)rt.tern_uid, (long)rt.tern_gid);
 }
 
+void
+runtime_drop_privilege_for_good(void)
+{
+	if (!rt.started_as_root || rt.tern_uid == 0)
+		return;
+	if (geteuid() != 0 && setresuid(-1, 0, -1) != 0)
+		tern_die("cannot regain root to change to uid %ld: %m",
+			(long)rt.tern_uid);
+	if (setgroups(0, NULL) != 0 ||
+	    setresgid(rt.tern_gid, rt.tern_gid, rt.tern_gid) != 0 ||
+	    setresuid(rt.tern_uid, rt.tern_uid, rt.tern_uid) != 0)
+		tern_die("cannot drop privilege to uid %ld gid %ld: %m",
+			(long)rt.tern_uid, (long)rt.tern_gid);
+}
+
 bool
 runtime_regain_root(void)
 {

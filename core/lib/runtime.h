@@ -33,6 +33,13 @@ extern struct runtime rt;
  */
 void runtime_drop_privilege(void);
 
+/*
+ * Become tern_uid/tern_gid for good: no saved root.  For processes that
+ * read network data (the SMTP reception process).  A no-op when not
+ * started as root.  Dies when it cannot.
+ */
+void runtime_drop_privilege_for_good(void);
+
 /* Delivery: take root back (only possible when started as root). */
 bool runtime_regain_root(void);
 

@@ -27,6 +27,21 @@ def rootmode(tern):
     os.chmod(tern.path("mail"), 0o1777)
 
 
+def test_daemon_drops_to_tern_user_after_binding(tern, recipients):
+    """The daemon is started by root and binds its port, then runs as
+    tern_user; root is kept only as the saved set-user-id it needs to
+    start deliveries as recipients."""
+    rootmode(tern)
+    daemon = tern.start_daemon(as_user=False)
+    tu = pwd.getpwnam(tern.user)
+    uid = proc_ids(daemon.pid, "Uid")
+    assert uid[:2] == (tu.pw_uid, tu.pw_uid), f"daemon Uid = {uid}"
+    assert uid[3] == tu.pw_uid, f"daemon Uid = {uid}"
+    assert proc_ids(daemon.pid, "Gid")[:2] == (tu.pw_gid, tu.pw_gid)
+    st = os.stat(tern.spool / "tern-daemon.pid")
+    assert st.st_uid == tu.pw_uid
+
+
 def test_reception_runs_as_tern_user(tern, recipients):
     rootmode(tern)
     tern.start_daemon(as_user=False)
@@ -42,6 +57,8 @@ def test_reception_runs_as_tern_user(tern, recipients):
                 f"reception process {pid} Uid = {uid}"
             assert gid[:2] == (tu.pw_gid, tu.pw_gid), \
                 f"reception process {pid} Gid = {gid}"
+            assert uid[2] == tu.pw_uid, \
+                f"reception process {pid} keeps a saved uid {uid[2]}"
             assert uid[3] == tu.pw_uid
         assert s.noop()[0] == 250
 
@@ -81,3 +98,24 @@ def test_spool_belongs_to_tern_user_and_q_as_root(tern, recipients):
     tern.wait_queue_empty()
     st = os.stat(tern.path("mail", recipients[0].pw_name))
     assert st.st_uid == recipients[0].pw_uid
+
+
+def test_sighup_reexec_rebinds_and_drops_again(tern, recipients):
+    """SIGHUP re-executes the daemon, which needs root back to bind."""
+    import signal
+    from tern_helpers import listening
+    rootmode(tern)
+    daemon = tern.start_daemon(as_user=False)
+    tu = pwd.getpwnam(tern.user)
+    os.kill(daemon.pid, signal.SIGHUP)
+    tern.wait_for_log(r"SIGHUP received: re-exec")
+    wait_for(lambda: len(tern.mainlog().split("daemon started")) > 2, 10,
+             "the re-executed daemon to start")
+    wait_for(lambda: listening(tern.port), 10, "the port again")
+    assert daemon.poll() is None
+    assert proc_ids(daemon.pid, "Uid")[:2] == (tu.pw_uid, tu.pw_uid)
+    rcpt = f"{recipients[0].pw_name}@test.example"
+    assert tern.send(rcpt, make_message(to=rcpt, body=b"after hup\n")) == {}
+    tern.wait_queue_empty()
+    (raw,) = tern.mbox(recipients[0].pw_name)
+    assert split_message(raw)[1] == b"after hup\n"
