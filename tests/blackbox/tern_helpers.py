@@ -27,6 +27,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = Path(os.environ.get("TERN_PREFIX") or REPO / "build" / "stage")
+def abi_version():
+    """(major, minor) of the driver ABI, read from the installed SDK."""
+    text = (PREFIX / "include" / "tern" / "module.h").read_text()
+    major = int(re.search(r"#define TERN_ABI_MAJOR\s+(\d+)", text).group(1))
+    minor = int(re.search(r"#define TERN_ABI_MINOR\s+(\d+)", text).group(1))
+    return major, minor
+
+
 TEST_MODULES = Path(os.environ.get("TERN_TEST_MODULES")
                     or REPO / "build" / "testmodules")
 SANITIZE = os.environ.get("TERN_SANITIZE", "0").lower() in (

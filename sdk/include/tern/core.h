@@ -150,6 +150,11 @@ struct tern_core {
 
 	/* True while verifying (-bv, RCPT): no delivery will happen. */
 	bool (*is_verify)(struct tern_ctx *ctx);
+
+	/*
+	 * ABI 1.1 additions.  Append only, below this line, each group under
+	 * a comment naming its feature; never reorder what is above.
+	 */
 };
 
 #endif

@@ -17,7 +17,7 @@
 
 #define TERN_MODULE_MAGIC 0x5445524eu /* "TERN" */
 #define TERN_ABI_MAJOR    1
-#define TERN_ABI_MINOR    0
+#define TERN_ABI_MINOR    1
 
 enum tern_kind {
 	TERN_KIND_DIRECTOR = 1,
