@@ -1,8 +1,14 @@
-# tern_plugin(KIND NAME SOURCES... [LIBS lib...])
+# tern_plugin(KIND NAME SOURCES... [LIBS lib...] [COMPONENT component])
 #
 # Builds plugins/<kind>/<name> as a MODULE library named <name>.so, into
 # build/lib/tern/<kind>/ and installed to <prefix>/lib/tern/<kind>/.
 # A plugin sees only the SDK headers: it links nothing from the core.
+#
+# COMPONENT is the install component, and so the Debian package
+# (debian/rules): "tern" (the default: the core package) for modules that
+# need no library beyond the core's, "ldap" (tern-ldap) and "mysql"
+# (tern-mysql) for those that link libldap or libmysqlclient.  A module
+# with its own external library gets a component (and package) of its own.
 function(tern_plugin kind name)
   cmake_parse_arguments(P "" "COMPONENT" "LIBS" ${ARGN})
   set(target "tern_${kind}_${name}")
@@ -23,7 +29,11 @@ function(tern_plugin kind name)
 endfunction()
 
 # tern_unit_test(NAME SOURCES... [LIBS lib...]): a cmocka test run by ctest.
+# Nothing is built with -DBUILD_TESTING=OFF (the Debian package build).
 function(tern_unit_test name)
+  if(NOT BUILD_TESTING)
+    return()
+  endif()
   cmake_parse_arguments(T "" "" "LIBS;INCLUDES" ${ARGN})
   if(NOT CMOCKA_LIBRARY)
     message(FATAL_ERROR "libcmocka-dev is needed for unit tests")

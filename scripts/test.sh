@@ -11,6 +11,7 @@
 # Environment (optional):
 #   TERN_BUILDS  which builds to run, default "release asan"
 #   CTEST_ARGS   extra ctest arguments, e.g. "-R blackbox"
+#   FUZZ_SECONDS seconds per fuzz target (scripts/fuzz.sh), 0 to skip
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -48,6 +49,18 @@ for b in ${TERN_BUILDS:-release asan}; do
 		summary+=("$b: $line")
 	done < <(grep -E 'tests passed|tests failed|Total Test time|The following tests|^[[:space:]]+[0-9]+ - ' "$log" || true)
 done
+
+# libFuzzer targets (scripts/fuzz.sh): FUZZ_SECONDS per target (default
+# 20; 0 skips fuzzing).
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+	echo "==> fuzzing (${FUZZ_SECONDS:-20}s per target)"
+	if FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh; then
+		summary+=("fuzz: no findings")
+	else
+		failed+=("fuzz")
+		summary+=("fuzz: FINDINGS (see build-fuzz/findings/)")
+	fi
+fi
 
 echo
 echo "==> summary"

@@ -87,6 +87,14 @@ struct main_config {
 	int         header_maxsize;
 	int         smtp_connect_backlog;
 	const char *system_filter;
+	/* SMTP AUTH and header limits (issue 6). */
+	int         smtp_max_auth_failures;  /* then 421; default 3 */
+	int         smtp_auth_failure_delay; /* seconds, doubled per failure */
+	int         header_line_maxsize;     /* one header line; 0 = none */
+	int         header_count_max;        /* header lines; 0 = none */
+	/* Bounces (issue 4, queue). */
+	bool        bounce_return_message;   /* default true */
+	uint64_t    bounce_return_size_limit;/* default 100K */
 };
 
 extern struct main_config conf;
@@ -139,6 +147,18 @@ struct transport_generic {
 /* The generic transport options table (over struct transport_generic). */
 extern const struct tern_option transport_generic_options[];
 
+/* Generic authenticator options (Exim 4's), used by core/smtp_in/auth.c. */
+struct auth_generic {
+	const char *public_name;      /* default: the instance name */
+	const char *server_condition; /* expandable; checked after the driver */
+	const char *server_set_id;    /* expandable: $authenticated_id */
+	const char *server_advertise_condition; /* expandable */
+	const char *client_condition; /* expandable */
+	const char *server_debug_print; /* expandable */
+};
+
+extern const struct tern_option auth_generic_options[];
+
 struct driver_inst {
 	struct tern_instance       pub;   /* name, driver, opts ... */
 	enum tern_kind             kind;
@@ -146,6 +166,7 @@ struct driver_inst {
 	union {
 		struct route_generic      route;     /* directors, routers */
 		struct transport_generic  transport;
+		struct auth_generic       auth;
 	} g;
 	struct driver_inst        *next;
 };
@@ -191,6 +212,12 @@ void config_define_macro(const char *name_eq_value);
  * and return -1: the caller exits non-zero without touching the spool.
  */
 int config_read(const char *path);
+
+/*
+ * The same for a configuration held in memory (name is used in error
+ * messages): for the fuzzer and tests.  .include still reads files.
+ */
+int config_read_text(const char *name, const char *text);
 
 /* The embedded default configuration (README run command, -C -). */
 extern const char config_embedded_default[];

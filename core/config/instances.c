@@ -73,6 +73,9 @@ generic_table(const struct driver_inst *inst, void **block_out)
 	case TERN_KIND_TRANSPORT:
 		*block_out = (void *)&((struct driver_inst *)inst)->g.transport;
 		return transport_generic_options;
+	case TERN_KIND_AUTH:
+		*block_out = (void *)&((struct driver_inst *)inst)->g.auth;
+		return auth_generic_options;
 	default:
 		*block_out = NULL;
 		return NULL;

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "config/internal.h"
+#include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "lookup/lookup.h"
@@ -31,6 +32,7 @@ struct subject {
 	bool        has_ip;     /* host lists: item parsed as an address */
 	unsigned char ip[16];   /* IPv4 as ::ffff:a.b.c.d */
 	bool        is_caseful; /* "+caseful" seen (address lists) */
+	struct tern_ctx *ctx;   /* for expanding lookup queries; may be NULL */
 };
 
 static int match_list(const struct subject *s, const char *list, int depth,
@@ -61,8 +63,18 @@ list_next(const char **listp, char *sep_inout)
 			return NULL;
 		}
 		buf_init(&b, arena_scratch, 0);
-		for (; *p != '\0'; p++) {
-			if (*p == *sep_inout) {
+		for (int depth = 0; *p != '\0'; p++) {
+			/*
+			 * Inside "${...}" (the expanded query of a lookup item,
+			 * "${quote_mysql:$domain}") a separator is text.
+			 */
+			if (p[0] == '$' && p[1] == '{')
+				depth++;
+			else if (*p == '{' && depth > 0 && p[-1] != '$')
+				depth++;
+			else if (*p == '}' && depth > 0)
+				depth--;
+			if (*p == *sep_inout && depth == 0) {
 				if (p[1] != *sep_inout)
 					break;
 				p++; /* doubled separator: a literal one */
@@ -261,8 +273,17 @@ lookup_match(const struct subject *s, const char *type, const char *rest,
 	mod = module_load_lookup(type, NULL, err_out);
 	if (mod == NULL)
 		return TERN_ERROR;
-	if (mod->lookup.is_query)
-		return lookup_find(NULL, type, NULL, rest, &value, err_out);
+	if (mod->lookup.is_query) {
+		char *query;
+		int rc = expand_list_query(s->ctx, s->kind, s->item, rest, &query,
+			err_out);
+
+		if (rc == TERN_FAIL)
+			return TERN_FAIL; /* forced failure: no match */
+		if (rc != TERN_OK)
+			return rc;
+		return lookup_find(s->ctx, type, NULL, query, &value, err_out);
+	}
 	if (s->kind == TERN_LIST_DOMAIN || s->kind == TERN_LIST_LOCALPART)
 		key = str_lower(arena_scratch, key);
 	return lookup_find(NULL, type, rest, key, &value, err_out);
@@ -408,8 +429,17 @@ int
 list_match(enum tern_list_kind kind, const char *list, const char *item,
 	const char *host_name, char **err_out)
 {
+	return list_match_ctx(NULL, kind, list, item, host_name, err_out);
+}
+
+int
+list_match_ctx(struct tern_ctx *ctx, enum tern_list_kind kind,
+	const char *list, const char *item, const char *host_name,
+	char **err_out)
+{
 	struct arena_mark m = arena_mark(arena_scratch);
-	struct subject s = { .kind = kind, .item = item, .host_name = host_name };
+	struct subject s = { .kind = kind, .item = item, .host_name = host_name,
+		.ctx = ctx };
 	int rc;
 
 	if (list == NULL || item == NULL)

@@ -20,6 +20,15 @@
 int list_match(enum tern_list_kind kind, const char *list, const char *item,
 	const char *host_name, char **err_out);
 
+/*
+ * As list_match; the queries of query-style lookup items ("mysql;select
+ * ... '${quote_mysql:$local_part}'") are expanded with ctx's variables
+ * (ctx may be NULL) and the item being matched (see expand_list_query).
+ */
+int list_match_ctx(struct tern_ctx *ctx, enum tern_list_kind kind,
+	const char *list, const char *item, const char *host_name,
+	char **err_out);
+
 /* Iterate over a list: returns the next item (arena_scratch) or NULL. */
 const char *list_next(const char **listp, char *sep_inout);
 

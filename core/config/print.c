@@ -48,6 +48,9 @@ print_instance(const struct driver_inst *inst)
 	} else if (inst->kind == TERN_KIND_TRANSPORT) {
 		gtab = transport_generic_options;
 		gblock = &inst->g.transport;
+	} else if (inst->kind == TERN_KIND_AUTH) {
+		gtab = auth_generic_options;
+		gblock = &inst->g.auth;
 	}
 	for (o = gtab; o != NULL && o->name != NULL; o++)
 		print_option("  ", o, gblock, false);

@@ -22,6 +22,7 @@
 #include "lib/buf.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "retry/retry.h"
 
 #define MAX_INCLUDE_DEPTH 16
 #define MAX_IF_DEPTH      32
@@ -558,27 +559,14 @@ next_field(const char **pp)
 	return arena_strndup(arena_perm, start, (size_t)(p - start));
 }
 
+/* The rules must parse as the delivery code will parse them. */
 static int
 check_retry_rules(const char *rules, char **err_out)
 {
-	const char *list = rules;
-	char sep = ';';
-	const char *r;
+	struct retry_item *items;
+	size_t n;
 
-	while ((r = list_next(&list, &sep)) != NULL) {
-		char c = (char)toupper((unsigned char)r[0]);
-		int commas = 0;
-
-		for (const char *p = r; *p != '\0'; p++)
-			commas += *p == ',';
-		if ((c != 'F' && c != 'G' && c != 'H') || r[1] != ',' ||
-		    commas < 2 || commas > 3 || (c == 'F' && commas != 2)) {
-			*err_out = arena_printf(arena_perm,
-				"retry rule: bad rule \"%s\"", r);
-			return -1;
-		}
-	}
-	return 0;
+	return retry_parse_rules(arena_perm, rules, &items, &n, err_out);
 }
 
 static int
@@ -803,6 +791,18 @@ reset(void)
 		config_define_macro(rt.defines[i]);
 }
 
+/* After the sources are pushed: read them all and check the result. */
+static int
+config_finish(void)
+{
+	if (read_all() < 0)
+		return -1;
+	set_derived_defaults();
+	if (check_lists() < 0 || instances_check_and_init() < 0)
+		return -1;
+	return 0;
+}
+
 int
 config_read(const char *path)
 {
@@ -818,10 +818,16 @@ config_read(const char *path)
 		if (source_push_file(cfg.file, NULL, 0, false) < 0)
 			return -1;
 	}
-	if (read_all() < 0)
-		return -1;
-	set_derived_defaults();
-	if (check_lists() < 0 || instances_check_and_init() < 0)
-		return -1;
-	return 0;
+	return config_finish();
+}
+
+int
+config_read_text(const char *name, const char *text)
+{
+	reset();
+	if (macro_cmdline_error() != NULL)
+		return config_error(NULL, 0, "%s", macro_cmdline_error());
+	cfg.file = arena_strdup(arena_perm, name);
+	source_push_text(cfg.file, arena_strdup(arena_perm, text));
+	return config_finish();
 }

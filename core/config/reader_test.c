@@ -49,7 +49,7 @@ test_main_section(void **state)
 		"spool_sync = false\n"
 		"smtp_verify\n"
 		"smtp_banner = \"Hello\\tWorld \\\"x\\\"\"\n"
-		"hide tls_privatekey = /secret/key.pem\n"
+		"hide system_filter = /secret/filter\n"
 		"domainlist locals = a.test : \\\n"
 		"# comment inside a continuation\n"
 		"   b.test\n"
@@ -70,9 +70,9 @@ test_main_section(void **state)
 	assert_string_equal(config_find_list("domainlist", "locals")->value,
 		"a.test : b.test");
 	assert_non_null(cfg.future_set);
-	assert_string_equal(cfg.future_set[0], "tls_privatekey");
+	assert_string_equal(cfg.future_set[0], "system_filter");
 	assert_null(cfg.future_set[1]);
-	assert_true(config_main_is_hidden("tls_privatekey"));
+	assert_true(config_main_is_hidden("system_filter"));
 	assert_false(config_main_is_hidden("qualify_domain"));
 	assert_string_equal(config_main_option_text("message_size_limit"),
 		"10M");

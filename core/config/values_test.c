@@ -196,7 +196,7 @@ test_main_defaults(void **state)
 	assert_string_equal(conf.never_users, "root");
 	assert_string_equal(conf.daemon_smtp_ports, "25");
 	assert_int_equal(conf.received_headers_max, 30);
-	assert_int_equal(conf.recipients_max, 0);
+	assert_int_equal(conf.recipients_max, 50000);
 	assert_int_equal(conf.smtp_max_unknown_commands, 3);
 	assert_string_equal(conf.tern_user, "tern");
 }

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "daemon/daemon_int.h"
 #include "lib/arena.h"
+#include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "receive/receive.h"
@@ -111,7 +112,7 @@ conn_supervise(int rfd, pid_t session)
 		while ((p = memchr(buf, '\n', have)) != NULL) {
 			*p = '\0';
 			if (spool_id_valid(buf))
-				receive_start_delivery(buf);
+				receive_deliver_now(buf);
 			have -= (size_t)(p + 1 - buf);
 			memmove(buf, p + 1, have);
 		}
@@ -133,6 +134,8 @@ conn_session(int fd, int wfd)
 	runtime_drop_privilege_for_good();
 	receive_set_handoff(wfd);
 	conn_info(fd, &ci);
+	proctitle_set("tern: handling incoming connection from [%s]",
+		ci.host_address);
 	_exit(smtp_in_session(fd, fd, &ci));
 }
 
@@ -155,6 +158,7 @@ conn_child(int fd)
 	}
 	close(pfd[1]);
 	close(fd);
+	proctitle_set("tern: supervising a connection (pid %d)", (int)pid);
 	if (pid < 0) {
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 			"daemon: fork for a connection: %m");

@@ -21,13 +21,17 @@
 #include "deliver/deliver.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "receive/receive.h"
+#include "tls/tls.h"
 
 #define DAEMON_REEXEC_ENV "TERN_DAEMON_REEXEC"
 #define MAX_QUEUE_RUNNERS 64
 
 bool daemon_foreground;
+unsigned daemon_queue_flags;
 
 static volatile sig_atomic_t got_hup, got_term, got_chld;
 
@@ -186,6 +190,8 @@ daemon_reap(struct daemon *d)
 			}
 		if (!runner && d->nconn > 0)
 			d->nconn--;
+		if (!runner)
+			limits_remove(pid);
 		if (WIFSIGNALED(status))
 			log_write(TERN_LOG_MAIN, NULL,
 				"daemon: %s process %d ended by signal %d",
@@ -215,7 +221,7 @@ daemon_queue_run(struct daemon *d)
 	if (pid == 0) {
 		daemon_child_signals(&d->orig_mask);
 		daemon_close_listeners(d->ls, d->nls);
-		_exit(queue_run(0) == 0 ? 0 : 1);
+		_exit(queue_run(daemon_queue_flags) == 0 ? 0 : 1);
 	}
 	d->runners[d->nrunners++] = pid;
 }
@@ -226,7 +232,9 @@ daemon_accept(struct daemon *d, struct listener *l)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	char host[64];
+	const char *why, *queue_why;
 	int port, fd;
+	pid_t pid;
 
 	fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 	if (fd < 0) {
@@ -235,16 +243,20 @@ daemon_accept(struct daemon *d, struct listener *l)
 				"daemon: accept on %s: %m", l->addr);
 		return;
 	}
-	if (conf.smtp_accept_max > 0 && d->nconn >= conf.smtp_accept_max) {
-		daemon_sockaddr_text(&ss, host, sizeof(host), &port);
-		log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
-			"Connection from [%s] refused: too many connections",
-			host);
-		daemon_refuse(fd, "Too many concurrent SMTP connections; please try again later");
+	daemon_sockaddr_text(&ss, host, sizeof(host), &port);
+	why = limits_check(host, d->nconn, &queue_why);
+	if (why != NULL) {
+		daemon_refuse(fd, why);
 		return;
 	}
-	if (daemon_connection(fd, d->ls, d->nls, &d->orig_mask) > 0)
+	/* The reception process inherits it: smtp_accept_queue. */
+	receive_queue_reason = queue_why;
+	pid = daemon_connection(fd, d->ls, d->nls, &d->orig_mask);
+	receive_queue_reason = NULL;
+	if (pid > 0) {
 		d->nconn++;
+		limits_add(pid, host);
+	}
 }
 
 static _Noreturn void
@@ -287,6 +299,21 @@ daemon_timeout_ms(const struct daemon *d)
 		(int)(d->next_queue_run - now) * 1000;
 }
 
+/* For tern-what: "tern: daemon: listening on ADDR ...; N connections". */
+static void
+daemon_title(const struct daemon *d)
+{
+	struct buf b;
+
+	buf_init(&b, arena_scratch, 0);
+	for (size_t i = 0; i < d->nls; i++)
+		if (!buf_printf(&b, "%s%s", i ? " " : "", d->ls[i].addr))
+			break;
+	proctitle_set("tern: daemon: listening on %s; %d connection%s%s",
+		b.p != NULL ? b.p : "", d->nconn, d->nconn == 1 ? "" : "s",
+		d->nrunners > 0 ? "; queue runner active" : "");
+}
+
 static _Noreturn void
 daemon_loop(struct daemon *d)
 {
@@ -307,6 +334,7 @@ daemon_loop(struct daemon *d)
 			daemon_reap(d);
 		if (d->queue_interval > 0 && time(NULL) >= d->next_queue_run)
 			daemon_queue_run(d);
+		daemon_title(d);
 		ms = daemon_timeout_ms(d);
 		if (ms >= 0) {
 			ts = (struct timespec){ ms / 1000, 0 };
@@ -332,7 +360,7 @@ daemon_run(const char *ports_override, int queue_interval, char **argv)
 	unsetenv(DAEMON_REEXEC_ENV);
 	d.queue_interval = queue_interval;
 	d.argv = argv != NULL ? argv : rt.argv;
-	if (daemon_listen(ports, &d.ls, &d.nls) != 0)
+	if (daemon_listen(tls_listen_ports(ports), &d.ls, &d.nls) != 0)
 		return 1;
 	if (!daemon_foreground && !reexec)
 		daemon_detach();

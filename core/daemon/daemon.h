@@ -22,4 +22,7 @@ int daemon_run(const char *ports_override, int queue_interval, char **argv);
  */
 extern bool daemon_foreground;
 
+/* DELIVER_* flags for the daemon's queue runners (-bd -qf30m, -qq30m). */
+extern unsigned daemon_queue_flags;
+
 #endif

@@ -36,6 +36,16 @@ void daemon_refuse(int fd, const char *why);
 const char *daemon_sockaddr_text(const struct sockaddr_storage *ss,
 	char *host, size_t hostlen, int *port_out);
 
+/*
+ * Accept limits (limits.c).  limits_check: NULL to accept the client at
+ * host (nconn connections are open), else the text of the 421 (logged);
+ * *queue_out is set when its messages are to be queued (smtp_accept_queue).
+ * limits_add/limits_remove keep the table of reception processes.
+ */
+const char *limits_check(const char *host, int nconn, const char **queue_out);
+void limits_add(pid_t pid, const char *host);
+void limits_remove(pid_t pid);
+
 /* The child side of a fork: default signals, the daemon's mask restored. */
 void daemon_child_signals(const sigset_t *orig_mask);
 

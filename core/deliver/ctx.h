@@ -25,6 +25,8 @@ struct address_item {
 	struct address_item *dup_of;       /* same address as an earlier one */
 	struct address_item *all_next;     /* every item of one delivery */
 	struct driver_inst  *start_after;  /* `unseen` copy: next driver */
+	bool                 retry_skipped; /* not tried: retry time not reached */
+	const char          *return_output; /* for the bounce (return_output.c) */
 };
 
 struct tern_ctx {

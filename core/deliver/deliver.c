@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "deliver/deliver_int.h"
 #include "lib/arena.h"
+#include "lib/proctitle.h"
 #include "log/log.h"
 #include "spool/spool.h"
 
@@ -79,6 +80,17 @@ handle_failures(struct delivery *d)
 	return true;
 }
 
+/* An old bounce's failures (ignore_bounce_errors_after): no more tries. */
+static bool
+discard_failures(struct delivery *d)
+{
+	for (struct address_item *a = d->all; a != NULL; a = a->all_next)
+		if (a->rc == TERN_FAIL && a->dup_of == NULL)
+			dlog(d, TERN_LOG_MAIN, "bounce message discarded: %s",
+				addr_log_name(a));
+	return true;
+}
+
 /* Mark finished recipients; true when every recipient is done. */
 static bool
 mark_done(struct delivery *d, bool failures_handled)
@@ -107,7 +119,9 @@ static void
 deliver_finish(struct delivery *d)
 {
 	struct message *m = d->msg;
-	bool handled = handle_failures(d);
+	bool handled = d->discard_failures ? discard_failures(d) :
+		handle_failures(d);
+	bool tell = false;
 	char *err = NULL;
 
 	if (mark_done(d, handled) && !d->freeze) {
@@ -122,9 +136,29 @@ deliver_finish(struct delivery *d)
 			dlog(d, TERN_LOG_MAIN, "Frozen (%s)", d->freeze_reason);
 		else
 			dlog(d, TERN_LOG_MAIN, "Frozen");
+		tell = true;
+	} else if (!m->frozen) {
+		bounce_delay_warning(d);
 	}
 	if (spool_rewrite_header(m, &err) != 0)
 		dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
+	if (tell)
+		bounce_freeze_tell(d, d->freeze_reason != NULL ?
+			d->freeze_reason : "delivery error");
+}
+
+/* timeout_frozen_after: every address left fails without a try. */
+static void
+cancel_all(struct delivery *d)
+{
+	for (struct address_item *a = d->queue; a != NULL; a = a->next) {
+		addr_result(a, TERN_FAIL, "delivery cancelled: message frozen "
+			"for longer than timeout_frozen_after");
+		dlog(d, TERN_LOG_MAIN, "** %s: %s", addr_log_name(a),
+			a->pub.message);
+	}
+	d->queue = NULL;
+	d->queue_tail = &d->queue;
 }
 
 /* One recipient into the delivery; a bad address fails at once. */
@@ -155,6 +189,7 @@ deliver_message(const char *id, unsigned flags)
 	int rc;
 
 	signal(SIGCHLD, SIG_DFL); /* we wait for transport children */
+	proctitle_set("tern: delivering %s", id);
 	rc = spool_read(id, m, true, &err);
 	if (rc == 1 || (rc < 0 && errno == ENOENT)) {
 		DEBUG("%s: locked by another process or gone", id);
@@ -164,14 +199,17 @@ deliver_message(const char *id, unsigned flags)
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "%s", err);
 		return 2;
 	}
-	if (m->frozen && !(flags & DELIVER_FROZEN)) {
-		spool_close(m);
-		return 0;
-	}
 	delivery_init(&d);
 	d.msg = m;
 	d.sender = m->sender;
 	d.host_address = m->host_address;
+	d.flags = flags;
+	if (m->frozen && !(flags & DELIVER_FROZEN) &&
+	    !deliver_frozen_timers(&d)) {
+		DEBUG("%s: frozen", id);
+		spool_close(m);
+		return 0;
+	}
 	if (m->frozen) {
 		m->frozen = false;
 		log_write(TERN_LOG_MAIN, id, "Unfrozen by forced delivery");
@@ -179,8 +217,12 @@ deliver_message(const char *id, unsigned flags)
 	for (size_t i = 0; i < m->nrcpts; i++)
 		if (!m->rcpts[i].done)
 			add_recipient(&d, i);
+	if (d.cancel)
+		cancel_all(&d);
 	route_all(&d);
+	retry_filter_routed(&d);
 	transport_run_all(&d);
+	retry_after_transports(&d);
 	deliver_finish(&d);
 	spool_close(m);
 	return 0;

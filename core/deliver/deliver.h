@@ -7,6 +7,8 @@
 /* deliver_message flags */
 #define DELIVER_FORCE  0x1 /* -M, -qf: ignore retry times */
 #define DELIVER_FROZEN 0x2 /* -qff, -M: also frozen messages */
+#define DELIVER_QUEUE_SMTP 0x4 /* -qq first pass: route, local only */
+#define DELIVER_TWO_PASS   0x8 /* queue_run: -qq (a DELIVER_QUEUE_SMTP pass first) */
 
 /*
  * Lock, read and deliver message id in this process: directors for local
@@ -38,7 +40,19 @@ int deliver_verify_recipient(const char *address, const char *sender,
 /* Is domain a local domain?  TERN_OK, TERN_FAIL, TERN_DEFER. */
 int deliver_domain_is_local(const char *domain);
 
-/* -q: one pass over the queue (random order), flags as above. */
+/*
+ * -q: one pass over the queue (random order unless queue_run_in_order),
+ * flags as above; with DELIVER_TWO_PASS (-qq) a first pass routes every
+ * message and does only its local deliveries, so that the second finds
+ * the messages for each remote host together.  Stops delivering while
+ * the load average is above deliver_queue_load_max.
+ */
 int queue_run(unsigned flags);
+
+/*
+ * -R string (also -qR): only messages with an undelivered recipient that
+ * contains string (caseless).  NULL: every message.
+ */
+extern const char *queue_run_select;
 
 #endif

@@ -25,6 +25,9 @@ struct delivery {
 	bool                 expand_children; /* route generated addresses */
 	bool                 freeze;       /* an ERROR: freeze the message */
 	const char          *freeze_reason;
+	unsigned             flags;        /* DELIVER_* of deliver_message */
+	bool                 discard_failures; /* old bounce: drop, never freeze */
+	bool                 cancel;       /* timeout_frozen_after: fail all */
 	struct address_item *all, **all_tail;       /* every item */
 	struct address_item *queue, **queue_tail;   /* to be routed */
 	struct address_item *routed, **routed_tail; /* to be transported */
@@ -72,5 +75,48 @@ int write_all_fd(int fd, const char *p, size_t n);
  * (null sender: d->freeze is set; spool errors are logged).
  */
 int bounce_send(struct delivery *d, struct address_item **failed);
+
+/*
+ * delay_warning: when the message (not a bounce) has been waiting long
+ * enough, send the sender an RFC 3464 "delayed" report for the deferred
+ * addresses and count it in m->warning_count (the caller rewrites -H).
+ */
+void bounce_delay_warning(struct delivery *d);
+
+/* freeze_tell (or postmaster): tell that message m was frozen and why. */
+void bounce_freeze_tell(struct delivery *d, const char *reason);
+
+/*
+ * Retry times of local deliveries (retry_use.c).  Before the transports:
+ * take addresses whose retry time has not come off d->routed (deferred,
+ * "retry time not reached") or fail them when their retry rules have run
+ * out; -M/-qf (DELIVER_FORCE) tries everything.  After the transports:
+ * record each deferral (failing the addresses that have now timed out)
+ * and forget the records of successes.
+ */
+void retry_filter_routed(struct delivery *d);
+void retry_after_transports(struct delivery *d);
+
+/*
+ * Frozen-message timers for a message that is frozen and not forced:
+ * timeout_frozen_after cancels it, ignore_bounce_errors_after thaws an
+ * old bounce for a last try.  Returns true when delivery should go on.
+ */
+bool deliver_frozen_timers(struct delivery *d);
+
+/*
+ * Output to return in the bounce (return_output.c; the pipe transport's
+ * return_output): core->set_return_output keeps a copy on each address
+ * of the batch; a local delivery child sends first's after its result
+ * (return_output_send: 0 or -1) and the parent reads it back onto the
+ * batch (return_output_receive).
+ */
+void return_output_set(struct tern_ctx *ctx, struct tern_address *batch,
+	const char *text, size_t len);
+int return_output_send(int fd, const struct address_item *first);
+void return_output_receive(int fd, struct address_item *first);
+/* The bounce's text about a's returned output, if any: false if b is full. */
+struct buf;
+bool return_output_report(struct buf *b, const struct address_item *a);
 
 #endif

@@ -8,13 +8,18 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/config.h"
+#include "daemon/load.h"
 #include "lib/arena.h"
+#include "lib/proctitle.h"
 #include "log/log.h"
 #include "spool/spool.h"
+
+const char *queue_run_select;
 
 static void
 shuffle(char **ids, size_t n)
@@ -51,17 +56,71 @@ deliver_one(const char *id, unsigned flags)
 		;
 }
 
+/* -R: has id an undelivered recipient containing queue_run_select? */
+static bool
+selected(const char *id)
+{
+	struct arena_mark mk = arena_mark(arena_msg);
+	struct message m;
+	char *err = NULL;
+	bool yes = false;
+
+	if (queue_run_select == NULL)
+		return true;
+	if (spool_read(id, &m, false, &err) != 0)
+		return false;
+	for (size_t i = 0; i < m.nrcpts && !yes; i++)
+		yes = !m.rcpts[i].done &&
+			strcasestr(m.rcpts[i].address, queue_run_select) != NULL;
+	spool_close(&m);
+	arena_release(arena_msg, mk);
+	return yes;
+}
+
+/* " -qqff -R dom" for the log lines. */
+static const char *
+run_label(unsigned flags)
+{
+	return arena_printf(arena_scratch, "%s%s%s%s",
+		(flags & (DELIVER_TWO_PASS | DELIVER_FORCE)) ? " -q" : "",
+		(flags & DELIVER_TWO_PASS) ? "q" : "",
+		(flags & DELIVER_FROZEN) ? "ff" : (flags & DELIVER_FORCE) ? "f" :
+		"", queue_run_select != NULL ? arena_printf(arena_scratch,
+		" -R %s", queue_run_select) : "");
+}
+
+/* One pass; false when deliver_queue_load_max stopped it. */
+static bool
+one_pass(char **ids, size_t n, unsigned flags)
+{
+	double load;
+
+	for (size_t i = 0; i < n; i++) {
+		if (load_exceeds(conf.deliver_queue_load_max, &load)) {
+			log_write(TERN_LOG_MAIN, NULL, "queue run: load average "
+				"%.2f above deliver_queue_load_max: no more "
+				"deliveries in this run", load);
+			return false;
+		}
+		if (ids[i] != NULL)
+			deliver_one(ids[i], flags);
+	}
+	return true;
+}
+
 int
 queue_run(unsigned flags)
 {
 	long pid = (long)getpid();
 	char **ids = NULL, *err = NULL;
+	const char *label = run_label(flags);
+	unsigned deliver_flags = flags & ~DELIVER_TWO_PASS;
 	size_t n = 0;
 
 	signal(SIGCHLD, SIG_DFL);
-	log_write(TERN_LOG_MAIN, NULL, "Start queue run: pid=%ld%s", pid,
-		(flags & DELIVER_FROZEN) ? " -qff" :
-		(flags & DELIVER_FORCE) ? " -qf" : "");
+	label = arena_strdup(arena_msg, label);
+	proctitle_set("tern: running queue%s", label);
+	log_write(TERN_LOG_MAIN, NULL, "Start queue run: pid=%ld%s", pid, label);
 	if (spool_list(&ids, &n, conf.queue_run_in_order, &err) != 0) {
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 			"queue run: %s", err);
@@ -70,9 +129,11 @@ queue_run(unsigned flags)
 	if (!conf.queue_run_in_order)
 		shuffle(ids, n);
 	for (size_t i = 0; i < n; i++)
-		deliver_one(ids[i], flags);
-	log_write(TERN_LOG_MAIN, NULL, "End queue run: pid=%ld%s", pid,
-		(flags & DELIVER_FROZEN) ? " -qff" :
-		(flags & DELIVER_FORCE) ? " -qf" : "");
+		if (!selected(ids[i]))
+			ids[i] = NULL;
+	if (!(flags & DELIVER_TWO_PASS) ||
+	    one_pass(ids, n, deliver_flags | DELIVER_QUEUE_SMTP))
+		(void)one_pass(ids, n, deliver_flags);
+	log_write(TERN_LOG_MAIN, NULL, "End queue run: pid=%ld%s", pid, label);
 	return 0;
 }

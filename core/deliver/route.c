@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "config/lists.h"
 #include "deliver/deliver.h"
+#include "deliver/remote.h"
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
@@ -172,8 +173,14 @@ generic_list(struct delivery *d, struct address_item *a,
 	const struct driver_inst *inst, enum tern_list_kind kind,
 	const char *opt, const char *list, const char *item)
 {
+	struct tern_ctx ctx = {
+		.msg = d->msg, .addr = a, .inst = (struct driver_inst *)inst,
+		.verify = d->verify, .arena = arena_msg, .sender = d->sender,
+		.host_address = d->host_address,
+	};
 	char *err = NULL;
-	int rc = list_match(kind, list, item,
+	/* ctx: a lookup item's query may use $local_part, $domain ... */
+	int rc = list_match_ctx(&ctx, kind, list, item,
 		d->msg != NULL ? d->msg->host_name : NULL, &err);
 
 	if (rc == TERN_OK)
@@ -361,7 +368,8 @@ adopt_children(struct delivery *d, struct address_item *a,
 		c->handled_by = c->pub.kind == TERN_ADDR_MAIL ? NULL : inst;
 		if (!d->expand_children)
 			continue;
-		if (loops_to_ancestor(a, c)) {
+		if (!(c->pub.flags & TERN_AF_NO_REDIRECT) &&
+		    loops_to_ancestor(a, c)) {
 			dlog(d, TERN_LOG_MAIN, "alias loop detected: %s <%s> R=%s",
 				c->pub.address, addr_top(a)->pub.address,
 				inst->pub.name);
@@ -417,6 +425,9 @@ handle_ok(struct delivery *d, struct address_item *a,
 		dlog(d, TERN_LOG_MAIN, "=> :blackhole: <%s> R=%s", a->pub.address,
 			inst->pub.name);
 	} else {
+		if (inst->kind == TERN_KIND_ROUTER)
+			remote_set_fallback(&a->pub, inst->g.route.fallback_hosts,
+				inst->pub.name);
 		set_transport(d, a, inst);
 	}
 }
@@ -466,6 +477,7 @@ call_driver(struct delivery *d, struct address_item *a,
 	a->pub.message = NULL;
 	a->pub.basic_errno = 0;
 	a->pub.flags &= ~TERN_AF_DISCARD;
+	a->pub.hosts = a->pub.fallback_hosts = NULL;
 	if (fn == NULL) {
 		a->pub.message = arena_printf(arena_msg,
 			"driver %s of %s has no entry point", inst->pub.driver,
@@ -506,8 +518,10 @@ run_drivers(struct delivery *d, struct address_item *a, bool is_local)
 		const char *lp = lp_in;
 		int rc;
 
-		if (ancestor_handled(a, inst))
-			continue;
+		if (ancestor_handled(a, inst) || ((a->pub.flags &
+		    TERN_AF_NO_REDIRECT) && a->parent_item != NULL &&
+		    a->parent_item->handled_by == inst))
+			continue; /* "\user", check_ancestor: not again */
 		if (is_local && !inst->g.route.caseful_local_part)
 			lp = str_lower(arena_msg, lp_in);
 		rc = check_generic(d, a, inst, lp);

@@ -14,10 +14,14 @@
 #include "config/lists.h"
 #include "deliver/ctx.h"
 #include "deliver/deliver_int.h"
+#include "deliver/remote.h"
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "log/log.h"
 #include "lookup/lookup.h"
+#include "net/svc.h"
+#include "retry/svc.h"
+#include "smtp_in/auth_svc.h"
 #include "spool/spool.h"
 
 static struct arena *
@@ -207,4 +211,36 @@ const struct tern_core core_services = {
 	.write_message = svc_write_message,
 	.main_option = svc_main_option,
 	.is_verify = svc_is_verify,
+	/* Hints databases and retry records (core/hints, core/retry) */
+	.hints_get = svc_hints_get,
+	.hints_put = svc_hints_put,
+	.hints_del = svc_hints_del,
+	.retry_due = svc_retry_due,
+	.retry_record = svc_retry_record,
+	/* Taint (core/expand/expand_svc.c) */
+	.expand_path = expand_svc_path,
+	.expand_tainted = expand_svc_tainted,
+	/* Remote delivery (core/dns, core/net, core/deliver/remote.c) */
+	.dns_lookup = svc_dns_lookup,
+	.host_find = svc_host_find,
+	.host_list_parse = svc_host_list_parse,
+	.host_is_self = svc_host_is_self,
+	.conn_open = svc_conn_open,
+	.conn_write = svc_conn_write,
+	.conn_flush = svc_conn_flush,
+	.conn_read_line = svc_conn_read_line,
+	.conn_starttls = svc_conn_starttls,
+	.conn_write_message = remote_write_message,
+	.conn_close = svc_conn_close,
+	.wait_record = remote_wait_record,
+	.wait_deliver = remote_wait_deliver,
+	.continued_conn = remote_continued_conn,
+	/* SMTP AUTH (core/smtp_in/auth_svc.c) */
+	.auth_challenge = auth_svc_challenge,
+	.auth_set_var = auth_svc_set_var,
+	.b64_encode = auth_svc_b64_encode,
+	.b64_decode = auth_svc_b64_decode,
+	.auth_client = auth_svc_client,
+	/* Pipe transport output (core/deliver/return_output.c) */
+	.set_return_output = return_output_set,
 };

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 
 #include "config/config.h"
 #include "config/lists.h"
+#include "deliver/deliver.h"
+#include "deliver/remote.h"
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/runtime.h"
@@ -67,9 +70,34 @@ str_same(const char *a, const char *b)
 		(a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* The same hosts (name, address, port) in the same order? */
+static bool
+same_hosts(const struct tern_host *a, const struct tern_host *b)
+{
+	for (; a != NULL && b != NULL; a = a->next, b = b->next)
+		if (!str_same(a->name, b->name) ||
+		    !str_same(a->address, b->address) || a->port != b->port)
+			return false;
+	return a == NULL && b == NULL;
+}
+
+static bool
+is_remote(const struct address_item *a)
+{
+	return !a->transport->mod->transport.is_local;
+}
+
 static bool
 same_batch(const struct address_item *a, const struct address_item *b)
 {
+	if (a->transport == b->transport && is_remote(a))
+		/* A remote transport takes every address for the same hosts. */
+		return a->pub.kind == TERN_ADDR_MAIL &&
+			b->pub.kind == TERN_ADDR_MAIL &&
+			(a->pub.hosts != NULL || b->pub.hosts != NULL ?
+			same_hosts(a->pub.hosts, b->pub.hosts) :
+			str_same(a->pub.domain, b->pub.domain)) &&
+			same_hosts(a->pub.fallback_hosts, b->pub.fallback_hosts);
 	return a->transport == b->transport &&
 		a->pub.kind == TERN_ADDR_MAIL && b->pub.kind == TERN_ADDR_MAIL &&
 		str_same(a->pub.domain, b->pub.domain) &&
@@ -84,6 +112,9 @@ take_batch(struct delivery *d)
 {
 	struct address_item *first = d->routed, *tail = first, **pp;
 	int max = first->transport->g.transport.batch_max, n = 1;
+
+	if (is_remote(first))
+		max = INT_MAX; /* the transport splits by its max_rcpt */
 
 	d->routed = first->next;
 	first->next = NULL;
@@ -308,7 +339,8 @@ local_child(struct delivery *d, struct address_item *first, int fd)
 		r.len = strlen(text) < RESULT_TEXT_MAX ? strlen(text) :
 			RESULT_TEXT_MAX;
 	if (write_all_fd(fd, (const char *)&r, sizeof(r)) != 0 ||
-	    write_all_fd(fd, text != NULL ? text : "", r.len) != 0)
+	    write_all_fd(fd, text != NULL ? text : "", r.len) != 0 ||
+	    return_output_send(fd, first) != 0)
 		_exit(1);
 	_exit(0);
 }
@@ -332,7 +364,8 @@ read_full(int fd, void *p, size_t n)
 
 /* The parent's side: collect the child's result; a crash is a DEFER. */
 static int
-local_collect(int fd, pid_t pid, char **text_out, int *errno_out)
+local_collect(int fd, pid_t pid, struct address_item *first, char **text_out,
+	int *errno_out)
 {
 	struct child_result r;
 	int status = 0;
@@ -344,6 +377,7 @@ local_collect(int fd, pid_t pid, char **text_out, int *errno_out)
 		text[read_full(fd, text, r.len)] = '\0';
 		*text_out = r.len > 0 ? text : NULL;
 		*errno_out = r.basic_errno;
+		return_output_receive(fd, first);
 	}
 	close(fd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -383,7 +417,7 @@ run_local(struct delivery *d, struct address_item *first, char **text_out,
 		local_child(d, first, pfd[1]);
 	}
 	close(pfd[1]);
-	return local_collect(pfd[0], pid, text_out, errno_out);
+	return local_collect(pfd[0], pid, first, text_out, errno_out);
 }
 
 static int
@@ -411,9 +445,10 @@ batch_ok(struct delivery *d, struct address_item *b, bool is_first)
 	if (spool_journal_add(d->msg, key, &err) != 0)
 		dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
 	b->rc = TERN_OK;
-	dlog(d, TERN_LOG_MAIN, "%s %s R=%s T=%s", is_first ? "=>" : "->",
+	dlog(d, TERN_LOG_MAIN, "%s %s R=%s T=%s%s", is_first ? "=>" : "->",
 		addr_log_name(b), b->handled_by != NULL ? b->handled_by->pub.name :
-		"-", b->transport->pub.name);
+		"-", b->transport->pub.name,
+		b->pub.log_info != NULL ? b->pub.log_info : "");
 }
 
 static void
@@ -425,26 +460,55 @@ batch_result(struct delivery *d, struct address_item *first, int rc,
 	for (struct address_item *b = first, *next; b != NULL; b = next) {
 		const char *r = b->handled_by != NULL ? b->handled_by->pub.name : "-";
 		const char *t = b->transport->pub.name;
-		const char *why = text != NULL ? text : b->pub.message != NULL ?
-			b->pub.message : "unknown error";
+		/* A remote transport may give each address its own result. */
+		bool is_own = (b->pub.flags & TERN_AF_RESULT) != 0;
+		int brc = is_own ? b->pub.result : rc;
+		int berrno = is_own ? b->pub.basic_errno : basic_errno;
+		const char *why = text != NULL && !is_own ? text :
+			b->pub.message != NULL ? b->pub.message : "unknown error";
+		const char *info = b->pub.log_info != NULL ? b->pub.log_info : "";
 
 		next = batch_next(b);
 		b->pub.next = NULL;
-		if (rc == TERN_OK) {
+		if (brc == TERN_OK) {
 			batch_ok(d, b, is_first);
-		} else if (rc == TERN_FAIL) {
+			is_first = false;
+		} else if (brc == TERN_FAIL) {
 			addr_result(b, TERN_FAIL, "%s", why);
-			dlog(d, TERN_LOG_MAIN, "** %s R=%s T=%s: %s", addr_log_name(b),
-				r, t, why);
+			dlog(d, TERN_LOG_MAIN, "** %s R=%s T=%s%s: %s",
+				addr_log_name(b), r, t, info, why);
 		} else {
-			if (rc != TERN_DEFER)
+			if (brc != TERN_DEFER)
 				d->freeze = true;
+			b->pub.basic_errno = berrno; /* for retry_use.c */
 			addr_result(b, TERN_DEFER, "%s", why);
-			dlog(d, TERN_LOG_MAIN | (rc != TERN_DEFER ? TERN_LOG_PANIC : 0),
-				"== %s R=%s T=%s defer (%d): %s", addr_log_name(b), r, t,
-				basic_errno, why);
+			dlog(d, TERN_LOG_MAIN | (brc != TERN_DEFER ? TERN_LOG_PANIC : 0),
+				"== %s R=%s T=%s defer (%d)%s: %s", addr_log_name(b), r, t,
+				berrno, info, why);
 		}
-		is_first = false;
+	}
+}
+
+/*
+ * -qq's first pass: no remote delivery, only a note in the wait hints
+ * for the first host, so that the second pass sends the messages for
+ * one host down one connection.  The addresses stay undelivered.
+ */
+static void
+remote_postpone(struct delivery *d, struct address_item *first)
+{
+	struct tern_ctx ctx = make_ctx(d, first, first->transport);
+	const struct tern_host *h = first->pub.hosts;
+
+	while (h != NULL && h->address == NULL)
+		h = h->next;
+	if (h != NULL)
+		remote_wait_record(&ctx, remote_host_key(h));
+	for (struct address_item *b = first, *next; b != NULL; b = next) {
+		next = batch_next(b);
+		b->pub.next = NULL;
+		addr_result(b, TERN_DEFER, "remote delivery postponed (-qq)");
+		b->retry_skipped = true;
 	}
 }
 
@@ -463,6 +527,9 @@ transport_run_all(struct delivery *d)
 			rc = TERN_ERROR;
 		} else if (t->mod->transport.is_local) {
 			rc = run_local(d, first, &text, &basic_errno);
+		} else if (d->flags & DELIVER_QUEUE_SMTP) {
+			remote_postpone(d, first); /* -qq first pass */
+			continue;
 		} else {
 			rc = run_remote(d, first, &text, &basic_errno);
 		}

@@ -3,8 +3,10 @@
  * Variables are in expand_vars.c, conditions in expand_cond.c, operators
  * (${lc:...}) in expand_ops.c, extract in expand_extract.c.
  *
- * The parser is one recursive descent over the template.  Every piece of
- * output passes through xp_add(), which is where taint will be tracked.
+ * The parser is one recursive descent over the template.  Text that came
+ * from a variable is only ever copied, never parsed again, so a local part
+ * such as "${if ...}" stays literal.  Taint flows with the text: see
+ * struct xp in expand_int.h.
  */
 #include "expand/expand.h"
 
@@ -18,7 +20,9 @@
 #include "expand/expand_int.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "log/log.h"
 #include "lookup/lookup.h"
+#include "spool/spool.h"
 
 int (*xp_lookup_fn)(struct tern_ctx *ctx, const char *type,
 	const char *file, const char *key, char **value_out, char **err_out)
@@ -91,6 +95,7 @@ xp_close(struct xp *x, const char *what)
 int
 xp_arg(struct xp *x, bool skip, char **val_out)
 {
+	bool was_tainted = x->is_tainted;
 	struct buf b;
 	int rc;
 
@@ -99,7 +104,10 @@ xp_arg(struct xp *x, bool skip, char **val_out)
 		return xp_error(x, TERN_ERROR, "missing { at \"%.20s\"", x->p);
 	x->p++;
 	buf_init(&b, x->a, XP_MAX_OUT);
+	x->is_tainted = false;
 	rc = xp_string(x, &b, skip, true);
+	x->arg_tainted = x->is_tainted;
+	x->is_tainted = was_tainted;
 	if (rc != TERN_OK)
 		return rc;
 	if (*x->p != '}')
@@ -116,11 +124,17 @@ at_fail(struct xp *x)
 	return strncmp(x->p, "fail", 4) == 0 && !is_name_char(x->p[4], false);
 }
 
+/*
+ * $value is the value found inside {yes} only; the outer $value (of an
+ * enclosing lookup) is back in force after it, and in {no}.
+ */
 int
 xp_yes_no(struct xp *x, struct buf *out, bool skip, bool is_true,
-	const char *value, const char *dflt, const char *what)
+	const char *value, bool is_value_tainted, const char *dflt,
+	const char *what)
 {
 	const char *old_value = x->value;
+	bool old_value_tainted = x->is_value_tainted, yes_t, no_t = false;
 	char *yes = NULL, *no = NULL;
 	bool has_fail = false;
 	int rc;
@@ -128,29 +142,38 @@ xp_yes_no(struct xp *x, struct buf *out, bool skip, bool is_true,
 	xp_skip_space(x);
 	if (*x->p == '}') {
 		x->p++;
-		if (!skip && is_true && dflt != NULL)
-			return xp_add(x, out, dflt, strlen(dflt));
-		return TERN_OK;
+		if (skip || !is_true || dflt == NULL)
+			return TERN_OK;
+		x->is_tainted |= is_value_tainted;
+		return xp_add(x, out, dflt, strlen(dflt));
 	}
-	if (value != NULL)
+	if (value != NULL) {
 		x->value = value;
+		x->is_value_tainted = is_value_tainted;
+	}
 	rc = xp_arg(x, skip || !is_true, &yes);
+	yes_t = x->arg_tainted;
 	x->value = old_value;
+	x->is_value_tainted = old_value_tainted;
 	if (rc != TERN_OK)
 		return rc;
 	xp_skip_space(x);
-	if (*x->p == '{')
+	if (*x->p == '{') {
 		rc = xp_arg(x, skip || is_true, &no);
-	else if (at_fail(x)) {
+		no_t = x->arg_tainted;
+	} else if (at_fail(x)) {
 		x->p += 4;
 		has_fail = true;
 	}
 	if (rc != TERN_OK || (rc = xp_close(x, what)) != TERN_OK || skip)
 		return rc;
-	if (is_true)
+	if (is_true) {
+		x->is_tainted |= yes_t;
 		return xp_add(x, out, yes, strlen(yes));
+	}
 	if (has_fail)
 		return xp_error(x, TERN_FAIL, "forced failure in %s", what);
+	x->is_tainted |= no_t;
 	return no != NULL ? xp_add(x, out, no, strlen(no)) : TERN_OK;
 }
 
@@ -181,7 +204,8 @@ item_lookup(struct xp *x, struct buf *out, bool skip)
 			return xp_error(x, TERN_ERROR, "%s lookup of \"%s\": %s", type,
 				key, lerr != NULL ? lerr : "failed");
 	}
-	return xp_yes_no(x, out, skip, found, val, val, "${lookup");
+	/* What a lookup found vouches for itself: $value is clean. */
+	return xp_yes_no(x, out, skip, found, val, false, val, "${lookup");
 }
 
 /* ${if cond {yes}{no}} */
@@ -193,7 +217,7 @@ item_if(struct xp *x, struct buf *out, bool skip)
 
 	if (rc != TERN_OK)
 		return rc;
-	return xp_yes_no(x, out, skip, res, NULL, "true", "${if");
+	return xp_yes_no(x, out, skip, res, NULL, false, "true", "${if");
 }
 
 /* ${sg{subject}{regex}{replacement}} */
@@ -201,15 +225,20 @@ static int
 item_sg(struct xp *x, struct buf *out, bool skip)
 {
 	char *subj, *re, *repl, *res;
+	bool is_t;
 	int rc;
 
-	if ((rc = xp_arg(x, skip, &subj)) != TERN_OK ||
-	    (rc = xp_arg(x, skip, &re)) != TERN_OK ||
+	if ((rc = xp_arg(x, skip, &subj)) != TERN_OK)
+		return rc;
+	is_t = x->arg_tainted;
+	if ((rc = xp_arg(x, skip, &re)) != TERN_OK ||
 	    (rc = xp_arg(x, skip, &repl)) != TERN_OK ||
 	    (rc = xp_close(x, "${sg")) != TERN_OK || skip)
 		return rc;
+	is_t |= x->arg_tainted;
 	if ((rc = xp_regex_subst(x, subj, re, repl, &res)) != TERN_OK)
 		return rc;
+	x->is_tainted |= is_t;
 	return xp_add(x, out, res, strlen(res));
 }
 
@@ -223,6 +252,10 @@ static const struct {
 	{ "extract", xp_item_extract },
 };
 
+/*
+ * A variable's value goes into the output as it is (never expanded
+ * again), and its taint with it — except in a branch that is skipped.
+ */
 static int
 put_var(struct xp *x, struct buf *out, const char *name, bool skip)
 {
@@ -232,16 +265,21 @@ put_var(struct xp *x, struct buf *out, const char *name, bool skip)
 		int i = name[0] - '0';
 
 		v.s = i < x->ncap ? x->cap[i] : "";
+		if (!skip)
+			x->is_tainted |= x->is_cap_tainted;
 		return xp_add(x, out, v.s, strlen(v.s));
 	}
-	if (!xp_var(x, name, &v)) {
+	if (xp_header_var(x, name, &v)) {
+		/* found: fall through to the common tail below */
+	} else if (!xp_var(x, name, &v)) {
 		if (skip)
 			return TERN_OK;
 		return xp_error(x, TERN_ERROR, "unknown variable name \"%s\"", name);
 	}
 	if (v.s == NULL)
 		return TERN_OK;
-	x->is_tainted |= v.is_tainted;
+	if (!skip)
+		x->is_tainted |= v.is_tainted;
 	return xp_add(x, out, v.s, strlen(v.s));
 }
 
@@ -273,6 +311,12 @@ braced(struct xp *x, struct buf *out, bool skip)
 
 	if (++x->depth > XP_MAX_DEPTH)
 		return xp_error(x, TERN_ERROR, "expansion nested too deeply");
+	if (xp_header_name(x, name, sizeof(name), true)) {
+		x->p++; /* the '}' */
+		rc = put_var(x, out, name, skip);
+		x->depth--;
+		return rc;
+	}
 	if (xp_name(x, name, sizeof(name), false) == 0)
 		return xp_error(x, TERN_ERROR, "missing name after \"${\"");
 	if (*x->p == '}') {
@@ -307,6 +351,8 @@ dollar(struct xp *x, struct buf *out, bool skip)
 		x->p++;
 		return braced(x, out, skip);
 	}
+	if (xp_header_name(x, name, sizeof(name), false))
+		return put_var(x, out, name, skip);
 	n = xp_name(x, name, sizeof(name), false);
 	if (n == 0)
 		return xp_error(x, TERN_ERROR,
@@ -367,9 +413,40 @@ xp_string(struct xp *x, struct buf *out, bool skip, bool brace_ends)
 	return rc;
 }
 
-int
-expand_string(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
-	char **out, char **err_out)
+static const char *const header_prefixes[] = {
+	"h_", "header_", "rh_", "rheader_", "bh_", "bheader_", NULL,
+};
+
+bool
+xp_header_name(struct xp *x, char *name, size_t size, bool is_braced)
+{
+	const char *p = x->p, *start;
+	size_t n;
+	int i;
+
+	for (i = 0; header_prefixes[i] != NULL; i++)
+		if (strncmp(p, header_prefixes[i], strlen(header_prefixes[i])) == 0)
+			break;
+	if (header_prefixes[i] == NULL)
+		return false;
+	start = p + strlen(header_prefixes[i]);
+	for (p = start; *p > ' ' && *p < 127 && *p != ':' && *p != '}'; p++)
+		;
+	if (p == start || *p != ':' || (is_braced && p[1] != '}'))
+		return false;
+	n = (size_t)(p - x->p);
+	if (n >= size)
+		return false;
+	memcpy(name, x->p, n);
+	name[n] = '\0';
+	x->p = p + 1;
+	return true;
+}
+
+/* The expansion proper; *is_tainted_out may be NULL. */
+static int
+expand_full(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
+	char **out, bool *is_tainted_out, char **err_out)
 {
 	struct xp x;
 	struct buf b;
@@ -384,11 +461,50 @@ expand_string(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
 	rc = xp_string(&x, &b, false, false);
 	if (rc == TERN_OK) {
 		*out = b.p;
+		if (is_tainted_out != NULL)
+			*is_tainted_out = x.is_tainted;
 		return TERN_OK;
 	}
 	if (err_out != NULL)
 		*err_out = x.err != NULL ? x.err : arena_strdup(a, "expansion failed");
 	return rc;
+}
+
+int
+expand_string(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
+	char **out, char **err_out)
+{
+	return expand_full(ctx, a, tmpl, out, NULL, err_out);
+}
+
+int
+expand_string_taint(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
+	char **out, bool *is_tainted_out, char **err_out)
+{
+	return expand_full(ctx, a, tmpl, out, is_tainted_out, err_out);
+}
+
+int
+expand_path(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
+	const char *what, char **out, char **err_out)
+{
+	const char *id = ctx != NULL && ctx->msg != NULL ? ctx->msg->id : NULL;
+	bool is_tainted = false;
+	char *res = NULL;
+	int rc = expand_full(ctx, a, tmpl, &res, &is_tainted, err_out);
+
+	if (rc != TERN_OK)
+		return rc;
+	if (!is_tainted) {
+		*out = res;
+		return TERN_OK;
+	}
+	*err_out = arena_printf(a, "tainted %s \"%s\" (from \"%s\"): data "
+		"from outside may not be used in a %s unless a lookup or a "
+		"check produced it", what, str_printable(a, res, strlen(res)),
+		tmpl, what);
+	log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "%s", *err_out);
+	return TERN_DEFER;
 }
 
 const char *

@@ -61,18 +61,25 @@ static int
 cond_two(struct xp *x, const char *name, bool skip, bool *res)
 {
 	char *a, *b;
+	bool is_a_tainted;
 	int rc;
 
-	if ((rc = xp_arg(x, skip, &a)) != TERN_OK ||
-	    (rc = xp_arg(x, skip, &b)) != TERN_OK || skip)
+	if ((rc = xp_arg(x, skip, &a)) != TERN_OK)
+		return rc;
+	is_a_tainted = x->arg_tainted;
+	if ((rc = xp_arg(x, skip, &b)) != TERN_OK || skip)
 		return rc;
 	if (strcmp(name, "eq") == 0)
 		*res = strcmp(a, b) == 0;
 	else if (strcmp(name, "eqi") == 0)
 		*res = str_casecmp(a, b) == 0;
-	else if (strcmp(name, "match") == 0)
-		return xp_regex_match(x, a, b, res);
-	else
+	else if (strcmp(name, "match") == 0) {
+		/* captures are pieces of the subject, and as tainted as it */
+		rc = xp_regex_match(x, a, b, res);
+		if (rc == TERN_OK && *res)
+			x->is_cap_tainted = is_a_tainted;
+		return rc;
+	} else
 		return numeric(x, name, a, b, res);
 	return TERN_OK;
 }
@@ -124,6 +131,11 @@ cond_def(struct xp *x, bool skip, bool *res)
 	x->p++;
 	if (*x->p == '$')
 		x->p++;
+	if (xp_header_name(x, name, sizeof(name), false)) {
+		if (!skip && xp_header_var(x, name, &v))
+			*res = v.s != NULL && v.s[0] != '\0';
+		return TERN_OK;
+	}
 	if (xp_name(x, name, sizeof(name), false) == 0)
 		return xp_error(x, TERN_ERROR, "missing variable name after def:");
 	if (!xp_var(x, name, &v)) {

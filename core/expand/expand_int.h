@@ -15,8 +15,9 @@ struct arena;
 #define XP_MAX_OUT      (16u * 1024 * 1024)
 
 /*
- * A value produced while expanding.  is_tainted is carried along (but not
- * yet enforced) so that taint can later flow from variables to results.
+ * A value produced while expanding, and whether it came from outside
+ * (the network, a user's file) without a lookup or a check vouching
+ * for it.
  */
 struct xp_val {
 	const char *s;
@@ -38,7 +39,18 @@ struct xp {
 	int              depth;
 	int              rc;       /* first non-OK result */
 	char            *err;
+	/*
+	 * Taint: is_tainted is true once tainted text went into the output
+	 * being assembled.  xp_arg() expands its argument with a fresh flag,
+	 * leaves that argument's taint in arg_tainted and restores
+	 * is_tainted: an item ORs an argument's taint back in only when the
+	 * argument (or something derived from it) is output, so the key of a
+	 * lookup or the operands of a condition never taint the result.
+	 */
 	bool             is_tainted;
+	bool             arg_tainted;
+	bool             is_value_tainted; /* $value */
+	bool             is_cap_tainted;   /* $0..$9 */
 };
 
 /* Set x->rc (if still OK) and a formatted error; returns rc. */
@@ -68,7 +80,8 @@ size_t xp_name(struct xp *x, char *name, size_t size, bool is_type);
  * when is_true.  $value is `value` inside {yes}.
  */
 int xp_yes_no(struct xp *x, struct buf *out, bool skip, bool is_true,
-	const char *value, const char *dflt, const char *what);
+	const char *value, bool is_value_tainted, const char *dflt,
+	const char *what);
 /* Append to out, with an error when the result grows too long. */
 int xp_add(struct xp *x, struct buf *out, const char *s, size_t n);
 
@@ -81,6 +94,20 @@ extern int (*xp_lookup_fn)(struct tern_ctx *ctx, const char *type,
 
 /* Variables (expand_vars.c).  false when the name is unknown. */
 bool xp_var(struct xp *x, const char *name, struct xp_val *out);
+
+/*
+ * Header variables: name is "h_subject", "header_subject", "rh_…",
+ * "bh_…" (without the colon).  false when name is not of that form.
+ */
+bool xp_header_var(struct xp *x, const char *name, struct xp_val *out);
+
+/*
+ * At x->p, "h_Name:" (or header_, rh_, rheader_, bh_, bheader_): put
+ * "h_Name" in name, move past the colon and return true; otherwise leave
+ * x->p alone and return false.  With is_braced, the colon must be followed
+ * by '}' (so that ${h_3:text}, the hash operator, is not taken for one).
+ */
+bool xp_header_name(struct xp *x, char *name, size_t size, bool is_braced);
 
 /* ${if cond ...}: parse (and evaluate unless skip) one condition. */
 int xp_cond(struct xp *x, bool skip, bool *res_out);

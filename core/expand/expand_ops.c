@@ -10,6 +10,7 @@
 
 #include <tern/rc.h>
 
+#include "expand/quote.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "modules/modules.h"
@@ -143,6 +144,15 @@ op_quote(struct xp *x, const char *type, const char *s, char **out)
 
 	if (strcmp(type, "lsearch") == 0) {
 		*out = quote_lsearch(x, s);
+		return TERN_OK;
+	}
+	/* In the core, so that quoting needs no client library loaded. */
+	if (strcmp(type, "ldap") == 0 || strcmp(type, "ldap_dn") == 0) {
+		*out = quote_ldap(x->a, s, type[4] == '_');
+		return TERN_OK;
+	}
+	if (strcmp(type, "mysql") == 0) {
+		*out = quote_mysql(x->a, s);
 		return TERN_OK;
 	}
 	mod = module_load_lookup(type, NULL, &err);
@@ -342,5 +352,7 @@ xp_item_extract(struct xp *x, struct buf *out, bool skip)
 		found = extract_field(x, strtol(what, NULL, 10), sep, s, &val);
 	else
 		found = extract_key(x, what, s, &val);
-	return xp_yes_no(x, out, skip, found, val, val, "${extract");
+	/* a piece of the string, as tainted as the string */
+	return xp_yes_no(x, out, skip, found, val, x->arg_tainted, val,
+		"${extract");
 }

@@ -1,18 +1,28 @@
 /*
- * Expansion variables: $local_part, $domain, $sender_address ...
+ * Expansion variables: $local_part, $domain, $sender_address ... and the
+ * header variables $h_subject: ...
+ *
  * Each has a flag saying whether its value can come from outside (the
- * network or a user's file), for the taint checks to come.
+ * network or a user's file).  Two are vouched for at run time: $local_part
+ * once a director or a local_parts list accepted it by looking it up
+ * (TERN_AF_LP_CHECKED), and $domain once the address is in a local domain
+ * (it is being directed, or was accepted by a director).
  */
 #include "expand/expand_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include <tern/module.h>
 
 #include "config/config.h"
 #include "deliver/ctx.h"
+#include "lib/buf.h"
 #include "lib/arena.h"
+#include "smtp_in/vars.h"
 #include "spool/spool.h"
 
 enum var_id {
@@ -21,7 +31,9 @@ enum var_id {
 	V_ADDRESS_PIPE, V_ADDRESS_FILE,
 	V_SENDER, V_SENDER_HOST, V_SENDER_HOST_NAME, V_SENDER_HELO,
 	V_MESSAGE_ID, V_MESSAGE_SIZE, V_AUTH_ID, V_RCV_PROTOCOL,
-	V_PRIMARY, V_QUALIFY, V_SPOOL_DIR, V_TOD_LOG, V_TOD_FULL, V_VALUE,
+	V_SENDER_DOMAIN, V_SENDER_LP, V_INTERFACE, V_HOST_PORT,
+	V_PRIMARY, V_QUALIFY, V_SPOOL_DIR, V_TOD_LOG, V_TOD_FULL,
+	V_TOD_BSDINBOX, V_TOD_EPOCH, V_VALUE,
 };
 
 static const struct {
@@ -33,8 +45,9 @@ static const struct {
 	{ "domain", V_DOMAIN, true },
 	{ "home", V_HOME, false },
 	{ "local_part_data", V_LOCAL_PART_DATA, false },
-	{ "local_part_prefix", V_LP_PREFIX, true },
-	{ "local_part_suffix", V_LP_SUFFIX, true },
+	/* an affix equals an item of the director's list: checked */
+	{ "local_part_prefix", V_LP_PREFIX, false },
+	{ "local_part_suffix", V_LP_SUFFIX, false },
 	{ "original_local_part", V_ORIG_LP, true },
 	{ "original_domain", V_ORIG_DOMAIN, true },
 	{ "parent_local_part", V_PARENT_LP, true },
@@ -42,7 +55,12 @@ static const struct {
 	{ "address_pipe", V_ADDRESS_PIPE, false },
 	{ "address_file", V_ADDRESS_FILE, false },
 	{ "sender_address", V_SENDER, true },
-	{ "sender_host_address", V_SENDER_HOST, true },
+	/* printed by inet_ntop from the socket, not read from the client */
+	{ "sender_host_address", V_SENDER_HOST, false },
+	{ "sender_host_port", V_HOST_PORT, false },
+	{ "interface_address", V_INTERFACE, false },
+	{ "sender_address_domain", V_SENDER_DOMAIN, true },
+	{ "sender_address_local_part", V_SENDER_LP, true },
 	{ "sender_host_name", V_SENDER_HOST_NAME, true },
 	{ "sender_helo_name", V_SENDER_HELO, true },
 	{ "message_id", V_MESSAGE_ID, false },
@@ -54,7 +72,9 @@ static const struct {
 	{ "spool_directory", V_SPOOL_DIR, false },
 	{ "tod_log", V_TOD_LOG, false },
 	{ "tod_full", V_TOD_FULL, false },
-	{ "value", V_VALUE, true },
+	{ "tod_bsdinbox", V_TOD_BSDINBOX, false },
+	{ "tod_epoch", V_TOD_EPOCH, false },
+	{ "value", V_VALUE, true }, /* see var_tainted */
 };
 
 static const struct tern_address *
@@ -107,6 +127,18 @@ address_var(const struct tern_address *a, enum var_id id)
 }
 
 static const char *
+sender_part(struct xp *x, const char *snd, bool is_domain)
+{
+	const char *at = snd != NULL ? strrchr(snd, '@') : NULL;
+
+	if (snd == NULL)
+		return NULL;
+	if (is_domain)
+		return at != NULL ? at + 1 : "";
+	return at != NULL ? arena_strndup(x->a, snd, (size_t)(at - snd)) : snd;
+}
+
+static const char *
 message_var(struct xp *x, enum var_id id)
 {
 	const struct tern_ctx *c = x->ctx;
@@ -127,22 +159,35 @@ message_var(struct xp *x, enum var_id id)
 		if (m == NULL)
 			return NULL;
 		return arena_printf(x->a, "%" PRIu64, m->size);
+	case V_INTERFACE:        return m != NULL ? m->interface_address : NULL;
+	case V_HOST_PORT:
+		if (m == NULL || m->host_address == NULL)
+			return NULL;
+		return arena_printf(x->a, "%d", m->host_port);
+	case V_SENDER_DOMAIN:
+	case V_SENDER_LP:
+		return sender_part(x, m != NULL ? m->sender :
+			c != NULL ? c->sender : NULL, id == V_SENDER_DOMAIN);
 	default:
 		return NULL;
 	}
 }
 
 static const char *
-time_var(struct xp *x, bool is_full)
+time_var(struct xp *x, enum var_id id)
 {
 	char tbuf[64];
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t n;
 
+	if (id == V_TOD_EPOCH)
+		return arena_printf(x->a, "%lld", (long long)now);
 	localtime_r(&now, &tm);
-	if (is_full)
+	if (id == V_TOD_FULL)
 		n = strftime(tbuf, sizeof(tbuf), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	else if (id == V_TOD_BSDINBOX)
+		n = strftime(tbuf, sizeof(tbuf), "%a %b %e %H:%M:%S %Y", &tm);
 	else
 		n = strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
 	if (n == 0)
@@ -157,8 +202,10 @@ var_value(struct xp *x, enum var_id id)
 	case V_PRIMARY:   return conf.primary_hostname;
 	case V_QUALIFY:   return conf.qualify_domain;
 	case V_SPOOL_DIR: return conf.spool_directory;
-	case V_TOD_LOG:   return time_var(x, false);
-	case V_TOD_FULL:  return time_var(x, true);
+	case V_TOD_LOG:
+	case V_TOD_FULL:
+	case V_TOD_BSDINBOX:
+	case V_TOD_EPOCH: return time_var(x, id);
 	case V_VALUE:     return x->value;
 	default:
 		break;
@@ -168,6 +215,37 @@ var_value(struct xp *x, enum var_id id)
 	return message_var(x, id);
 }
 
+/* Is the current address's domain one of ours (it reached a director)? */
+static bool
+is_local_domain(struct xp *x)
+{
+	const struct address_item *a = x->ctx != NULL ? x->ctx->addr : NULL;
+
+	if (a == NULL)
+		return false;
+	if (x->ctx->inst != NULL && x->ctx->inst->kind == TERN_KIND_DIRECTOR)
+		return true;
+	return a->handled_by != NULL &&
+		a->handled_by->kind == TERN_KIND_DIRECTOR;
+}
+
+static bool
+var_tainted(struct xp *x, enum var_id id, bool is_tainted)
+{
+	const struct tern_address *a = cur_addr(x);
+
+	switch (id) {
+	case V_LOCAL_PART:
+		return a == NULL || !(a->flags & TERN_AF_LP_CHECKED);
+	case V_DOMAIN:
+		return !is_local_domain(x);
+	case V_VALUE:
+		return x->is_value_tainted;
+	default:
+		return is_tainted;
+	}
+}
+
 bool
 xp_var(struct xp *x, const char *name, struct xp_val *out)
 {
@@ -175,8 +253,80 @@ xp_var(struct xp *x, const char *name, struct xp_val *out)
 		if (strcmp(vars[i].name, name) != 0)
 			continue;
 		out->s = var_value(x, vars[i].id);
-		out->is_tainted = vars[i].is_tainted;
+		out->is_tainted = var_tainted(x, vars[i].id,
+			vars[i].is_tainted);
+		/* No message yet (SMTP reception): the session's value. */
+		if (out->s == NULL)
+			(void)smtp_in_var(name, &out->s, &out->is_tainted);
 		return true;
 	}
-	return false;
+	/* $auth1..$auth3, $tls_in_cipher ... (core/smtp_in/vars.c) */
+	return smtp_in_var(name, &out->s, &out->is_tainted);
+}
+
+/* "Name: value\n" of h matches name (caseless)?  Then the value. */
+static const char *
+header_value(const struct header *h, const char *name, size_t nlen)
+{
+	if (h->type == HDR_DELETED || h->len <= nlen || h->text[nlen] != ':' ||
+	    strncasecmp(h->text, name, nlen) != 0)
+		return NULL;
+	return h->text + nlen + 1;
+}
+
+/*
+ * Append one header's value: trimmed of surrounding white space and
+ * joined to an earlier one by a newline (h_, bh_), or raw (rh_).  False
+ * when it does not fit.
+ */
+static bool
+add_header_value(struct buf *b, const char *v, size_t len, bool is_raw)
+{
+	if (!is_raw) {
+		while (len > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			len--;
+		}
+		while (len > 0 && (v[len - 1] == '\n' || v[len - 1] == ' ' ||
+		    v[len - 1] == '\t' || v[len - 1] == '\r'))
+			len--;
+		if (b->len > 0 && !buf_addc(b, '\n'))
+			return false;
+	}
+	return buf_add(b, v, len);
+}
+
+bool
+xp_header_var(struct xp *x, const char *name, struct xp_val *out)
+{
+	const struct message *m = x->ctx != NULL ? x->ctx->msg : NULL;
+	const char *hname = strchr(name, '_');
+	bool is_raw = name[0] == 'r', found = false;
+	const char *base = name[0] == 'r' || name[0] == 'b' ? name + 1 : name;
+	struct buf b;
+	size_t nlen;
+
+	if (hname == NULL || (strncmp(base, "h_", 2) != 0 &&
+	    strncmp(base, "header_", 7) != 0))
+		return false;
+	hname++;
+	nlen = strlen(hname);
+	out->s = NULL;
+	out->is_tainted = true; /* whatever the client wrote */
+	if (m == NULL)
+		return true;
+	buf_init(&b, x->a, XP_MAX_OUT);
+	for (const struct header *h = m->headers; h != NULL; h = h->next) {
+		const char *v = header_value(h, hname, nlen);
+
+		if (v == NULL)
+			continue;
+		if (!add_header_value(&b, v, h->len - (size_t)(v - h->text),
+		    is_raw))
+			break;
+		found = true;
+	}
+	if (found)
+		out->s = b.p;
+	return true;
 }

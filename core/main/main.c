@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "address/address.h"
+#include "aliases/newaliases.h"
 #include "config/config.h"
 #include "config/lists.h"
 #include "daemon/daemon.h"
@@ -23,6 +24,7 @@
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "modules/modules.h"
@@ -57,6 +59,8 @@ enum action {
 	ACT_VIEW_HEADER,  /* -Mvh */
 	ACT_VIEW_BODY,    /* -Mvb */
 	ACT_VIEW_LOG,     /* -Mvl */
+	ACT_FREEZE,       /* -Mf */
+	ACT_THAW,         /* -Mt */
 	ACT_NEWALIASES,   /* -bi */
 };
 
@@ -104,13 +108,34 @@ parse_interval(const char *s)
 	return secs;
 }
 
-/* -q, -qf, -qff, -q30m, -qf30m */
+/* -R, -Rf, -Rff: the flags after R; the string follows. */
 static void
-parse_q(struct cmdline *cl, const char *opt)
+parse_R(struct cmdline *cl, const char *p, int argc, char **argv, int *i)
+{
+	for (; *p == 'f'; p++)
+		cl->queue_flags |= (cl->queue_flags & DELIVER_FORCE) ?
+			DELIVER_FROZEN : DELIVER_FORCE;
+	if (*p != '\0')
+		usage("bad option %s", argv[*i]);
+	if (*i + 1 >= argc)
+		usage("option %s needs a string", argv[*i]);
+	queue_run_select = argv[++*i];
+	cl->action = ACT_QUEUE_RUN;
+}
+
+/* -q, -qf, -qff, -qq, -q30m, -qf30m, -qR string, -qfR string */
+static void
+parse_q(struct cmdline *cl, const char *opt, int argc, char **argv, int *i)
 {
 	const char *p = opt + 2;
 
-	cl->action = ACT_QUEUE_RUN;
+	/* "-bd -q30m" and "-bdf -q30m": the daemon's queue runner. */
+	if (cl->action != ACT_DAEMON)
+		cl->action = ACT_QUEUE_RUN;
+	if (*p == 'q') {
+		cl->queue_flags |= DELIVER_TWO_PASS;
+		p++;
+	}
 	if (*p == 'f') {
 		cl->queue_flags |= DELIVER_FORCE;
 		p++;
@@ -118,6 +143,10 @@ parse_q(struct cmdline *cl, const char *opt)
 			cl->queue_flags |= DELIVER_FROZEN;
 			p++;
 		}
+	}
+	if (*p == 'R') {
+		parse_R(cl, p + 1, argc, argv, i);
+		return;
 	}
 	if (*p != '\0') {
 		cl->queue_interval = parse_interval(p);
@@ -166,6 +195,7 @@ parse_M(struct cmdline *cl, const char *a)
 		{ "-M", ACT_DELIVER }, { "-Mc", ACT_DELIVER },
 		{ "-Mrm", ACT_REMOVE }, { "-Mvh", ACT_VIEW_HEADER },
 		{ "-Mvb", ACT_VIEW_BODY }, { "-Mvl", ACT_VIEW_LOG },
+		{ "-Mf", ACT_FREEZE }, { "-Mt", ACT_THAW },
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
@@ -223,7 +253,9 @@ parse_option(struct cmdline *cl, int argc, char **argv, int *i,
 		if (!parse_M(cl, a))
 			usage("unknown option %s", a);
 	} else if (strncmp(a, "-q", 2) == 0) {
-		parse_q(cl, a);
+		parse_q(cl, a, argc, argv, i);
+	} else if (strncmp(a, "-R", 2) == 0) {
+		parse_R(cl, a + 2, argc, argv, i);
 	} else if (strcmp(a, "-t") == 0) {
 		cl->extract = true;
 	} else if (strcmp(a, "-i") == 0 || strcmp(a, "-oi") == 0) {
@@ -526,6 +558,8 @@ do_message_ids(const struct cmdline *cl)
 		case ACT_REMOVE: rc = queue_remove(id); break;
 		case ACT_VIEW_HEADER: rc = queue_view_header(id); break;
 		case ACT_VIEW_BODY: rc = queue_view_body(id); break;
+		case ACT_FREEZE: rc = queue_freeze(id, true); break;
+		case ACT_THAW: rc = queue_freeze(id, false); break;
 		default: rc = queue_view_log(id); break;
 		}
 		if (rc != 0)
@@ -563,6 +597,7 @@ dispatch(struct cmdline *cl)
 	case ACT_DAEMON:
 		open_spool();
 		daemon_foreground = cl->foreground;
+		daemon_queue_flags = cl->queue_flags;
 		return daemon_run(cl->ports, cl->queue_interval, rt.argv);
 	case ACT_QUEUE_RUN:
 		open_spool();
@@ -577,11 +612,8 @@ dispatch(struct cmdline *cl)
 	case ACT_VERIFY: return do_addresses(cl, true);
 	case ACT_SMTP_STDIN: return do_smtp_stdin();
 	case ACT_EXPAND: return do_expand(cl);
-	case ACT_NEWALIASES:
-		printf("%s: no dbm alias files to rebuild: the dbm lookup "
-		    "and newaliases arrive with the queue work\n", rt.progname);
-		return 0;
-	case ACT_DELIVER:
+	case ACT_NEWALIASES: return newaliases_run();
+	case ACT_DELIVER: case ACT_FREEZE: case ACT_THAW:
 		open_spool();
 		runtime_drop_privilege();
 		return do_message_ids(cl);
@@ -603,6 +635,7 @@ main(int argc, char **argv)
 	cl.dot_ends = true;
 	cl.delivery_mode = 'b';
 	arena_init_all();
+	proctitle_init(argc, argv); /* before anything keeps argv[i] */
 	init_runtime(argc, argv);
 	set_personality(&cl);
 	parse_cmdline(&cl, argc, argv);

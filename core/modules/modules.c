@@ -253,6 +253,12 @@ open_module(enum tern_kind kind, const char *name, const char *path,
 	return mod;
 }
 
+void
+module_cache_reset(void)
+{
+	loaded = NULL;
+}
+
 const struct tern_module *
 module_load(enum tern_kind kind, const char *name, const char *where,
 	char **err_out)

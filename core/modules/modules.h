@@ -22,6 +22,13 @@ const struct tern_module *module_load(enum tern_kind kind, const char *name,
 const struct tern_module *module_load_lookup(const char *type,
 	const char *where, char **err_out);
 
+/*
+ * Forget the modules loaded so far (their handles stay open): for a
+ * fuzzer that re-reads configurations and releases arena_perm between
+ * runs.  The next module_load opens them again.
+ */
+void module_cache_reset(void);
+
 /* -bV: print every module found under the module directory. */
 void module_list_all(void);
 

@@ -158,6 +158,36 @@ queue_remove(const char *id)
 	return 0;
 }
 
+int
+queue_freeze(const char *id, bool freeze)
+{
+	struct message m;
+	char *err = NULL;
+	const char *who = rt.caller_login ? rt.caller_login : "unknown";
+
+	if (open_message(id, &m, true) != 0)
+		return 1;
+	if (m.frozen == freeze) {
+		spool_close(&m);
+		printf("Message %s is %s frozen\n", id, freeze ? "already" :
+			"not");
+		return 0;
+	}
+	m.frozen = freeze;
+	if (spool_rewrite_header(&m, &err) != 0) {
+		fprintf(stderr, "%s: %s\n", prog(), err);
+		spool_close(&m);
+		return 1;
+	}
+	spool_close(&m);
+	log_write(TERN_LOG_MAIN, id, "%s by %s", freeze ? "frozen" :
+		"unfrozen", who);
+	spool_msglog(id, "%s by %s", freeze ? "frozen" : "unfrozen", who);
+	printf("Message %s is %s\n", id, freeze ? "now frozen" :
+		"no longer frozen");
+	return 0;
+}
+
 /* Copy fd from offset to stdout. */
 static int
 copy_out(int fd, off_t offset, const char *path)

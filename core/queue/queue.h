@@ -22,6 +22,14 @@ int queue_list(bool count_only);
  */
 int queue_remove(const char *id);
 
+/*
+ * -Mf (freeze) and -Mt (thaw): set or clear the frozen flag of a message
+ * that is not being delivered, logging "frozen by LOGIN" or "unfrozen by
+ * LOGIN".  A frozen message is skipped by queue runs except -qff (and
+ * -M), and by the frozen-message timers.
+ */
+int queue_freeze(const char *id, bool freeze);
+
 /* -Mvh, -Mvb, -Mvl: copy the -H file, the body, msglog/ID to stdout. */
 int queue_view_header(const char *id);
 int queue_view_body(const char *id);

@@ -105,9 +105,22 @@ hdr_close(struct rcv_hdr_parser *p)
 	p->cur = NULL;
 }
 
+void
+rcv_hdr_limits(struct rcv_hdr_parser *p, size_t line_max, size_t count_max)
+{
+	p->line_max = line_max;
+	p->count_max = count_max;
+}
+
 static void
 hdr_add_text(struct rcv_hdr_parser *p, const char *line, size_t len)
 {
+	if (p->limit_error != NULL)
+		return;
+	if (p->line_max > 0 && p->text.len + len > p->line_max) {
+		p->limit_error = "header line too long";
+		return;
+	}
 	if (p->max > 0 && p->bytes + len > p->max) {
 		p->too_big = true;
 		return;
@@ -140,6 +153,10 @@ rcv_hdr_feed(struct rcv_hdr_parser *p, const char *line, size_t len)
 		break;
 	}
 	hdr_close(p);
+	if (p->count_max > 0 && ++p->count > p->count_max)
+		p->limit_error = "too many header lines";
+	if (p->limit_error != NULL)
+		return RCV_HDR_MORE; /* keep reading, keep nothing */
 	h = arena_zalloc(p->arena, sizeof(*h));
 	*p->tail = h;
 	p->tail = &h->next;

@@ -71,6 +71,9 @@ struct rcv_hdr_parser {
 	size_t          bytes;   /* all header text so far */
 	size_t          max;     /* header_maxsize; 0 = none */
 	bool            too_big;
+	/* header_line_maxsize, header_count_max (0 = none): rcv_hdr_limits */
+	size_t          line_max, count_max, count;
+	const char     *limit_error; /* set: refuse the message with it */
 };
 
 enum rcv_hdr_feed {
@@ -83,6 +86,13 @@ void rcv_hdr_init(struct rcv_hdr_parser *p, struct arena *a, size_t max);
 /* Feed one line ending in "\n" (the caller adds it to a last partial line). */
 enum rcv_hdr_feed rcv_hdr_feed(struct rcv_hdr_parser *p, const char *line,
 	size_t len);
+/*
+ * Limit one header's size (with its continuations) and the number of
+ * headers; past either, limit_error is set and no more header text is
+ * kept.  0 = no limit.
+ */
+void rcv_hdr_limits(struct rcv_hdr_parser *p, size_t line_max,
+	size_t count_max);
 /* Finish: returns the list of headers (in order). */
 struct header *rcv_hdr_finish(struct rcv_hdr_parser *p);
 

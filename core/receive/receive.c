@@ -19,6 +19,8 @@
 #define RCV_HEADER_MAX_DEFAULT (1024 * 1024)
 #define RCV_WBUF_SIZE 65536
 
+int receive_errno;
+
 /* What the sink has seen so far. */
 struct rcv_state {
 	struct message       *m;
@@ -164,6 +166,9 @@ st_init(struct rcv_state *st, struct message *m, enum rcv_mode mode, int fd)
 	st->first_line = true;
 	st->wbuf = arena_alloc(arena_msg, RCV_WBUF_SIZE);
 	rcv_hdr_init(&st->hp, arena_msg, hmax);
+	rcv_hdr_limits(&st->hp, conf.header_line_maxsize > 0 ?
+		(size_t)conf.header_line_maxsize : 0, conf.header_count_max > 0 ?
+		(size_t)conf.header_count_max : 0);
 	buf_init(&st->line, arena_msg, hmax + 2);
 }
 
@@ -185,6 +190,23 @@ rcv_msgid_for_log(const struct message *m)
 	return "";
 }
 
+/* " X=cipher DN=\"...\" A=authenticator:id", as far as they apply. */
+static const char *
+rcv_tls_auth_for_log(const struct message *m)
+{
+	const char *x = "", *dn = "", *a = "";
+
+	if (m->tls_cipher != NULL)
+		x = arena_printf(arena_msg, " X=%s", m->tls_cipher);
+	if (m->tls_peerdn != NULL)
+		dn = arena_printf(arena_msg, " DN=\"%s\"", m->tls_peerdn);
+	if (m->authenticator != NULL)
+		a = arena_printf(arena_msg, " A=%s%s%s", m->authenticator,
+			m->authenticated_id != NULL ? ":" : "",
+			m->authenticated_id != NULL ? m->authenticated_id : "");
+	return arena_printf(arena_msg, "%s%s%s", x, dn, a);
+}
+
 static void
 rcv_log_arrival(const struct message *m)
 {
@@ -204,10 +226,10 @@ rcv_log_arrival(const struct message *m)
 		who = arena_printf(arena_msg, "H=%s%s[%s]:%d", name, helo,
 			m->host_address, m->host_port);
 	}
-	text = arena_printf(arena_msg, "<= %s %s P=%s S=%llu%s",
+	text = arena_printf(arena_msg, "<= %s %s P=%s%s S=%llu%s",
 		*m->sender != '\0' ? m->sender : "<>", who,
-		m->received_protocol, (unsigned long long)m->size,
-		rcv_msgid_for_log(m));
+		m->received_protocol, rcv_tls_auth_for_log(m),
+		(unsigned long long)m->size, rcv_msgid_for_log(m));
 	log_write(TERN_LOG_MAIN, m->id, "%s", text);
 	spool_msglog(m->id, "%s", text);
 }
@@ -337,7 +359,13 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 		spool_data_abort(m, st->fd);
 		return RCV_TOO_BIG;
 	}
+	if (st->hp.limit_error != NULL) {
+		*err_out = (char *)st->hp.limit_error;
+		spool_data_abort(m, st->fd);
+		return RCV_BAD;
+	}
 	if (st->write_errno != 0) {
+		receive_errno = st->write_errno;
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
 			"receive: writing the data file: %s",
 			strerror(st->write_errno));
@@ -370,6 +398,9 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 		m->size += h->len;
 	m->body_linecount = st->body_lines;
 	if (spool_commit(m, st->fd, &err) != 0) {
+		/* the clean-up after the failure may have changed errno */
+		receive_errno = err != NULL && (strstr(err, strerror(ENOSPC)) ||
+			strstr(err, strerror(EDQUOT))) ? ENOSPC : errno;
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
 			"receive: spool commit failed: %s", err);
 		close(st->fd);
@@ -396,12 +427,14 @@ receive_message(struct message *m, struct rcv_source *src,
 	int fd;
 
 	*err_out = NULL;
+	receive_errno = 0;
 	spool_new_id(m->id);
 	m->received = time(NULL);
 	if (m->received_protocol == NULL)
 		m->received_protocol = m->local ? "local" : "esmtp";
 	fd = spool_data_create(m, &err);
 	if (fd < 0) {
+		receive_errno = errno;
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
 			"receive: cannot create the data file: %s", err);
 		/* Read the data anyway, so an SMTP client stays in step. */

@@ -11,6 +11,16 @@
 
 #include "spool/spool.h"
 
+/*
+ * A layer the bytes are read through (TLS): read up to n bytes, waiting
+ * at most timeout seconds (0 = no limit).  >0 bytes, 0 at EOF, -1 with
+ * errno (ETIMEDOUT for a timeout).
+ */
+struct rcv_io {
+	ssize_t (*read)(void *arg, char *buf, size_t n, int timeout);
+	void    *arg;
+};
+
 /* A buffered byte source: an SMTP socket, stdin. */
 struct rcv_source {
 	int     fd;
@@ -18,9 +28,15 @@ struct rcv_source {
 	char   *buf;
 	size_t  start, end, size;
 	bool    eof;
+	const struct rcv_io *io; /* NULL: read(2) on fd */
 };
 
 void rcv_source_init(struct rcv_source *src, int fd, int timeout);
+/*
+ * Throw away whatever is buffered but not yet read (STARTTLS: bytes the
+ * client pipelined before the handshake).  Returns how many.
+ */
+size_t rcv_source_discard(struct rcv_source *src);
 /*
  * Read one line including its terminator (CRLF, LF, or a bare CR kept as
  * data) into *line_out (arena_conn), at most max bytes: a longer line is
@@ -56,8 +72,27 @@ enum rcv_result {
 enum rcv_result receive_message(struct message *m, struct rcv_source *src,
 	enum rcv_mode mode, bool extract, char **err_out);
 
-/* Start delivery of a just-received message per -odi/-odb/-odq/queue_only. */
+/*
+ * Start delivery of a just-received message per -odi/-odb/-odq,
+ * queue_only, smtp_accept_queue (receive_queue_reason),
+ * smtp_accept_queue_per_connection and queue_only_load.
+ */
 void receive_start_delivery(const char *id);
+
+/*
+ * The errno behind the last RCV_TEMP of receive_message (ENOSPC: the
+ * spool is full, answer 452), or 0.
+ */
+extern int receive_errno;
+
+/* Start it regardless of those (the supervisor of a handed-over id). */
+void receive_deliver_now(const char *id);
+
+/*
+ * Set by the daemon for a reception process: why its messages are only
+ * queued (smtp_accept_queue), or NULL.
+ */
+extern const char *receive_queue_reason;
 
 /*
  * In a reception process that has given up root: write each accepted id

@@ -55,6 +55,16 @@ received_from(const struct message *m)
 		m->host_address, m->host_port, helo);
 }
 
+/* "\n\t(authenticated as ID)" when the client authenticated with an id. */
+static const char *
+received_auth(const struct message *m)
+{
+	if (m->authenticated_id == NULL || *m->authenticated_id == '\0')
+		return "";
+	return arena_printf(arena_msg, "\n\t(authenticated as %s)",
+		m->authenticated_id);
+}
+
 struct header *
 rcv_received_header(struct message *m)
 {
@@ -68,9 +78,11 @@ rcv_received_header(struct message *m)
 		rcpt_for = arena_printf(arena_msg, "\n\tfor <%s>",
 			m->rcpts[0].address);
 	h->text = arena_printf(arena_msg,
-		"Received: %s\n\tby %s with %s (Tern %s)\n"
+		"Received: %s\n\tby %s with %s%s (Tern %s)%s\n"
 		"\t(envelope-from <%s>)\n\tid %s%s;\n\t%s\n",
-		received_from(m), conf.primary_hostname, proto, TERN_VERSION,
+		received_from(m), conf.primary_hostname, proto,
+		m->tls_cipher != NULL ? arena_printf(arena_msg, " (%s)",
+		m->tls_cipher) : "", TERN_VERSION, received_auth(m),
 		m->sender != NULL ? m->sender : "", m->id, rcpt_for,
 		rcv_rfc5322_date(arena_msg, m->received));
 	h->len = strlen(h->text);

@@ -20,6 +20,16 @@ rcv_source_init(struct rcv_source *src, int fd, int timeout)
 	src->buf = arena_alloc(arena_conn, src->size);
 	src->start = src->end = 0;
 	src->eof = false;
+	src->io = NULL;
+}
+
+size_t
+rcv_source_discard(struct rcv_source *src)
+{
+	size_t n = src->end - src->start;
+
+	src->start = src->end = 0;
+	return n;
 }
 
 static int
@@ -51,6 +61,13 @@ rcv_fill(struct rcv_source *src)
 	if (src->eof)
 		return 0;
 	for (;;) {
+		if (src->io != NULL) {
+			n = src->io->read(src->io->arg, src->buf, src->size,
+				src->timeout);
+			if (n < 0)
+				return -1;
+			break;
+		}
 		if (rcv_wait(src) < 0)
 			return -1;
 		n = read(src->fd, src->buf, src->size);

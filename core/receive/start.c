@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "daemon/load.h"
 #include "deliver/deliver.h"
 #include "log/log.h"
 
 char receive_delivery_mode = 'b';
+const char *receive_queue_reason;
 
 static int handoff_fd = -1;
 
@@ -38,11 +40,45 @@ deliver_and_wait(const char *id)
 		;
 }
 
+/*
+ * Why a message just received is to wait for a queue run instead of
+ * being delivered now (logged "no immediate delivery: ..."), or NULL.
+ */
+static const char *
+queue_reason(void)
+{
+	static int count; /* messages received by this process */
+	double load;
+
+	count++;
+	if (receive_queue_reason != NULL)
+		return receive_queue_reason;
+	if (conf.smtp_accept_queue_per_connection > 0 &&
+	    count > conf.smtp_accept_queue_per_connection)
+		return "more than smtp_accept_queue_per_connection messages "
+			"received in one connection";
+	if (load_exceeds(conf.queue_only_load, &load))
+		return "load average above queue_only_load";
+	return NULL;
+}
+
 void
 receive_start_delivery(const char *id)
 {
+	const char *why;
+
 	if (conf.queue_only || receive_delivery_mode == 'q')
 		return;
+	if ((why = queue_reason()) != NULL) {
+		log_write(TERN_LOG_MAIN, id, "no immediate delivery: %s", why);
+		return;
+	}
+	receive_deliver_now(id);
+}
+
+void
+receive_deliver_now(const char *id)
+{
 	if (handoff_fd >= 0) {
 		char line[MESSAGE_ID_LEN + 2];
 		size_t n = strlen(id);

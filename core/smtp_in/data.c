@@ -9,6 +9,7 @@
 #include "lib/arena.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "smtp_in/vars.h"
 
 static struct message *
 data_message(struct smtp_sess *s)
@@ -32,9 +33,20 @@ data_message(struct smtp_sess *s)
 		m->uid = rt.real_uid;
 		m->gid = rt.real_gid;
 	} else {
-		m->received_protocol = s->esmtp ? "esmtp" : "smtp";
+		/* Exim's names: esmtp, esmtps (TLS), esmtpa (AUTH), esmtpsa */
+		m->received_protocol = arena_printf(arena_msg, "%s%s%s",
+			s->esmtp ? "esmtp" : "smtp", s->tls != NULL ? "s" : "",
+			s->authenticated_id != NULL ? "a" : "");
 		m->uid = rt.tern_uid;
 		m->gid = rt.tern_gid;
+	}
+	if (s->authenticated_id != NULL) {
+		m->authenticated_id = smtp_in_vars.authenticated_id;
+		m->authenticator = smtp_in_vars.authenticator;
+	}
+	if (s->tls != NULL) {
+		m->tls_cipher = smtp_in_vars.tls_cipher;
+		m->tls_peerdn = smtp_in_vars.tls_peerdn;
 	}
 	return m;
 }
@@ -76,7 +88,10 @@ data_refused(struct smtp_sess *s, enum rcv_result rc, const char *err)
 			err != NULL ? err : "bad message");
 		break;
 	default:
-		smtp_reply(s, "451 4.3.0 temporary local problem - please try later");
+		if (receive_errno == ENOSPC || receive_errno == EDQUOT)
+			smtp_reply(s, "452 4.3.1 insufficient disk space");
+		else
+			smtp_reply(s, "451 4.3.0 temporary local problem - please try later");
 		break;
 	}
 }

@@ -13,6 +13,38 @@
 #include "lib/runtime.h"
 #include "log/log.h"
 
+/*
+ * sender_verify: the envelope sender must route (through the directors
+ * for a local domain, the routers for others); bounces and local callers
+ * are not checked.  False after replying 550 or 451.
+ */
+static bool
+mail_sender_ok(struct smtp_sess *s, const char *addr)
+{
+	char *msg = NULL;
+	int rc;
+
+	if (!conf.sender_verify || *addr == '\0' || s->ci->is_local)
+		return true;
+	rc = deliver_verify_recipient(addr, "", &msg);
+	if (rc == TERN_OK)
+		return true;
+	if (msg == NULL)
+		msg = rc == TERN_FAIL ? "unrouteable address" : "deferred";
+	if (rc == TERN_FAIL) {
+		smtp_reply(s, "550 5.1.7 <%s>: sender verify failed: %s", addr,
+			msg);
+		smtp_reject_log(s, "rejected MAIL FROM:<%s>: sender verify "
+			"failed: %s", addr, msg);
+	} else {
+		smtp_reply(s, "451 4.4.3 <%s>: could not verify the sender now",
+			addr);
+		smtp_reject_log(s, "temporarily rejected MAIL FROM:<%s>: sender "
+			"verify deferred: %s", addr, msg);
+	}
+	return false;
+}
+
 void
 smtp_act_mail(struct smtp_sess *s, const char *args)
 {
@@ -49,6 +81,11 @@ smtp_act_mail(struct smtp_sess *s, const char *args)
 			(unsigned long long)conf.message_size_limit);
 		return;
 	}
+	if (spool_check_space(mp.has_size ? mp.size : 0, &err) != 0) {
+		smtp_reply(s, "452 4.3.1 insufficient disk space");
+		smtp_reject_log(s, "rejected MAIL FROM:<%s>: %s", addr, err);
+		return;
+	}
 	if (*addr != '\0' && strchr(addr, '@') == NULL) {
 		if (!s->ci->is_local) {
 			smtp_reply(s, "501 5.1.7 <%s>: sender address must contain a domain",
@@ -57,6 +94,8 @@ smtp_act_mail(struct smtp_sess *s, const char *args)
 		}
 		addr = address_qualify(arena_msg, addr, conf.qualify_domain);
 	}
+	if (!mail_sender_ok(s, addr))
+		return;
 	s->sender = addr;
 	s->has_sender = true;
 	smtp_reply(s, "250 2.1.0 OK");
@@ -94,6 +133,9 @@ rcpt_relay_ok(struct smtp_sess *s, const char *domain)
 	int rc;
 
 	if (s->ci->is_local)
+		return TERN_OK;
+	/* An authenticated client may relay (auth.c sets it). */
+	if (s->authenticated_id != NULL)
 		return TERN_OK;
 	if (conf.relay_from_hosts != NULL && s->ci->host_address != NULL) {
 		rc = list_match(TERN_LIST_HOST, conf.relay_from_hosts,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 #include "log/log.h"
 #include "receive/rcv_int.h"
 #include "smtp_in/smtp_int.h"
+#include "smtp_in/vars.h"
+#include "tls/tls.h"
 
 #ifndef TERN_VERSION
 #define TERN_VERSION "0"
@@ -36,13 +39,23 @@ smtp_reply(struct smtp_sess *s, const char *fmt, ...)
 	if (!buf_adds(&s->out, line) || !buf_adds(&s->out, "\r\n"))
 		tern_panic("smtp_in: reply buffer overflow");
 	DEBUG("SMTP>> %s", line);
+	if (strncmp(line, "501", 3) == 0 || strncmp(line, "503", 3) == 0 ||
+	    strncmp(line, "555", 3) == 0)
+		smtp_synprot_error(s, line);
 }
 
-/* A socket is written with MSG_NOSIGNAL; stdout (-bs) may be a pipe. */
+/*
+ * A socket is written with MSG_NOSIGNAL; stdout (-bs) may be a pipe.
+ * Once TLS is up, everything goes through it.
+ */
 static ssize_t
-smtp_write(int fd, const char *p, size_t n)
+smtp_write(struct smtp_sess *s, int fd, const char *p, size_t n)
 {
-	ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+	ssize_t r;
+
+	if (s->tls != NULL)
+		return tls_server_write(s->tls, p, n, conf.smtp_receive_timeout);
+	r = send(fd, p, n, MSG_NOSIGNAL);
 
 	if (r < 0 && errno == ENOTSOCK)
 		r = write(fd, p, n);
@@ -55,7 +68,7 @@ smtp_flush(struct smtp_sess *s)
 	size_t off = 0;
 
 	while (off < s->out.len) {
-		ssize_t n = smtp_write(s->out_fd, s->out.p + off,
+		ssize_t n = smtp_write(s, s->out_fd, s->out.p + off,
 			s->out.len - off);
 
 		if (n < 0 && errno == EINTR)
@@ -153,6 +166,9 @@ smtp_bad_command(struct smtp_sess *s, const char *reply, const char *line)
 	smtp_reply(s, "%s", reply);
 }
 
+/* *line_out of smtp_read_command when it has already replied. */
+static char smtp_line_handled[1];
+
 /* Read one command; false when the session must end. */
 static bool
 smtp_read_command(struct smtp_sess *s, char **line_out)
@@ -182,6 +198,12 @@ smtp_read_command(struct smtp_sess *s, char **line_out)
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
 	    line[n - 1] == ' ' || line[n - 1] == '\t'))
 		line[--n] = '\0';
+	/* A NUL would cut the command short where C sees it: refuse it. */
+	if (memchr(line, '\0', (size_t)n) != NULL) {
+		smtp_bad_command(s, "500 5.5.2 NUL character in command",
+			"(contains NUL)");
+		line = smtp_line_handled;
+	}
 	*line_out = line;
 	return true;
 }
@@ -194,6 +216,8 @@ smtp_command(struct smtp_sess *s, const char *line)
 
 	DEBUG("SMTP<< %s", str_printable(arena_scratch, line, strlen(line)));
 	v = smtp_find_verb(line, &args);
+	if (!smtp_sync_command_ok(s, v != NULL ? v->name : NULL, line))
+		return;
 	if (v == NULL) {
 		smtp_bad_command(s, "500 5.5.1 unrecognized command", line);
 		return;
@@ -210,6 +234,15 @@ smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
 	memset(s, 0, sizeof(*s));
 	s->ci = ci;
 	s->out_fd = out_fd;
+	s->in_fd = in_fd;
+	smtp_in_vars.host_address = ci->host_address;
+	/* A client that stops reading must not hold us for ever either. */
+	if (conf.smtp_receive_timeout > 0) {
+		struct timeval tv = { .tv_sec = conf.smtp_receive_timeout };
+
+		(void)setsockopt(out_fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+			sizeof(tv));
+	}
 	rcv_source_init(&s->src, in_fd, conf.smtp_receive_timeout);
 	buf_init(&s->out, arena_conn, 1024 * 1024);
 	if (ci->host_address != NULL) {
@@ -229,6 +262,14 @@ smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
 	struct smtp_sess s;
 
 	smtp_sess_init(&s, in_fd, out_fd, ci);
+	if (ci->host_address != NULL &&
+	    tls_port_is_on_connect(ci->interface_port)) {
+		if (!smtp_tls_on_connect(&s))
+			return 0;
+	} else if (!smtp_sync_banner_ok(&s)) {
+		(void)smtp_flush(&s);
+		return 0;
+	}
 	smtp_greeting(&s);
 	while (!s.done) {
 		char *line;
@@ -238,9 +279,10 @@ smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
 			break;
 		if (line == NULL)
 			smtp_bad_command(&s, "500 5.5.2 line too long", "(too long)");
-		else
+		else if (line != smtp_line_handled)
 			smtp_command(&s, line);
 	}
 	(void)smtp_flush(&s);
+	tls_server_close(s.tls);
 	return 0;
 }

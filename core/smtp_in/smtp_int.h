@@ -11,6 +11,8 @@
 #include "smtp_in/smtp_in.h"
 #include "spool/spool.h"
 
+struct tls_server;
+
 /* RFC 5321 allows 512; we accept up to 1000 bytes including CRLF. */
 #define SMTP_CMD_MAX 1000
 
@@ -25,6 +27,15 @@ struct smtp_sess {
 	bool        esmtp;
 	int         unknown;     /* unrecognized commands so far */
 	bool        done;        /* QUIT, drop, or the connection is gone */
+	/* TLS and AUTH (starttls.c, auth.c), synchronisation (sync.c). */
+	int         in_fd;
+	struct tls_server *tls;  /* non-NULL once TLS is up */
+	bool        tls_offered; /* STARTTLS in the last EHLO */
+	bool        auth_offered;/* AUTH in the last EHLO */
+	bool        pipelining;  /* PIPELINING in the last EHLO */
+	const char *authenticated_id; /* non-NULL: AUTH succeeded (may relay) */
+	int         auth_failures;
+	int         synprot_errors;
 	/* The envelope (arena_msg, reset after each message and by RSET). */
 	bool        has_sender;
 	const char *sender;
@@ -48,6 +59,30 @@ void smtp_reset_envelope(struct smtp_sess *s);
 /* A rejection: mainlog and rejectlog. */
 void smtp_reject_log(struct smtp_sess *s, const char *fmt, ...)
 	TERN_PRINTF(2, 3);
+
+/* STARTTLS (starttls.c); TLS before the banner on tls_on_connect_ports. */
+bool smtp_check_starttls(struct smtp_sess *s, const char *args);
+void smtp_act_starttls(struct smtp_sess *s, const char *args);
+bool smtp_tls_on_connect(struct smtp_sess *s);
+
+/* AUTH (auth.c): the EHLO keyword line, or NULL; the verb. */
+const char *smtp_auth_ehlo_line(struct smtp_sess *s);
+bool smtp_check_auth(struct smtp_sess *s, const char *args);
+void smtp_act_auth(struct smtp_sess *s, const char *args);
+
+/*
+ * Synchronisation (sync.c): false (after replying 554, logging and
+ * ending the session) when the client sent more input than it may
+ * before our reply: before the banner, or after a command that must
+ * end a pipelined group (any command when PIPELINING was not offered).
+ */
+bool smtp_sync_banner_ok(struct smtp_sess *s);
+bool smtp_sync_command_ok(struct smtp_sess *s, const char *verb,
+	const char *line);
+/* Count a syntax or protocol error (5xx reply); drop past the limit. */
+void smtp_synprot_error(struct smtp_sess *s, const char *reply);
+/* Bytes the client sent that we have not read yet (buffered or TLS). */
+bool smtp_input_pending(struct smtp_sess *s);
 
 void smtp_act_mail(struct smtp_sess *s, const char *args);
 void smtp_act_rcpt(struct smtp_sess *s, const char *args);

@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/lists.h"
 #include "lib/arena.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "tls/tls.h"
 
 static void
 helo_hello(struct smtp_sess *s, const char *code_sep)
@@ -39,6 +41,21 @@ set_helo(struct smtp_sess *s, const char *args, bool esmtp)
 	smtp_reset_envelope(s);
 	s->helo = arena_strndup(arena_conn, args, n);
 	s->esmtp = esmtp;
+	s->pipelining = s->tls_offered = s->auth_offered = false;
+}
+
+/* pipelining_advertise_hosts (a local -bs caller always gets it). */
+static bool
+pipelining_offered(struct smtp_sess *s)
+{
+	char *err = NULL;
+
+	if (s->ci->host_address == NULL)
+		return true;
+	if (conf.pipelining_advertise_hosts == NULL)
+		return false;
+	return list_match(TERN_LIST_HOST, conf.pipelining_advertise_hosts,
+		s->ci->host_address, NULL, &err) == TERN_OK;
 }
 
 static void
@@ -51,6 +68,8 @@ act_helo(struct smtp_sess *s, const char *args)
 static void
 act_ehlo(struct smtp_sess *s, const char *args)
 {
+	const char *auth;
+
 	set_helo(s, args, true);
 	helo_hello(s, "-");
 	if (conf.message_size_limit > 0)
@@ -59,7 +78,16 @@ act_ehlo(struct smtp_sess *s, const char *args)
 	else
 		smtp_reply(s, "250-SIZE");
 	smtp_reply(s, "250-8BITMIME");
-	smtp_reply(s, "250-PIPELINING");
+	s->pipelining = pipelining_offered(s);
+	if (s->pipelining)
+		smtp_reply(s, "250-PIPELINING");
+	s->tls_offered = s->tls == NULL &&
+		tls_server_offered(s->ci->host_address);
+	if (s->tls_offered)
+		smtp_reply(s, "250-STARTTLS");
+	auth = smtp_auth_ehlo_line(s);
+	if (auth != NULL)
+		smtp_reply(s, "250-%s", auth);
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250 HELP");
 }
@@ -102,7 +130,7 @@ act_help(struct smtp_sess *s, const char *args)
 {
 	(void)args;
 	smtp_reply(s, "214-Commands supported:");
-	smtp_reply(s, "214 HELO EHLO MAIL RCPT DATA NOOP QUIT RSET HELP VRFY");
+	smtp_reply(s, "214 HELO EHLO MAIL RCPT DATA NOOP QUIT RSET HELP VRFY STARTTLS AUTH");
 }
 
 static void
@@ -165,8 +193,8 @@ const struct smtp_verb smtp_verbs[] = {
 	{ "HELP",     NULL,          act_help },
 	{ "VRFY",     NULL,          smtp_act_vrfy },
 	{ "EXPN",     NULL,          act_expn },
-	{ "STARTTLS", NULL,          act_not_implemented },
-	{ "AUTH",     NULL,          act_not_implemented },
+	{ "STARTTLS", smtp_check_starttls, smtp_act_starttls },
+	{ "AUTH",     smtp_check_auth, smtp_act_auth },
 	{ "ETRN",     NULL,          act_not_implemented },
 	{ "BDAT",     NULL,          act_not_implemented },
 	{ NULL,       NULL,          NULL },

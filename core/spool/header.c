@@ -107,6 +107,8 @@ encode_options(struct buf *b, const struct message *m)
 			m->interface_port) &&
 		put_opt(b, "received_protocol", m->received_protocol) &&
 		put_opt(b, "authenticated_id", m->authenticated_id) &&
+		put_opt(b, "tls_cipher", m->tls_cipher) &&
+		put_opt(b, "tls_peerdn", m->tls_peerdn) &&
 		put_opt(b, "errors_to", m->errors_to) &&
 		buf_printf(b, "-body_linecount %" PRIu64 "\n",
 			m->body_linecount) &&
@@ -322,6 +324,10 @@ decode_option(struct hdr_reader *r, struct message *m)
 		m->received_protocol = v;
 	} else if (strcmp(name, "authenticated_id") == 0) {
 		m->authenticated_id = v;
+	} else if (strcmp(name, "tls_cipher") == 0) {
+		m->tls_cipher = v;
+	} else if (strcmp(name, "tls_peerdn") == 0) {
+		m->tls_peerdn = v;
 	} else if (strcmp(name, "errors_to") == 0) {
 		m->errors_to = v;
 	} else if (strcmp(name, "delivered") == 0) {

@@ -56,6 +56,9 @@ struct message {
 	const char *interface_address;
 	int         interface_port;
 	const char *authenticated_id;
+	const char *authenticator;    /* instance name (reception only) */
+	const char *tls_cipher;       /* "TLS1.3:TLS_AES_256_GCM_SHA384:256" */
+	const char *tls_peerdn;       /* client certificate's subject */
 	const char *errors_to;
 	uint64_t    size;             /* -H header text + -D body bytes */
 	uint64_t    body_linecount;
@@ -137,6 +140,14 @@ int spool_rewrite_header(struct message *m, char **err_out) TERN_MUST_CHECK;
  */
 int spool_journal_add(struct message *m, const char *address, char **err_out)
 	TERN_MUST_CHECK;
+
+/*
+ * check_spool_space (plus msg_size, the client's SIZE=) and
+ * check_spool_inodes against the spool's file system: 0 when there is
+ * room (or the options are 0, or it cannot be told), -1 with *why_out
+ * (arena_msg) when there is not: answer 452.
+ */
+int spool_check_space(uint64_t msg_size, char **why_out);
 
 /* Remove -H, -D, -J and msglog/ID.  0 or -1 with *err_out. */
 int spool_remove(const char *id, char **err_out);

@@ -856,3 +856,54 @@ class Tern:
                          d.read_text(errors="replace")[-10000:])
         parts.append(f"--- spool ids: {self.queue_ids()}")
         return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- TLS
+
+def make_cert(directory, cn="test.example", name=None):
+    """A self-signed EC certificate and key for cn in directory, made with
+    the openssl command: (cert path, key path), readable by tern."""
+    directory = Path(directory)
+    name = name or cn
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec",
+         "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "2",
+         "-subj", f"/CN={cn}", "-addext", f"subjectAltName=DNS:{cn}"],
+        capture_output=True, text=True)
+    assert r.returncode == 0, f"openssl req failed: {r.stderr}"
+    for p in (cert, key):
+        os.chmod(p, 0o644)
+        if IS_ROOT:
+            pw = pwd.getpwnam(TEST_USER)
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+    return cert, key
+
+
+def tls_client_context():
+    """An ssl context that accepts any server certificate (tests use
+    self-signed ones)."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def non_loopback_address():
+    """An IPv4 address of this machine that is not in 127.0.0.0/8, or
+    None (read from /proc/net/fib_trie: the LOCAL routes)."""
+    try:
+        text = Path("/proc/net/fib_trie").read_text()
+    except OSError:
+        return None
+    last = None
+    for line in text.splitlines():
+        m = re.search(r"\|-- (\d+\.\d+\.\d+\.\d+)", line)
+        if m:
+            last = m.group(1)
+        elif "/32 host LOCAL" in line and last and \
+                not last.startswith("127."):
+            return last
+    return None

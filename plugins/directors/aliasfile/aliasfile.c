@@ -399,12 +399,17 @@ lookup_key(struct walk *w)
 	return key;
 }
 
-/* Expand an option; a forced failure declines. */
+/*
+ * Expand an option; a forced failure declines.  "file" is a path: a result
+ * with unchecked data from outside in it is refused (deferred).
+ */
 static int
 expand_opt(struct walk *w, const char *name, const char *tmpl, char **out)
 {
 	char *err = NULL;
-	int rc = core->expand(w->ctx, tmpl, out, &err);
+	int rc = strcmp(name, "file") == 0 ?
+		core->expand_path(w->ctx, tmpl, out, &err) :
+		core->expand(w->ctx, tmpl, out, &err);
 
 	if (rc == TERN_OK)
 		return TERN_OK;
@@ -472,7 +477,10 @@ aliasfile_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 			return rc;
 		value = expanded;
 	}
-	addr->flags |= TERN_AF_LP_CHECKED;
+	/* taint: a wildcard key ("*" in wildlsearch) vouches for nothing */
+	if (strstr(w.o->search_type, "wild") == NULL &&
+	    strchr(w.o->search_type, '*') == NULL)
+		addr->flags |= TERN_AF_LP_CHECKED;
 	addr->local_part_data = value;
 	rc = walk_list(&w, value, w.source, 0);
 	if (rc == TERN_OK)

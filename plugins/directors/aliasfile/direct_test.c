@@ -152,7 +152,7 @@ static const struct tern_core fake_core = {
 	.log = fake_log, .alloc = fake_alloc, .strdup = fake_strdup,
 	.printf = fake_printf, .expand = fake_expand, .lookup = fake_lookup,
 	.add_child = fake_add_child, .main_option = fake_main_option,
-	.is_verify = fake_is_verify,
+	.is_verify = fake_is_verify, .expand_path = fake_expand,
 };
 
 static const char aliases[] =

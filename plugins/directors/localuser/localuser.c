@@ -239,6 +239,14 @@ check_directory(struct tern_instance *inst, struct tern_ctx *ctx,
 	return rc == TERN_DEFER ? TERN_DEFER : TERN_ERROR;
 }
 
+/* Lookup types whose keys are patterns: wildlsearch, lsearch* … */
+static bool
+is_wild_type(const char *type)
+{
+	return strstr(type, "wild") != NULL || strchr(type, '*') != NULL ||
+		strstr(type, "iplsearch") != NULL;
+}
+
 static int
 localuser_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct tern_address *addr)
@@ -268,8 +276,16 @@ localuser_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 	addr->uid = u.uid;
 	addr->gid = u.gid;
 	addr->home = u.home;
-	addr->flags |= TERN_AF_HAS_UID | TERN_AF_LP_CHECKED;
-	addr->local_part_data = u.name;
+	addr->flags |= TERN_AF_HAS_UID;
+	/*
+	 * Taint: the passwd file or an exact-key lookup found this very local
+	 * part, which vouches for it; a wildcard entry ("*" in wildlsearch)
+	 * matches anything and vouches for nothing.
+	 */
+	if (o->lookup_type == NULL || !is_wild_type(o->lookup_type)) {
+		addr->flags |= TERN_AF_LP_CHECKED;
+		addr->local_part_data = u.name;
+	}
 	addr->transport = inst->transport;
 	return TERN_OK;
 }

@@ -31,7 +31,7 @@ struct appendfile_opts {
 	int         lock_interval;
 	int         lock_retries;
 	int         lockfile_timeout;
-	uint64_t    quota;
+	const char *quota;         /* expandable size; "" or 0: none */
 	bool        maildir_format;
 	bool        create_directory;
 	bool        mode_fail_narrower;
@@ -91,7 +91,7 @@ static const struct tern_option appendfile_options[] = {
 	O("mode_fail_narrower",   BOOL,   mode_fail_narrower,   "true"),
 	F("notify_comsat",        BOOL,   notify_comsat,        "false"),
 	O("prefix",               EXPSTR, prefix,               NULL),
-	O("quota",                SIZE,   quota,                "0"),
+	O("quota",                EXPSTR, quota,                "0"),
 	F("quota_filecount",      INT,    quota_filecount,      "0"),
 	F("quota_is_inclusive",   BOOL,   quota_is_inclusive,   "true"),
 	F("quota_warn_message",   EXPSTR, quota_warn_message,   NULL),
@@ -186,14 +186,21 @@ batch_result(struct tern_ctx *ctx, struct tern_address *batch, int rc,
 	return rc;
 }
 
-/* Expand option `name`: TERN_OK, or the batch's result with a message. */
+/*
+ * Expand option `name`: TERN_OK, or the batch's result with a message.
+ * file and directory are paths: a result tainted by unchecked data from
+ * outside is refused (expand_path defers it and tells the paniclog).
+ */
 static int
 expand_opt(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct tern_address *batch, const char *name, const char *tmpl,
 	char **out)
 {
+	bool is_path = strcmp(name, "file") == 0 ||
+		strcmp(name, "directory") == 0;
 	char *err = NULL, *msg;
-	int rc = core->expand(ctx, tmpl, out, &err);
+	int rc = is_path ? core->expand_path(ctx, tmpl, out, &err) :
+		core->expand(ctx, tmpl, out, &err);
 
 	if (rc == TERN_OK)
 		return TERN_OK;
@@ -277,6 +284,62 @@ base_flags(const struct appendfile_opts *o)
 		(o->use_crlf ? TERN_WR_CRLF : 0);
 }
 
+/* "10M", "512K", "2G", "1000" or "" (none): 0, or -1 when bad. */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = s;
+
+	while (*p == ' ')
+		p++;
+	if (*p == '\0') {
+		*out = 0;
+		return 0;
+	}
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > UINT64_MAX / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return -1;
+	switch (*p) {
+	case 'K': case 'k': mult = 1024; p++; break;
+	case 'M': case 'm': mult = 1024 * 1024; p++; break;
+	case 'G': case 'g': mult = 1024 * 1024 * 1024; p++; break;
+	default: break;
+	}
+	while (*p == ' ')
+		p++;
+	if (*p != '\0' || (v != 0 && mult > UINT64_MAX / v))
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+/* quota, expanded (it may come from a lookup, per user). */
+static int
+get_quota(struct tern_instance *inst, struct tern_ctx *ctx,
+	struct tern_address *batch, uint64_t *quota_out)
+{
+	const struct appendfile_opts *o = inst->opts;
+	char *text;
+	int rc;
+
+	*quota_out = 0;
+	if (o->quota == NULL)
+		return TERN_OK;
+	rc = expand_opt(inst, ctx, batch, "quota", o->quota, &text);
+	if (rc != TERN_OK)
+		return rc;
+	if (parse_size(text, quota_out) < 0)
+		return batch_result(ctx, batch, TERN_ERROR, core->printf(ctx,
+			"%s transport: quota \"%s\" (from \"%s\") is not a size",
+			inst->name, text, o->quota), 0);
+	return TERN_OK;
+}
+
 static uint64_t
 message_size(struct tern_ctx *ctx)
 {
@@ -287,8 +350,8 @@ message_size(struct tern_ctx *ctx)
 
 static int
 deliver_mbox(struct tern_instance *inst, struct tern_address *batch,
-	const char *path, struct write_arg *wa, char *err, size_t errlen,
-	int *errno_out)
+	const char *path, uint64_t quota, struct write_arg *wa, char *err,
+	size_t errlen, int *errno_out)
 {
 	const struct appendfile_opts *o = inst->opts;
 	const struct appendfile_data *d = inst->data;
@@ -303,7 +366,7 @@ deliver_mbox(struct tern_instance *inst, struct tern_address *batch,
 		.create_file = d->create_file, .home = batch->home,
 		.lock = { o->use_lockfile, o->use_fcntl_lock, o->lock_interval,
 			o->lock_retries, o->lockfile_timeout, o->lockfile_mode },
-		.quota = o->quota,
+		.quota = quota,
 		.msg_size = message_size(wa->ctx),
 		.write = af_write, .arg = wa,
 	};
@@ -326,9 +389,12 @@ appendfile_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct write_arg wa = { ctx, batch, base_flags(o), NULL, NULL };
 	char *path, err[8192];
 	bool maildir = false;
+	uint64_t quota = 0;
 	int rc, e = 0;
 
 	rc = find_target(inst, ctx, batch, &path, &maildir);
+	if (rc == TERN_OK)
+		rc = get_quota(inst, ctx, batch, &quota);
 	if (rc == TERN_OK)
 		rc = set_affixes(inst, ctx, batch, maildir, &wa);
 	if (rc != TERN_OK)
@@ -337,14 +403,15 @@ appendfile_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 		struct maildir_params p = {
 			.dir = path, .create_directory = o->create_directory,
 			.directory_mode = o->directory_mode, .mode = o->mode,
-			.quota = o->quota,
+			.quota = quota,
 			.msg_size = message_size(ctx),
 			.write = af_write, .arg = &wa,
 		};
 
 		rc = maildir_deliver(&p, err, sizeof err, &e);
 	} else {
-		rc = deliver_mbox(inst, batch, path, &wa, err, sizeof err, &e);
+		rc = deliver_mbox(inst, batch, path, quota, &wa, err, sizeof err,
+			&e);
 	}
 	if (rc == TERN_OK)
 		return TERN_OK;

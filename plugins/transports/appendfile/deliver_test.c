@@ -112,6 +112,7 @@ static const struct tern_core fake_core = {
 	.size = sizeof(struct tern_core), .abi_major = TERN_ABI_MAJOR,
 	.strdup = fake_strdup, .printf = fake_printf, .expand = fake_expand,
 	.message = fake_message, .write_message = fake_write_message,
+	.expand_path = fake_expand,
 };
 
 static void

@@ -210,6 +210,8 @@ pipe_split_list(const char *list)
 	while (*list != '\0') {
 		size_t k = 0;
 
+		while (isspace((unsigned char)*list))
+			list++; /* "A=1 : B=2": items are trimmed */
 		if ((item = malloc(len + 1)) == NULL)
 			goto out_fail;
 		for (; *list != '\0'; list++) {

@@ -9,6 +9,8 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,6 @@ struct pipe_opts {
 	bool        delivery_date_add;
 	bool        envelope_to_add;
 	bool        return_path_add;
-	/* accepted, not implemented yet */
 	bool        return_output;
 	bool        return_fail_output;
 	bool        log_output;
@@ -49,8 +50,6 @@ struct pipe_opts {
 
 #define O(name, type, field, dflt) \
 	TERN_OPT(name, type, struct pipe_opts, field, dflt)
-#define F(name, type, field, dflt) \
-	TERN_OPT_F(name, type, struct pipe_opts, field, dflt, TERN_OPTF_FUTURE)
 
 static const struct tern_option pipe_options[] = {
 	O("check_string",       STRING, check_string,       NULL),
@@ -61,15 +60,15 @@ static const struct tern_option pipe_options[] = {
 	O("escape_string",      STRING, escape_string,      NULL),
 	O("freeze_exec_fail",   BOOL,   freeze_exec_fail,   "false"),
 	O("ignore_status",      BOOL,   ignore_status,      "false"),
-	F("log_defer_output",   BOOL,   log_defer_output,   "false"),
-	F("log_fail_output",    BOOL,   log_fail_output,    "false"),
-	F("log_output",         BOOL,   log_output,         "false"),
-	F("max_output",         SIZE,   max_output,         "20K"),
+	O("log_defer_output",   BOOL,   log_defer_output,   "false"),
+	O("log_fail_output",    BOOL,   log_fail_output,    "false"),
+	O("log_output",         BOOL,   log_output,         "false"),
+	O("max_output",         SIZE,   max_output,         "20K"),
 	O("path",               STRING, path,               "/bin:/usr/bin"),
 	O("prefix",             EXPSTR, prefix,             NULL),
 	O("restrict_to_path",   BOOL,   restrict_to_path,   "false"),
-	F("return_fail_output", BOOL,   return_fail_output, "false"),
-	F("return_output",      BOOL,   return_output,      "false"),
+	O("return_fail_output", BOOL,   return_fail_output, "false"),
+	O("return_output",      BOOL,   return_output,      "false"),
 	O("return_path_add",    BOOL,   return_path_add,    "false"),
 	O("suffix",             EXPSTR, suffix,             NULL),
 	O("temp_errors",        STRING, temp_errors,        "75:73"),
@@ -278,7 +277,8 @@ expand_args(struct tern_instance *inst, struct tern_ctx *ctx,
 	int rc;
 
 	for (char **a = argv; *a != NULL; a++) {
-		rc = core->expand(ctx, *a, &out, &err);
+		/* taint: no argument may carry unchecked data from outside */
+		rc = core->expand_path(ctx, *a, &out, &err);
 		if (rc != TERN_OK)
 			return batch_result(ctx, batch, rc == TERN_DEFER ?
 				TERN_DEFER : TERN_ERROR, "%s transport: failed "
@@ -342,8 +342,8 @@ build_argv(struct tern_instance *inst, struct tern_ctx *ctx,
 	if (o->use_shell) {
 		char *cmd = (char *)text, *err = NULL;
 
-		if (expand && (rc = core->expand(ctx, text, &cmd, &err)) !=
-		    TERN_OK)
+		if (expand && (rc = core->expand_path(ctx, text, &cmd, &err))
+		    != TERN_OK)
 			return batch_result(ctx, batch, rc == TERN_DEFER ?
 				TERN_DEFER : TERN_ERROR, "%s transport: failed "
 				"to expand command \"%s\": %s", inst->name, text,
@@ -415,6 +415,11 @@ judge(struct tern_instance *inst, struct tern_ctx *ctx,
 	int in;
 
 	switch (res->how) {
+	case PIPE_MSG_FAILED:
+		batch->basic_errno = res->write_errno;
+		return batch_result(ctx, batch, TERN_DEFER, "%s transport: "
+			"error preparing the message for command %s: %s",
+			inst->name, cmd, res->write_err);
 	case PIPE_SPAWN_FAILED:
 		return batch_result(ctx, batch, TERN_DEFER, "%s transport: "
 			"failed to start command %s: %s", inst->name, cmd,
@@ -430,6 +435,12 @@ judge(struct tern_instance *inst, struct tern_ctx *ctx,
 			"command \"%s\") timed out after %ds", inst->name, cmd,
 			o->timeout);
 	case PIPE_SIGNALED:
+		if (res->output_exceeded)
+			return batch_result(ctx, batch, TERN_FAIL, "Child "
+				"process of %s transport (running command "
+				"\"%s\") was killed: its output exceeded "
+				"max_output (%zu bytes)", inst->name, cmd,
+				res->output_len);
 		return batch_result(ctx, batch, TERN_FAIL, "Child process of %s "
 			"transport (running command \"%s\") was terminated by "
 			"signal %d (%s)", inst->name, cmd, res->status,
@@ -493,6 +504,61 @@ set_affixes(struct tern_instance *inst, struct tern_ctx *ctx,
 	return TERN_OK;
 }
 
+/* The first line of the output, printable, for the log. */
+static char *
+first_line(struct tern_ctx *ctx, const char *out, size_t len)
+{
+	size_t n = strcspn(out, "\n");
+	char *s, *p;
+
+	if (n > 200)
+		n = 200;
+	p = s = core->alloc(ctx, n * 4 + 1);
+	for (size_t i = 0; i < n && i < len; i++) {
+		unsigned char c = (unsigned char)out[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			*p++ = (char)c;
+		else
+			p += snprintf(p, 5, "\\x%02x", c);
+	}
+	*p = '\0';
+	return s;
+}
+
+/*
+ * What the command's output changes: return_output fails a delivery that
+ * produced any; return_output (always) and return_fail_output (when the
+ * delivery failed) send it back in the bounce; log_*_output log its
+ * first line.  Returns the final result.
+ */
+static int
+handle_output(struct tern_instance *inst, struct tern_ctx *ctx,
+	struct tern_address *batch, const struct pipe_result *res,
+	const char *cmd, int rc)
+{
+	const struct pipe_opts *o = inst->opts;
+	bool has = res->output != NULL && res->output_len > 0;
+
+	if (!has)
+		return rc;
+	if (o->return_output && rc != TERN_FAIL && rc != TERN_ERROR)
+		rc = batch_result(ctx, batch, TERN_FAIL, "Child process of %s "
+			"transport (running command \"%s\") produced output "
+			"(return_output)", inst->name, cmd);
+	if (o->log_output || (rc == TERN_FAIL && o->log_fail_output) ||
+	    (rc == TERN_DEFER && o->log_defer_output))
+		core->log(ctx, TERN_LOG_MAIN, "%s transport: output of %s: %s",
+			inst->name, cmd, first_line(ctx, res->output,
+			res->output_len));
+	if ((o->return_output || (o->return_fail_output &&
+	    rc == TERN_FAIL)) && core->size >= offsetof(struct tern_core,
+	    set_return_output) + sizeof core->set_return_output)
+		core->set_return_output(ctx, batch, res->output,
+			res->output_len);
+	return rc;
+}
+
 static int
 pipe_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct tern_address *batch)
@@ -502,6 +568,7 @@ pipe_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct strvec env = { NULL, 0, 0 };
 	struct pipe_result res;
 	char **argv = NULL;
+	const char *cmd;
 	int rc;
 
 	rc = set_affixes(inst, ctx, batch, &wa);
@@ -520,9 +587,14 @@ pipe_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 		.argv = argv, .envp = env.v, .timeout = o->timeout,
 		.umask = (mode_t)o->umask,
 		.cwd = batch->home, .write = pipe_write, .arg = &wa,
+		.max_output = o->max_output > SIZE_MAX - 1 ? SIZE_MAX - 1 :
+			(size_t)o->max_output,
 	};
 	pipe_run(&run, &res);
-	rc = judge(inst, ctx, batch, &res, joined(ctx, argv));
+	cmd = joined(ctx, argv);
+	rc = judge(inst, ctx, batch, &res, cmd);
+	rc = handle_output(inst, ctx, batch, &res, cmd, rc);
+	free(res.output);
 out_free:
 	pipe_argv_free(env.v);
 	pipe_argv_free(argv);

@@ -51,6 +51,11 @@ struct pipe_run {
 	const char    *cwd;     /* NULL: "/" */
 	pipe_writer_fn write;
 	void          *arg;
+	/*
+	 * Output (stdout and stderr) kept, in bytes; more output kills the
+	 * command.  0: no limit, and nothing kept.
+	 */
+	size_t         max_output;
 };
 
 enum pipe_outcome {
@@ -59,6 +64,7 @@ enum pipe_outcome {
 	PIPE_TIMED_OUT,
 	PIPE_EXEC_FAILED, /* err_errno says why */
 	PIPE_SPAWN_FAILED,
+	PIPE_MSG_FAILED,  /* the message could not be made ready: write_* */
 };
 
 struct pipe_result {
@@ -68,12 +74,18 @@ struct pipe_result {
 	bool write_failed;   /* writing the message failed (not EPIPE) */
 	int  write_errno;
 	char write_err[512];
+	char  *output;          /* malloc'ed, NUL-terminated; may be NULL */
+	size_t output_len;      /* bytes of output kept */
+	bool   output_exceeded; /* more than max_output: command killed */
 };
 
 /*
- * Run argv with the message on its stdin (stdout and stderr to
- * /dev/null), in its own process group, killed after the timeout.
- * Fills *res; always returns 0.
+ * Run argv with the message on its stdin and its stdout and stderr read
+ * back (kept up to max_output), in its own process group, killed after
+ * the timeout.  The message is first written to an anonymous file, so
+ * that feeding the command and reading its output cannot deadlock and a
+ * local write error is told from the command's failure.  Fills *res
+ * (free res->output); always returns 0.
  */
 int pipe_run(const struct pipe_run *r, struct pipe_result *res);
 

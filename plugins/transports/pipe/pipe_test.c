@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,57 @@ test_run(void **state)
 		if (cases[i].script == NULL && res.err_errno != ENOENT)
 			fail_msg("bad exec: got errno %d, want ENOENT",
 				res.err_errno);
+		free(res.output);
+	}
+}
+
+static void
+test_output(void **state)
+{
+	static const struct {
+		const char *script;
+		size_t      bytes, max;
+		const char *want;     /* output kept */
+		bool        exceeded;
+	} cases[] = {
+		{ "cat >/dev/null; echo out; echo err >&2", 1 << 20, 100,
+		  "out\nerr\n", false },
+		{ "echo first; cat >/dev/null; echo after", 1 << 20, 100,
+		  "first\nafter\n", false },
+		{ "exit 0", 100, 100, "", false },
+		{ "echo 0123456789abcdef; sleep 30", 0, 10, "0123456789",
+		  true },
+		{ "echo discarded", 0, 0, "", false },
+	};
+	char *env[] = { "PATH=/bin:/usr/bin", NULL };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *argv[] = { "/bin/sh", "-c", (char *)cases[i].script,
+			NULL };
+		struct feed f = { cases[i].bytes };
+		struct pipe_run r = {
+			.argv = argv, .envp = env, .timeout = 20, .umask = 022,
+			.write = feed_write, .arg = &f,
+			.max_output = cases[i].max,
+		};
+		struct pipe_result res;
+		const char *got;
+
+		pipe_run(&r, &res);
+		got = res.output ? res.output : "";
+		if (strcmp(got, cases[i].want) != 0 ||
+		    res.output_len != strlen(cases[i].want))
+			fail_msg("\"%s\": got output \"%s\", want \"%s\"",
+				cases[i].script, got, cases[i].want);
+		if (res.output_exceeded != cases[i].exceeded)
+			fail_msg("\"%s\": got exceeded %d", cases[i].script,
+				res.output_exceeded);
+		if (cases[i].exceeded && (res.how != PIPE_SIGNALED ||
+		    res.status != SIGKILL))
+			fail_msg("\"%s\": got how %d status %d, want killed",
+				cases[i].script, res.how, res.status);
+		free(res.output);
 	}
 }
 
@@ -184,6 +236,7 @@ main(void)
 		cmocka_unit_test(test_status_list),
 		cmocka_unit_test(test_find_in_path),
 		cmocka_unit_test(test_run),
+		cmocka_unit_test(test_output),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

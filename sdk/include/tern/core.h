@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <tern/net.h>
 #include <tern/rc.h>
 #include <tern/str.h>
 
@@ -30,6 +31,13 @@ enum tern_addr_kind {
 #define TERN_AF_DISCARD    0x01u /* :blackhole: — accepted and dropped */
 #define TERN_AF_LP_CHECKED 0x02u /* local part validated by a lookup */
 #define TERN_AF_HAS_UID    0x04u /* uid/gid below are set */
+/*
+ * (driver, on a child from add_child; forwardfile) "\user" or check_ancestor:
+ * the director that made it is skipped for it, and a child equal to an
+ * ancestor is kept rather than dropped as a loop.
+ */
+#define TERN_AF_NO_REDIRECT 0x10u
+#define TERN_AF_RESULT     0x08u /* (transport) ->result is this address's own */
 
 /*
  * One address being routed or delivered.  The core allocates it; a driver
@@ -51,6 +59,15 @@ struct tern_address {
 	int         basic_errno;/* (driver) errno behind message, or 0 */
 	const struct tern_address *parent; /* alias/forward parent or NULL */
 	struct tern_address *next;         /* batch in a transport call */
+
+	/* ABI 1.1, remote delivery: */
+	struct tern_host *hosts;          /* (router) hosts to try, in order */
+	struct tern_host *fallback_hosts; /* the router's fallback_hosts (core) */
+	int         result;   /* (transport) with TERN_AF_RESULT: this
+	                         address's own TERN_* result, overriding the
+	                         batch's return value (e.g. one 550 RCPT) */
+	const char *log_info; /* (transport) " H=host [ip] X=..." for its log
+	                         line */
 };
 
 /* What a driver may know about the message being handled. */
@@ -83,17 +100,37 @@ struct tern_msginfo {
 
 /* tern_core.match_list kinds */
 enum tern_list_kind {
-	TERN_LIST_DOMAIN = 1,
-	TERN_LIST_HOST,
-	TERN_LIST_ADDRESS,
-	TERN_LIST_LOCALPART,
-	TERN_LIST_STRING,
+	TERN_LIST_DOMAIN = 1, /* domains: "*.example.com", "@", lookups */
+	TERN_LIST_HOST,       /* hosts: IP, CIDR, names, "+relay_hosts" */
+	TERN_LIST_ADDRESS,    /* local_part@domain patterns */
+	TERN_LIST_LOCALPART,  /* local parts (caseful as configured) */
+	TERN_LIST_STRING,     /* plain strings and regular expressions */
 };
 
+/*
+ * How an authenticator's client side talks to the server: provided by
+ * the smtp transport.  command sends `line` (without CRLF) and reads the
+ * whole reply: its code (334, 235, 535 ...) with *text_out the text of
+ * its last line after "NNN " (ctx memory), or -1 on an I/O error or
+ * timeout (*err_out).
+ */
+struct tern_auth_client_io {
+	void *arg;
+	int (*command)(void *arg, const char *line, char **text_out,
+		char **err_out);
+};
+
+/*
+ * The services of the running core, handed to each module's load().  Keep
+ * the pointer; the table lives as long as the process.  Members are only
+ * appended (ABI minor); a module built for minor N may use every member
+ * present in N, and should check `size` (offsetof the member < size)
+ * before using one added later.
+ */
 struct tern_core {
 	size_t   size;     /* sizeof(struct tern_core) in the running core */
-	uint16_t abi_major;
-	uint16_t abi_minor;
+	uint16_t abi_major; /* the running core's ABI: a module built for */
+	uint16_t abi_minor; /* an older minor ignores members past its own */
 
 	/* Log a line, tagged with the message id of ctx (ctx may be NULL). */
 	void (*log)(struct tern_ctx *ctx, int where, const char *fmt, ...)
@@ -155,6 +192,161 @@ struct tern_core {
 	 * ABI 1.1 additions.  Append only, below this line, each group under
 	 * a comment naming its feature; never reorder what is above.
 	 */
+
+	/*
+	 * Hints databases (spool_directory/db/<db>, LMDB).  Only hints: a
+	 * lost database loses no mail.  get: OK (*val_out in ctx memory),
+	 * FAIL not found, DEFER database unusable.  put/del: OK or DEFER.
+	 */
+	int (*hints_get)(struct tern_ctx *ctx, const char *db, const char *key,
+		void **val_out, size_t *len_out);
+	int (*hints_put)(struct tern_ctx *ctx, const char *db, const char *key,
+		const void *val, size_t len);
+	int (*hints_del)(struct tern_ctx *ctx, const char *db, const char *key);
+
+	/*
+	 * Retry hints, keyed as Exim does: "T:host:ip" (a host),
+	 * "T:host:ip:port" when the port is not 25, "R:domain" (routing),
+	 * "local_part@domain" (an address).  retry_due: TERN_OK (try now),
+	 * TERN_DEFER (not yet due: skip it), TERN_FAIL (the retry rules'
+	 * cutoff has passed and the last try also failed: give up).
+	 * retry_record: after a try; error_class is Exim's ("timeout",
+	 * "refused", "rcpt_4xx", "mail_4xx", "data_4xx", "quota", "auth_failed"
+	 * …) or NULL on success (which deletes the record).
+	 */
+	int (*retry_due)(struct tern_ctx *ctx, const char *key);
+	void (*retry_record)(struct tern_ctx *ctx, const char *key,
+		const char *error_class, int basic_errno, const char *text);
+
+	/*
+	 * Remote delivery: DNS, host lists, connections with timeouts, the
+	 * TLS client, and messages waiting for a host (tern/net.h types).
+	 * Timeouts are in seconds.  Results live in ctx memory.
+	 *
+	 * dns_lookup: records of type for name through dns_servers/dns_port
+	 * (else /etc/resolv.conf), CNAMEs followed.  OK (*out), DECLINE (the
+	 * name exists but has no such records), FAIL (no such name:
+	 * NXDOMAIN), DEFER (server failure, timeout: never "not found").
+	 */
+	int (*dns_lookup)(struct tern_ctx *ctx, const char *name, int type,
+		struct tern_dns_record **out, char **err_out);
+	/*
+	 * The addresses of host name (TERN_HF_BYDNS: A and AAAA records;
+	 * TERN_HF_BYNAME: getaddrinfo), one entry each, with port and mx as
+	 * given; an IP address is returned as itself.  OK, FAIL (no such
+	 * host or no address), DEFER.
+	 */
+	int (*host_find)(struct tern_ctx *ctx, const char *name, unsigned flags,
+		int port, int mx, struct tern_host **out, char **err_out);
+	/*
+	 * Parse a host list: "a.example : b.example::2525 : 192.0.2.1 :
+	 * [192.0.2.2]:26 : <; [2001:db8::1]:25" (names unresolved, address
+	 * NULL for names).  OK, or ERROR with *err_out.
+	 */
+	int (*host_list_parse)(struct tern_ctx *ctx, const char *list,
+		struct tern_host **out, char **err_out);
+	/* Is address one of this host's own (local_interfaces, or every
+	 * interface when they are wildcards)? */
+	bool (*host_is_self)(struct tern_ctx *ctx, const char *address);
+	/*
+	 * TCP connection to address:port within timeout.  NULL with
+	 * *err_out and errno (ETIMEDOUT, ECONNREFUSED ...).
+	 */
+	struct tern_conn *(*conn_open)(struct tern_ctx *ctx, const char *name,
+		const char *address, int port, int timeout, char **err_out);
+	/* Buffer output (sent by conn_flush).  Never fails. */
+	void (*conn_write)(struct tern_conn *c, const char *p, size_t n);
+	/* Send what is buffered.  OK, or DEFER with *err_out and errno. */
+	int (*conn_flush)(struct tern_ctx *ctx, struct tern_conn *c,
+		int timeout, char **err_out);
+	/*
+	 * One line (CRLF or LF removed, at most 2000 bytes).  OK, or DEFER
+	 * with *err_out (timeout: errno ETIMEDOUT; closed: ECONNRESET).
+	 */
+	int (*conn_read_line)(struct tern_ctx *ctx, struct tern_conn *c,
+		int timeout, char **line_out, char **err_out);
+	/*
+	 * Start TLS as a client (after "220" to STARTTLS).  sni: the peer's
+	 * name (SNI and, with verify, the name checked); ca: a file or
+	 * directory of CA certificates, or NULL/"system".  OK, DEFER
+	 * (handshake or verification failed; the connection is unusable).
+	 */
+	int (*conn_starttls)(struct tern_ctx *ctx, struct tern_conn *c,
+		const char *sni, bool verify, const char *ca, int timeout,
+		char **err_out);
+	/* The message, as write_message would write it, down c. */
+	int (*conn_write_message)(struct tern_ctx *ctx, struct tern_conn *c,
+		unsigned flags, const struct tern_address *batch, int timeout,
+		char **err_out);
+	void (*conn_close)(struct tern_conn *c);
+	/*
+	 * Messages waiting for a host, per transport ("wait-<transport>"
+	 * hints; host_key is "ip:port").  wait_record: remember that this
+	 * message waits for host_key.  wait_deliver: deliver other
+	 * messages waiting for host_key down c, in this process, while c
+	 * stays usable; returns how many were tried.  continued_conn: the
+	 * connection handed down by wait_deliver to this delivery, or NULL.
+	 */
+	void (*wait_record)(struct tern_ctx *ctx, const char *host_key);
+	int (*wait_deliver)(struct tern_ctx *ctx, struct tern_conn *c,
+		const char *host_key);
+	struct tern_conn *(*continued_conn)(struct tern_ctx *ctx);
+
+	/*
+	 * Taint (core/expand; docs/security.md).  Data from outside (the
+	 * network, a user's file) is tainted unless a lookup or a check
+	 * produced the value used; expanding it gives a tainted result.
+	 * expand_path: expand tmpl for use as, or inside, a file or command
+	 * path; a tainted result is refused — logged to the paniclog and
+	 * TERN_DEFER with *err_out — otherwise as expand.
+	 * expand_tainted: as expand, with the result in *clean_out, or, when
+	 * tainted, in *tainted_out (a different type, so that it cannot be
+	 * passed on as a path by mistake); the other one is zeroed.
+	 */
+	int (*expand_path)(struct tern_ctx *ctx, const char *tmpl, char **out,
+		char **err_out);
+	int (*expand_tainted)(struct tern_ctx *ctx, const char *tmpl,
+		char **clean_out, struct tern_tainted *tainted_out,
+		char **err_out);
+
+	/*
+	 * SMTP AUTH (plugins/auth; docs/sdk.md).
+	 * auth_challenge (server side, only inside tern_auth_ops.server):
+	 * send "334 " and base64 of challenge (len bytes, may be 0), read
+	 * the client's line and decode it.  OK: *resp_out (NUL added, may
+	 * hold NULs: *len_out bytes).  DECLINE: the client cancelled ("*").
+	 * FAIL: not base64.  DEFER: connection lost or timeout.
+	 * auth_set_var: $auth1..$auth3 (n = 1..3) for server_condition and
+	 * server_set_id; value is copied (NULL unsets).
+	 * b64_encode / b64_decode: RFC 4648 base64 in ctx memory; decode
+	 * gives OK (*out NUL-terminated, *len_out bytes) or FAIL.
+	 * auth_client (for the smtp transport): try every authenticator
+	 * with a client side whose public_name is among server_mechs (the
+	 * server's EHLO AUTH keywords, "PLAIN LOGIN"), in configuration
+	 * order, until one succeeds.  OK (*name_out: the instance), FAIL
+	 * (refused, or no authenticator fits), DEFER (temporary).
+	 */
+	int (*auth_challenge)(struct tern_ctx *ctx, const void *challenge,
+		size_t len, char **resp_out, size_t *len_out);
+	void (*auth_set_var)(struct tern_ctx *ctx, int n, const char *value);
+	char *(*b64_encode)(struct tern_ctx *ctx, const void *data, size_t len);
+	int (*b64_decode)(struct tern_ctx *ctx, const char *text, char **out,
+		size_t *len_out);
+	int (*auth_client)(struct tern_ctx *ctx, const char *server_mechs,
+		const struct tern_auth_client_io *io, const char **name_out,
+		char **err_out);
+
+	/*
+	 * Pipe transport output (forwardfile, pipe, dbm work): text to be
+	 * returned to the sender in the bounce for the addresses of batch
+	 * that fail (the pipe transport's return_output and
+	 * return_fail_output).  The core copies up to 64K of text (len
+	 * bytes; more is cut with a note) and carries it from a local
+	 * delivery child back to the delivery process.  Called again, it
+	 * replaces the text.
+	 */
+	void (*set_return_output)(struct tern_ctx *ctx,
+		struct tern_address *batch, const char *text, size_t len);
 };
 
 #endif

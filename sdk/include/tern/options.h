@@ -7,6 +7,11 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/*
+ * The type of a private option, which also fixes the C type of its field
+ * in the options block (given after each).  Values are parsed by the core
+ * from configuration text, defaults included.
+ */
 enum tern_opt_type {
 	TERN_OPT_STRING = 1, /* const char *, NULL when unset */
 	TERN_OPT_EXPSTR,     /* const char *, expanded at use time */
@@ -26,6 +31,11 @@ enum tern_opt_type {
 #define TERN_OPTF_FUTURE 0x1u  /* known, not implemented yet: warn when set */
 #define TERN_OPTF_HIDDEN 0x2u  /* not printed by -bP (secrets) */
 
+/*
+ * One private option of a driver: a table of these, ended by TERN_OPT_END,
+ * is the module's `options`.  The loader checks the table when the module
+ * is loaded (unique names, known types).
+ */
 struct tern_option {
 	const char        *name;
 	enum tern_opt_type type;
@@ -34,6 +44,11 @@ struct tern_option {
 	unsigned           flags;
 };
 
+/*
+ * TERN_OPT("file", EXPSTR, struct my_opts, file, NULL): option "file" of
+ * type TERN_OPT_EXPSTR stored in my_opts.file, unset by default.
+ * TERN_OPT_F also takes TERN_OPTF_* flags.
+ */
 #define TERN_OPT(name, type, st, field, dflt) \
 	{ (name), TERN_OPT_##type, offsetof(st, field), (dflt), 0 }
 #define TERN_OPT_F(name, type, st, field, dflt, flags) \

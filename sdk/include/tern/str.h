@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 
+/* printf-style checking: format string is argument f, values from a. */
 #define TERN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* The result must be looked at (writes, fsync, rename ...). */
 #define TERN_MUST_CHECK   __attribute__((warn_unused_result))
 
 /* A view: not NUL-terminated in general, owned by someone else. */
@@ -13,6 +15,7 @@ struct tern_str {
 	size_t      len;
 };
 
+/* A view of a string literal: TERN_STR_LIT("abc") has len 3. */
 #define TERN_STR_LIT(s) ((struct tern_str){ (s), sizeof(s) - 1 })
 
 /*

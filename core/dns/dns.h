@@ -1,0 +1,48 @@
+/*
+ * DNS through the C library resolver (res_n*), with a private resolver
+ * state pointed at dns_servers/dns_port when they are set; host lists;
+ * "is this address one of ours".  Results are in arena_msg.
+ */
+#ifndef TERN_CORE_DNS_DNS_H
+#define TERN_CORE_DNS_DNS_H
+
+#include <stdbool.h>
+
+#include <tern/core.h>
+#include <tern/net.h>
+
+/*
+ * Records of type for name, CNAMEs followed.  TERN_OK (*out), TERN_DECLINE
+ * (no records of that type), TERN_FAIL (NXDOMAIN), TERN_DEFER (*err_out:
+ * server failure or timeout).
+ */
+int dns_lookup(const char *name, int type, struct tern_dns_record **out,
+	char **err_out);
+
+/*
+ * Addresses of name (TERN_HF_* flags; TERN_HF_BYDNS when neither), one
+ * host entry each, AAAA after A.  An address literal is returned as is.
+ * TERN_OK, TERN_FAIL (no such host / no addresses), TERN_DEFER.
+ */
+int dns_host_find(const char *name, unsigned flags, int port, int mx,
+	struct tern_host **out, char **err_out);
+
+/*
+ * Parse one host list item: "name", "name:port", "192.0.2.1",
+ * "[192.0.2.1]", "[2001:db8::1]:25", "2001:db8::1" (after list
+ * splitting).  0, or -1 with *err_out (static text).
+ */
+int dns_parse_host_item(const char *item, char **name_out,
+	bool *is_ip_out, int *port_out, const char **err_out);
+
+/* A whole host list (lists.h syntax).  TERN_OK or TERN_ERROR. */
+int dns_host_list_parse(const char *list, struct tern_host **out,
+	char **err_out);
+
+/* Is address one of this host's interfaces (see core.h host_is_self)? */
+bool dns_host_is_self(const char *address);
+
+/* "a.b.c.d" or an IPv6 address (no brackets)? */
+bool dns_is_ip(const char *s);
+
+#endif
