@@ -827,6 +827,14 @@ class Tern:
     def mbox(self, name):
         return read_mbox(self.path("mail", name))
 
+    def wait_mbox(self, name, count=1, timeout=20):
+        """Wait until mailbox `name` holds `count` whole messages (the
+        file appears before a delivery has finished writing it)."""
+        wait_for(lambda: self.path("mail", name).exists()
+                 and len(self.mbox(name)) >= count, timeout,
+                 f"{count} message(s) in mailbox {name}")
+        return self.mbox(name)
+
     def maildir(self, name):
         return read_maildir(self.path("maildir", name))
 

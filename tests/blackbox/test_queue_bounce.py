@@ -87,9 +87,7 @@ def test_undeliverable_bounce_is_frozen_and_postmaster_told(tern):
     r = tern.run(["-bp"]).ok()
     assert "*** frozen ***" in r.stdout and msgid in r.stdout, r
     # postmaster (an alias for the test user) got a notice
-    wait_for(lambda: tern.path("mail", tern.user).exists(), 20,
-             "the freeze notice")
-    (raw,) = tern.mbox(tern.user)
+    (raw,) = tern.wait_mbox(tern.user)
     notice = parse(raw)
     assert msgid in notice["Subject"] and "frozen" in notice["Subject"]
     assert "delivery error message" in notice.get_payload()
@@ -148,9 +146,7 @@ def test_delay_warning(tern):
     assert not tern.path("mail", tern.user).exists()   # not yet
     time.sleep(3.1)
     tern.run(["-q"]).ok()
-    wait_for(lambda: tern.path("mail", tern.user).exists(), 20,
-             "the delay warning")
-    (raw,) = tern.mbox(tern.user)
+    (raw,) = tern.wait_mbox(tern.user)
     msg = parse(raw)
     assert msg["Subject"].startswith(f"Warning: message {msgid} delayed")
     _, blocks, returned = report_parts(msg)
