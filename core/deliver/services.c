@@ -30,6 +30,11 @@ ctx_arena(const struct tern_ctx *ctx)
 	return ctx != NULL && ctx->arena != NULL ? ctx->arena : arena_msg;
 }
 
+static void svc_log(struct tern_ctx *ctx, int where, const char *fmt, ...)
+	TERN_PRINTF(3, 4);
+static char *svc_printf(struct tern_ctx *ctx, const char *fmt, ...)
+	TERN_PRINTF(2, 3);
+
 static void
 svc_log(struct tern_ctx *ctx, int where, const char *fmt, ...)
 {

@@ -6,6 +6,7 @@ import html.parser
 import json
 import os
 import re
+import shutil
 import subprocess
 
 from tern_helpers import (PREFIX, STANDARD_ALIASES, IS_ROOT, make_message,
@@ -118,6 +119,32 @@ def test_stats_on_a_real_log_and_html(tern, tmp_path):
     assert sum(1 for h in p.bars if h > 0) >= 2
     assert "one@example.net" in "".join(p.text)
     assert not re.search(r"(src|href)=\"https?:", page.read_text())
+    render_in_browser(page, tmp_path)
+
+
+def render_in_browser(page, tmp_path):
+    """Headless Chromium lays the page out: its rendered DOM keeps the
+    charts, and the screenshot is a real picture, not an empty page."""
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is in scripts/deps-test.txt"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--disable-quic",
+             f"--user-data-dir={tmp_path / 'chromium-profile'}"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<svg") >= 2, dom.stdout[:2000]
+    assert "one@example.net" in dom.stdout
+    shot = tmp_path / "stats.png"
+    r = subprocess.run([chromium, *flags, "--window-size=1200,1600",
+                        f"--screenshot={shot}", page.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    # a blank page compresses to a few KB; text and bars do not
+    assert len(data) > 20000, f"screenshot only {len(data)} bytes"
 
 
 # ------------------------------------------------------------ tern-what
