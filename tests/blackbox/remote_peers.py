@@ -173,8 +173,12 @@ class _Handler:
 class Peer:
     """An aiosmtpd server on ip:port."""
 
-    def __init__(self, ip, port, tls_cert=None, pipelining=True):
+    def __init__(self, ip, port, tls_cert=None, pipelining=True, auth=None):
+        """auth: {user: password} makes the peer offer AUTH (PLAIN, LOGIN)
+        in clear text and require it before MAIL."""
         self.ip, self.port = ip, port
+        self.auth = auth
+        self.logins = []      # (mechanism, user, accepted)
         self.messages = []
         self.connections = 0
         self.rcpt_codes = {}
@@ -194,9 +198,13 @@ class Peer:
             def factory(self):
                 with peer.lock:
                     peer.connections += 1
+                kw = {}
+                if peer.auth is not None:
+                    kw = dict(auth_required=True, auth_require_tls=False,
+                              authenticator=peer._authenticate)
                 return SMTP(self.handler, hostname=f"peer-{peer.ip}",
                             tls_context=peer.tls_context,
-                            require_starttls=False, decode_data=False)
+                            require_starttls=False, decode_data=False, **kw)
 
         self.controller = Counting(_Handler(self), hostname=self.ip,
                                    port=self.port, ready_timeout=10 * SCALE)
@@ -204,6 +212,17 @@ class Peer:
         with self.lock:
             self.connections = 0  # the controller's own start-up probe
         return self
+
+    def _authenticate(self, server, session, envelope, mechanism, data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = data.login.decode("utf-8", "replace")
+        ok = self.auth.get(user) == data.password.decode("utf-8", "replace")
+        with self.lock:
+            self.logins.append((mechanism, user, ok))
+        return AuthResult(success=ok, handled=False,
+                          auth_data=user if ok else None)
 
     def stop(self):
         if self.controller is not None:
