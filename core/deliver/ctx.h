@@ -39,6 +39,7 @@ struct tern_ctx {
 	struct address_item *children;       /* made by add_child */
 	const char          *host_address;   /* $sender_host_address (RCPT) */
 	const char          *sender;         /* $sender_address without msg */
+	bool                 force;          /* -qf, -M: ignore retry times */
 };
 
 #define ADDR_ITEM(p) ((struct address_item *)(void *)(p))

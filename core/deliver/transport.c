@@ -52,6 +52,7 @@ make_ctx(struct delivery *d, struct address_item *a, struct driver_inst *t)
 		.msg = d->msg, .addr = a, .inst = t, .verify = false,
 		.arena = arena_msg, .sender = d->sender,
 		.host_address = d->host_address,
+		.force = (d->flags & DELIVER_FORCE) != 0,
 	};
 
 	return ctx;

@@ -45,10 +45,16 @@ int
 svc_retry_due(struct tern_ctx *ctx, const char *key)
 {
 	time_t next = 0, received = 0;
+	int rc;
 
 	if (ctx != NULL && ctx->msg != NULL)
 		received = ctx->msg->received;
-	return retry_check(key, received, &next);
+	rc = retry_check(key, received, &next);
+	/* -qf and -M try a host whose retry time has not come (Exim's rule);
+	 * a passed cutoff still gives up. */
+	if (rc == TERN_DEFER && ctx != NULL && ctx->force)
+		return TERN_OK;
+	return rc;
 }
 
 void

@@ -135,6 +135,24 @@ def test_all_down_deferred_then_queue_run(tern, dns, peers):
     assert tern.queue_ids() == []
 
 
+def test_host_retry_time_honoured_by_q_and_forced_by_qf(tern, dns, peers):
+    """A host that failed is not tried by -q before its retry time; -qf
+    tries it at once (Exim's rule for forced runs)."""
+    remote_config(tern, dns, peers)
+    text = tern.conf.read_text().replace("F,1h,1s", "F,1h,1h")
+    tern.conf.write_text(text)
+    mid = deliver_now(tern, "user@mx.remote.test")
+    tern.wait_for_log(re.escape(mid) + r" == user@mx\.remote\.test ")
+    peers["127.0.0.3"].start()
+    tern.run(["-q"]).ok()
+    assert peers["127.0.0.3"].messages == []
+    assert tern.queue_ids() == [mid]
+    tern.run(["-qf"]).ok()
+    (m,) = peers["127.0.0.3"].wait_messages(1)
+    assert m.rcpts == ["user@mx.remote.test"]
+    tern.wait_completed(mid)
+
+
 def test_no_mx_uses_address_record(tern, dns, peers):
     remote_config(tern, dns, peers)
     peers["127.0.0.3"].start()

@@ -209,7 +209,8 @@ struct tern_core {
 	 * "T:host:ip:port" when the port is not 25, "R:domain" (routing),
 	 * "local_part@domain" (an address).  retry_due: TERN_OK (try now),
 	 * TERN_DEFER (not yet due: skip it), TERN_FAIL (the retry rules'
-	 * cutoff has passed and the last try also failed: give up).
+	 * cutoff has passed and the last try also failed: give up).  In a
+	 * forced run (-qf, -M) a key not yet due is TERN_OK.
 	 * retry_record: after a try; error_class is Exim's ("timeout",
 	 * "refused", "rcpt_4xx", "mail_4xx", "data_4xx", "quota", "auth_failed"
 	 * …) or NULL on success (which deletes the record).
