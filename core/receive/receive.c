@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "address/address.h"
@@ -190,6 +191,71 @@ rcv_msgid_for_log(const struct message *m)
 	return "";
 }
 
+/*
+ * " RI=id": the id the previous host gave the message, from the "id"
+ * clause of the topmost Received: header below our own (Tern and Exim
+ * both write "id ID" there), so that a message can be followed across
+ * hosts (tern-stats --trace).  Comments in parentheses are skipped.
+ */
+static const char *
+rcv_upstream_id_for_log(const struct message *m)
+{
+	const struct header *h = NULL;
+	bool ours = true;
+	const char *p;
+	int depth = 0;
+
+	if (m->host_address == NULL)
+		return "";
+	for (const struct header *x = m->headers; x != NULL; x = x->next) {
+		if (x->type != HDR_RECEIVED)
+			continue;
+		if (ours) { /* the first is the one we prepended */
+			ours = false;
+			continue;
+		}
+		h = x;
+		break;
+	}
+	if (h == NULL)
+		return "";
+	p = rcv_header_value(arena_msg, h);
+	while (*p != '\0' && *p != ';') {
+		const char *w, *e;
+
+		if (*p == '(') {
+			depth++;
+			p++;
+			continue;
+		}
+		if (*p == ')') {
+			if (depth > 0)
+				depth--;
+			p++;
+			continue;
+		}
+		if (strchr(" \t\r\n", *p) != NULL || depth > 0) {
+			p++;
+			continue;
+		}
+		w = p;
+		p += strcspn(p, " \t\r\n();");
+		if (p - w != 2 || strncasecmp(w, "id", 2) != 0)
+			continue;
+		p += strspn(p, " \t\r\n");
+		e = p + strcspn(p, " \t\r\n();");
+		if (e == p || e - p > 255)
+			return "";
+		if (*p == '<' && e[-1] == '>' && e - p > 2) {
+			p++;
+			e--;
+		}
+		return arena_printf(arena_msg, " RI=%s",
+			str_printable(arena_msg, p, (size_t)(e - p)));
+	}
+	return "";
+}
+
 /* " X=cipher DN=\"...\" A=authenticator:id", as far as they apply. */
 static const char *
 rcv_tls_auth_for_log(const struct message *m)
@@ -226,10 +292,11 @@ rcv_log_arrival(const struct message *m)
 		who = arena_printf(arena_msg, "H=%s%s[%s]:%d", name, helo,
 			m->host_address, m->host_port);
 	}
-	text = arena_printf(arena_msg, "<= %s %s P=%s%s S=%llu%s",
+	text = arena_printf(arena_msg, "<= %s %s P=%s%s S=%llu%s%s",
 		*m->sender != '\0' ? m->sender : "<>", who,
 		m->received_protocol, rcv_tls_auth_for_log(m),
-		(unsigned long long)m->size, rcv_msgid_for_log(m));
+		(unsigned long long)m->size, rcv_msgid_for_log(m),
+		rcv_upstream_id_for_log(m));
 	log_write(TERN_LOG_MAIN, m->id, "%s", text);
 	spool_msglog(m->id, "%s", text);
 }
