@@ -51,6 +51,10 @@ static const struct case_ cases[] = {
 	{ D, "+locals", "three.test", NULL, NO },
 	{ D, "!+locals : *", "one.test", NULL, NO },
 	{ D, "!+locals : *", "three.test", NULL, OK },
+	/* a list ending in a negative item matches what nothing matched */
+	{ D, "! +locals", "one.test", NULL, NO },
+	{ D, "! +locals", "three.test", NULL, OK },
+	{ D, "a.test : !b.test", "c.test", NULL, OK },
 	{ D, "+nested", "two.test", NULL, OK },
 	{ D, "<; a.test ; b.test", "b.test", NULL, OK },
 	{ D, "", "a.test", NULL, NO },

@@ -400,6 +400,7 @@ match_list(const struct subject *s, const char *list, int depth,
 	struct subject local = *s;
 	char sep = '\0';
 	const char *item;
+	bool last_negated = false;
 
 	while ((item = list_next(&list, &sep)) != NULL) {
 		bool is_negated = false;
@@ -421,8 +422,11 @@ match_list(const struct subject *s, const char *list, int depth,
 			return is_negated ? TERN_FAIL : TERN_OK;
 		if (rc != TERN_FAIL)
 			return rc;
+		last_negated = is_negated;
 	}
-	return TERN_FAIL;
+	/* As in Exim: a list ending in a negative item ("! +local_domains")
+	 * matches whatever no item matched. */
+	return last_negated ? TERN_OK : TERN_FAIL;
 }
 
 int
