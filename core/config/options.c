@@ -99,7 +99,7 @@ const struct tern_option main_options[] = {
 	M(smtp_enforce_sync, BOOL, "true"),
 	M(smtp_max_synprot_errors, INT, "3"),
 	M(header_maxsize, INT, "1M"),
-	M(smtp_connect_backlog, INT, "20"),
+	M(smtp_connect_backlog, INT, "128"),
 	MF(system_filter, STRING, NULL, FUT),
 	M(smtp_max_auth_failures, INT, "3"),
 	M(smtp_auth_failure_delay, TIME, "1s"),

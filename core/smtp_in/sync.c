@@ -7,6 +7,7 @@
 #include "smtp_in/smtp_int.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,13 +20,18 @@ bool
 smtp_input_pending(struct smtp_sess *s)
 {
 	struct pollfd pfd = { .fd = s->in_fd, .events = POLLIN };
+	char c;
 
 	if (s->src.start < s->src.end)
 		return true;
 	/* TLS records are checked only through what we buffered. */
 	if (s->tls != NULL || s->ci->host_address == NULL)
 		return false;
-	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+	if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN))
+		return false;
+	/* Readable also means "closed": a client that sends QUIT and shuts
+	 * the connection without waiting for 221 has sent nothing early. */
+	return recv(s->in_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 /* The first bytes of what the client sent too early, for the log. */

@@ -36,6 +36,26 @@ def test_input_before_greeting_dropped(tern):
                       r'from H=\[127\.0\.0\.1\] next input="EHLO too\.early')
 
 
+def test_quit_then_close_is_not_a_sync_error(tern):
+    """Postfix's client and load generators send QUIT and close at once,
+    without waiting for 221: the close is not input sent too early."""
+    tern.config()
+    tern.start_daemon()
+    for _ in range(5):
+        with tern.raw() as c:
+            c.expect("EHLO client.example", 250)
+            c.expect("MAIL FROM:<a@example.net>", 250)
+            c.expect("RCPT TO:<alice@test.example>", 250)
+            c.expect("DATA", 354)
+            c.send("Subject: bye\r\n\r\nbody\r\n.\r\n")
+            assert c.reply()[0] == 250
+            c.sock.sendall(b"QUIT\r\n")
+            c.sock.shutdown(socket.SHUT_WR)
+    tern.wait_queue_empty()
+    tern.wait_for_log(r"Completed")
+    assert "synchronization" not in tern.mainlog() + tern.rejectlog()
+
+
 def test_pipelining_without_pipelining_advertised_dropped(tern):
     tern.config()
     tern.start_daemon()
