@@ -12,7 +12,7 @@ struct arena;
 
 #define XP_MAX_CAPTURES 10
 #define XP_MAX_DEPTH    50   /* nesting of ${...} */
-#define XP_MAX_OUT      (16u * 1024 * 1024)
+#define XP_MAX_OUT      (1024u * 1024) /* any one expansion result */
 
 /*
  * A value produced while expanding, and whether it came from outside
