@@ -9,12 +9,16 @@
 #   FUZZ_SECONDS  seconds per target, default 20
 #   FUZZ_TARGETS  targets to run, default "smtp_parse address config expand"
 #   FUZZ_BUILD    build directory, default build-fuzz
+#   FUZZ_SEED     libFuzzer's -seed, default 1: CI explores the same inputs
+#                 every run, so a submission is not judged by luck; set it
+#                 to 0 (random) for exploratory runs
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-20}
 targets=${FUZZ_TARGETS:-smtp_parse address config expand}
 dir=${FUZZ_BUILD:-build-fuzz}
+seed=${FUZZ_SEED:-1}
 
 # Warnings are errors in the gcc builds; clang's set differs, so here
 # they are only shown.
@@ -31,7 +35,7 @@ for t in $targets; do
 	echo "==> fuzz_$t for ${secs}s"
 	if ! ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		"$dir/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 \
+		"$dir/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -seed="$seed" \
 		-rss_limit_mb=2048 -max_len=4096 -close_fd_mask=3 \
 		-print_final_stats=1 -artifact_prefix="$findings/" \
 		"$work" "fuzz/corpus/$t" >"$dir/fuzz-$t.log" 2>&1; then
