@@ -1,9 +1,8 @@
 /*
  * Driver instances: the lines of one "name:" block are collected, then the
  * module named by "driver =" is loaded and each option is set in the
- * generic block (the core's) and/or the private block (the module's) --
- * an option both declare is set in both, so a transport can read e.g.
- * return_path_add itself.  Modules' init() runs after the whole file is
+ * generic block (the core's) and/or the private block (the module's); an
+ * option both declare is set in both.  Modules' init() runs after the whole file is
  * read, so an instance may name a transport defined further down.
  */
 #include "config/config.h"

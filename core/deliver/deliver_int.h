@@ -66,6 +66,14 @@ void addr_result(struct address_item *a, int rc, const char *fmt, ...)
 int deliver_write_message(const struct message *m, int fd, unsigned flags,
 	const struct tern_address *batch, uint64_t *bytes_out, char **err_out);
 
+/*
+ * The TERN_WR_* flags that the generic options of ctx's transport
+ * (return_path_add, delivery_date_add, envelope_to_add, body_only,
+ * headers_only) ask for, or'ed into what the driver passed.  The core
+ * owns these options, so a driver never declares them again.
+ */
+unsigned transport_write_flags(const struct tern_ctx *ctx, unsigned flags);
+
 /* Write all of p to fd, across short writes and EINTR.  0 or -1. */
 int write_all_fd(int fd, const char *p, size_t n);
 

@@ -195,6 +195,7 @@ remote_write_message(struct tern_ctx *ctx, struct tern_conn *c,
 	}
 	if ((rc = net_flush(c, timeout, err_out)) != TERN_OK)
 		return rc;
+	flags = transport_write_flags(ctx, flags);
 	if (c->is_tls)
 		return write_via_memfd(ctx, c, flags, batch, timeout, err_out);
 	/* Plain: straight from the spool to the socket. */

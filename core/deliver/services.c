@@ -185,7 +185,8 @@ svc_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
 		*err_out = arena_strdup(ctx_arena(ctx), "no message to write");
 		return TERN_ERROR;
 	}
-	return deliver_write_message(ctx->msg, fd, flags, batch, NULL, err_out);
+	return deliver_write_message(ctx->msg, fd,
+		transport_write_flags(ctx, flags), batch, NULL, err_out);
 }
 
 static const char *

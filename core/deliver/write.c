@@ -14,6 +14,7 @@
 
 #include <tern/rc.h>
 
+#include "config/config.h"
 #include "lib/arena.h"
 #include "spool/spool.h"
 
@@ -282,4 +283,20 @@ deliver_write_message(const struct message *m, int fd, unsigned flags,
 		*bytes_out = w.total;
 	arena_release(arena_scratch, mk);
 	return rc;
+}
+
+unsigned
+transport_write_flags(const struct tern_ctx *ctx, unsigned flags)
+{
+	const struct transport_generic *g;
+
+	if (ctx == NULL || ctx->inst == NULL ||
+	    ctx->inst->kind != TERN_KIND_TRANSPORT)
+		return flags;
+	g = &ctx->inst->g.transport;
+	return flags | (g->return_path_add ? TERN_WR_RETURN_PATH : 0) |
+		(g->delivery_date_add ? TERN_WR_DELIVERY_DATE : 0) |
+		(g->envelope_to_add ? TERN_WR_ENVELOPE_TO : 0) |
+		(g->body_only ? TERN_WR_BODY_ONLY : 0) |
+		(g->headers_only ? TERN_WR_HEADERS_ONLY : 0);
 }

@@ -3,7 +3,8 @@
 
 import re
 
-from tern_helpers import LOG_HEAD, STANDARD_ALIASES, make_message, \
+from tern_helpers import LOG_HEAD, STANDARD_ALIASES, STANDARD_CONFIG, \
+    make_message, \
     read_mbox, split_message
 
 RECORD = """#!/bin/sh
@@ -116,3 +117,24 @@ def test_alias_loop_reported_not_looped(tern):
     assert len(lines) < 20, "the alias loop was followed"
     assert not tern.path("mail", "ping").exists()
     assert not tern.path("mail", "pong").exists()
+
+
+def test_generic_write_options_apply_to_any_transport(tern):
+    """body_only and envelope_to_add are the core's generic transport
+    options: they shape what the pipe transport writes, though the pipe
+    module declares neither."""
+    tern.script("record", RECORD)
+    text = STANDARD_CONFIG.replace(
+        "address_pipe:\n  driver = pipe\n",
+        "address_pipe:\n  driver = pipe\n  body_only\n", 1)
+    tern.config(text, aliases=STANDARD_ALIASES +
+                '''bodies: "|@DIR@/bin/record @DIR@/out/body"\n''')
+    tern.start_daemon()
+    body = b"just the body\n"
+    assert tern.send("bodies@test.example",
+                     make_message(to="bodies@test.example", subject="hidden",
+                                  body=body)) == {}
+    tern.wait_queue_empty()
+    got = tern.path("out", "body").read_bytes()
+    assert b"Subject: hidden" not in got, got
+    assert body in got, got

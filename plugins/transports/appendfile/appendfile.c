@@ -42,9 +42,6 @@ struct appendfile_opts {
 	bool        file_must_exist;
 	bool        check_owner;
 	bool        use_crlf;
-	bool        delivery_date_add;
-	bool        envelope_to_add;
-	bool        return_path_add;
 	/* accepted, not implemented yet */
 	bool        allow_fifo;
 	bool        check_group;
@@ -72,10 +69,8 @@ static const struct tern_option appendfile_options[] = {
 	O("check_string",         STRING, check_string,         NULL),
 	O("create_directory",     BOOL,   create_directory,     "true"),
 	O("create_file",          STRING, create_file,          "anywhere"),
-	O("delivery_date_add",    BOOL,   delivery_date_add,    "false"),
 	O("directory",            EXPSTR, directory,            NULL),
 	O("directory_mode",       OCTAL,  directory_mode,       "0700"),
-	O("envelope_to_add",      BOOL,   envelope_to_add,      "false"),
 	O("escape_string",        STRING, escape_string,        NULL),
 	O("file",                 EXPSTR, file,                 NULL),
 	O("file_must_exist",      BOOL,   file_must_exist,      "false"),
@@ -97,7 +92,6 @@ static const struct tern_option appendfile_options[] = {
 	F("quota_warn_message",   EXPSTR, quota_warn_message,   NULL),
 	F("quota_warn_threshold", STRING, quota_warn_threshold, NULL),
 	O("require_lockfile",     BOOL,   require_lockfile,     "true"),
-	O("return_path_add",      BOOL,   return_path_add,      "false"),
 	O("suffix",               EXPSTR, suffix,               NULL),
 	O("use_crlf",             BOOL,   use_crlf,             "false"),
 	O("use_fcntl_lock",       BOOL,   use_fcntl_lock,       "true"),
@@ -278,10 +272,7 @@ set_affixes(struct tern_instance *inst, struct tern_ctx *ctx,
 static unsigned
 base_flags(const struct appendfile_opts *o)
 {
-	return (o->delivery_date_add ? TERN_WR_DELIVERY_DATE : 0) |
-		(o->envelope_to_add ? TERN_WR_ENVELOPE_TO : 0) |
-		(o->return_path_add ? TERN_WR_RETURN_PATH : 0) |
-		(o->use_crlf ? TERN_WR_CRLF : 0);
+	return (o->use_crlf ? TERN_WR_CRLF : 0);
 }
 
 /* "10M", "512K", "2G", "1000" or "" (none): 0, or -1 when bad. */

@@ -37,9 +37,6 @@ struct pipe_opts {
 	bool        timeout_defer;
 	bool        restrict_to_path;
 	bool        use_crlf;
-	bool        delivery_date_add;
-	bool        envelope_to_add;
-	bool        return_path_add;
 	bool        return_output;
 	bool        return_fail_output;
 	bool        log_output;
@@ -54,8 +51,6 @@ struct pipe_opts {
 static const struct tern_option pipe_options[] = {
 	O("check_string",       STRING, check_string,       NULL),
 	O("command",            EXPSTR, command,            NULL),
-	O("delivery_date_add",  BOOL,   delivery_date_add,  "false"),
-	O("envelope_to_add",    BOOL,   envelope_to_add,    "false"),
 	O("environment",        EXPSTR, environment,        NULL),
 	O("escape_string",      STRING, escape_string,      NULL),
 	O("freeze_exec_fail",   BOOL,   freeze_exec_fail,   "false"),
@@ -69,7 +64,6 @@ static const struct tern_option pipe_options[] = {
 	O("restrict_to_path",   BOOL,   restrict_to_path,   "false"),
 	O("return_fail_output", BOOL,   return_fail_output, "false"),
 	O("return_output",      BOOL,   return_output,      "false"),
-	O("return_path_add",    BOOL,   return_path_add,    "false"),
 	O("suffix",             EXPSTR, suffix,             NULL),
 	O("temp_errors",        STRING, temp_errors,        "75:73"),
 	O("timeout",            TIME,   timeout,            "1h"),
@@ -469,10 +463,7 @@ write_flags(const struct pipe_opts *o)
 {
 	bool escape = o->check_string != NULL && o->check_string[0] != '\0';
 
-	return (o->delivery_date_add ? TERN_WR_DELIVERY_DATE : 0) |
-		(o->envelope_to_add ? TERN_WR_ENVELOPE_TO : 0) |
-		(o->return_path_add ? TERN_WR_RETURN_PATH : 0) |
-		(o->use_crlf ? TERN_WR_CRLF : 0) |
+	return (o->use_crlf ? TERN_WR_CRLF : 0) |
 		(escape ? TERN_WR_ESCAPE_FROM : 0) |
 		(o->prefix == NULL ? TERN_WR_MBOX_FROM : 0) |
 		(o->suffix == NULL ? TERN_WR_BLANK_END : 0);
