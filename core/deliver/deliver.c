@@ -5,9 +5,12 @@
  */
 #include "deliver/deliver.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -229,6 +232,50 @@ deliver_message(const char *id, unsigned flags)
 }
 
 /*
+ * Close the sockets among the descriptors that are open, as listed by
+ * /proc/self/fd: probing every number up to RLIMIT_NOFILE with fstat()
+ * cost tens of thousands of system calls per delivery.  -1 when /proc
+ * cannot be read.
+ */
+static int
+close_inherited_sockets(void)
+{
+	int fds[256];
+	size_t n = 0;
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	struct stat st;
+	bool more = true;
+
+	if (dir == NULL)
+		return -1;
+	/* Collect first: closing while reading the directory would skip entries. */
+	while (more) {
+		n = 0;
+		more = false;
+		rewinddir(dir);
+		while ((e = readdir(dir)) != NULL) {
+			char *end;
+			long fd = strtol(e->d_name, &end, 10);
+
+			if (*end != '\0' || end == e->d_name || fd < 3 ||
+			    fd == dirfd(dir))
+				continue;
+			if (n == sizeof(fds) / sizeof(fds[0])) {
+				more = true;
+				break;
+			}
+			if (fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode))
+				fds[n++] = (int)fd;
+		}
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+	}
+	closedir(dir);
+	return 0;
+}
+
+/*
  * A delivery process must not keep the SMTP connection (or a listening
  * socket) open: stdin/stdout go to /dev/null, and every inherited socket
  * is closed.  Log and spool files are regular files and stay.
@@ -249,6 +296,9 @@ detach_fds(void)
 		if (null > 2)
 			close(null);
 	}
+	if (close_inherited_sockets() == 0)
+		return;
+	/* No /proc: probe every possible descriptor, as a last resort. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536)
 		max = (int)rl.rlim_cur;
 	for (int fd = 3; fd < max; fd++)
