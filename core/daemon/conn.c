@@ -1,11 +1,10 @@
 /*
- * One connection: a privileged supervisor process and, under it, the
- * reception process that talks SMTP.  The reception process gives up
- * root before it reads a byte from the network; it hands every accepted
- * message id up through a pipe, and the supervisor (which never reads
- * network data) starts delivery, which may need root to become the
- * recipient.  The same split keeps delivery processes from inheriting
- * the client's socket.
+ * One connection, one process: the reception process gives up root
+ * before it reads a byte from the network and hands every accepted
+ * message id to the daemon through the daemon's handoff pipe; the daemon
+ * (which never reads network data and keeps root as its saved set-user-id)
+ * starts the delivery, which may need root to become the recipient.  The
+ * delivery process therefore never inherits the client's socket.
  */
 #include "daemon/daemon.h"
 
@@ -13,9 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -26,7 +25,6 @@
 #include "log/log.h"
 #include "receive/receive.h"
 #include "smtp_in/smtp_in.h"
-#include "spool/spool.h"
 
 const char *
 daemon_sockaddr_text(const struct sockaddr_storage *ss, char *host,
@@ -92,37 +90,10 @@ conn_info(int fd, struct smtp_conn_info *ci)
 	ci->is_local = false;
 }
 
-/* The supervisor: start delivery for each id the session reports. */
-static int
-conn_supervise(int rfd, pid_t session)
+static void
+conn_sigpipe(int sig)
 {
-	char buf[1024], *p;
-	size_t have = 0;
-	int status = 0;
-
-	for (;;) {
-		ssize_t n = read(rfd, buf + have, sizeof(buf) - 1 - have);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-		while ((p = memchr(buf, '\n', have)) != NULL) {
-			*p = '\0';
-			if (spool_id_valid(buf))
-				receive_deliver_now(buf);
-			have -= (size_t)(p + 1 - buf);
-			memmove(buf, p + 1, have);
-		}
-		if (have == sizeof(buf) - 1)
-			have = 0; /* garbage: cannot be an id */
-	}
-	close(rfd);
-	while (waitpid(session, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	(void)sig;
 }
 
 /* The reception process: no root, then SMTP. */
@@ -130,7 +101,15 @@ static _Noreturn void
 conn_session(int fd, int wfd)
 {
 	struct smtp_conn_info ci;
+	/*
+	 * A daemon gone away must not kill us with SIGPIPE on the handoff
+	 * pipe: the write fails and the message waits for a queue run.  A
+	 * handler rather than SIG_IGN: exec resets it for programs started.
+	 */
+	struct sigaction sa = { .sa_handler = conn_sigpipe };
 
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGPIPE, &sa, NULL);
 	runtime_drop_privilege_for_good();
 	receive_set_handoff(wfd);
 	conn_info(fd, &ci);
@@ -139,37 +118,9 @@ conn_session(int fd, int wfd)
 	_exit(smtp_in_session(fd, fd, &ci));
 }
 
-static _Noreturn void
-conn_child(int fd)
-{
-	int pfd[2];
-	pid_t pid;
-
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
-			"daemon: pipe for a connection: %m");
-		daemon_refuse(fd, "temporary local problem");
-		_exit(1);
-	}
-	pid = fork();
-	if (pid == 0) {
-		close(pfd[0]);
-		conn_session(fd, pfd[1]);
-	}
-	close(pfd[1]);
-	close(fd);
-	proctitle_set("tern: supervising a connection (pid %d)", (int)pid);
-	if (pid < 0) {
-		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
-			"daemon: fork for a connection: %m");
-		_exit(1);
-	}
-	_exit(conn_supervise(pfd[0], pid));
-}
-
 pid_t
 daemon_connection(int fd, struct listener *ls, size_t nls,
-	const sigset_t *orig_mask)
+	const sigset_t *orig_mask, const int handoff[2])
 {
 	pid_t pid = fork();
 
@@ -188,5 +139,6 @@ daemon_connection(int fd, struct listener *ls, size_t nls,
 	arena_reset(arena_conn);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);
-	conn_child(fd);
+	close(handoff[0]);
+	conn_session(fd, handoff[1]);
 }

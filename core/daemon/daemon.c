@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,9 +26,11 @@
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "receive/receive.h"
+#include "spool/spool.h"
 #include "tls/tls.h"
 
 #define DAEMON_REEXEC_ENV "TERN_DAEMON_REEXEC"
+#define DAEMON_HANDOFF_ENV "TERN_DAEMON_HANDOFF"
 #define MAX_QUEUE_RUNNERS 64
 
 bool daemon_foreground;
@@ -46,6 +49,15 @@ struct daemon {
 	int              nrunners;
 	char           **argv;
 	const char      *pid_file;
+	/*
+	 * Reception processes write the id of each accepted message, one
+	 * line of at most PIPE_BUF bytes (so lines never interleave), to
+	 * handoff[1]; the daemon reads handoff[0] and starts the deliveries.
+	 */
+	int              handoff[2];
+	char             hbuf[1024];
+	size_t           hlen;
+	int              ndeliveries;         /* running delivery processes */
 };
 
 static void
@@ -188,15 +200,17 @@ daemon_reap(struct daemon *d)
 				runner = true;
 				break;
 			}
-		if (!runner && d->nconn > 0)
+		bool reception = !runner && limits_remove(pid);
+
+		if (reception && d->nconn > 0)
 			d->nconn--;
-		if (!runner)
-			limits_remove(pid);
+		if (!runner && !reception && d->ndeliveries > 0)
+			d->ndeliveries--;
 		if (WIFSIGNALED(status))
 			log_write(TERN_LOG_MAIN, NULL,
 				"daemon: %s process %d ended by signal %d",
-				runner ? "queue runner" : "reception", (int)pid,
-				WTERMSIG(status));
+				runner ? "queue runner" : reception ? "reception" :
+				"delivery", (int)pid, WTERMSIG(status));
 	}
 }
 
@@ -221,6 +235,8 @@ daemon_queue_run(struct daemon *d)
 	if (pid == 0) {
 		daemon_child_signals(&d->orig_mask);
 		daemon_close_listeners(d->ls, d->nls);
+		close(d->handoff[0]);
+		close(d->handoff[1]);
 		_exit(queue_run(daemon_queue_flags) == 0 ? 0 : 1);
 	}
 	d->runners[d->nrunners++] = pid;
@@ -251,7 +267,7 @@ daemon_accept(struct daemon *d, struct listener *l)
 	}
 	/* The reception process inherits it: smtp_accept_queue. */
 	receive_queue_reason = queue_why;
-	pid = daemon_connection(fd, d->ls, d->nls, &d->orig_mask);
+	pid = daemon_connection(fd, d->ls, d->nls, &d->orig_mask, d->handoff);
 	receive_queue_reason = NULL;
 	if (pid > 0) {
 		d->nconn++;
@@ -259,9 +275,89 @@ daemon_accept(struct daemon *d, struct listener *l)
 	}
 }
 
+/* A delivery process for a message a reception process accepted. */
+static void
+daemon_deliver(struct daemon *d, const char *id)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id,
+			"fork for delivery failed (message stays queued): %m");
+		return;
+	}
+	if (pid == 0) {
+		daemon_child_signals(&d->orig_mask);
+		daemon_close_listeners(d->ls, d->nls);
+		close(d->handoff[0]);
+		close(d->handoff[1]);
+		deliver_detached(id);
+	}
+	d->ndeliveries++;
+}
+
+/* Read the ids reception processes handed over; deliver each. */
+static void
+daemon_handoff_read(struct daemon *d)
+{
+	for (;;) {
+		ssize_t n = read(d->handoff[0], d->hbuf + d->hlen,
+			sizeof(d->hbuf) - 1 - d->hlen);
+		char *p;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* EAGAIN: all read */
+		d->hlen += (size_t)n;
+		while ((p = memchr(d->hbuf, '\n', d->hlen)) != NULL) {
+			*p = '\0';
+			if (spool_id_valid(d->hbuf))
+				daemon_deliver(d, d->hbuf);
+			else
+				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+					"daemon: bad id on the handoff pipe");
+			d->hlen -= (size_t)(p + 1 - d->hbuf);
+			memmove(d->hbuf, p + 1, d->hlen);
+		}
+		if (d->hlen == sizeof(d->hbuf) - 1)
+			d->hlen = 0; /* no line this long is an id */
+	}
+}
+
+/*
+ * The handoff pipe: inherited from the image that re-executed us (so
+ * that reception processes started before a SIGHUP still reach the
+ * daemon), or new.  Read end non-blocking; write end blocking.
+ */
+static void
+daemon_handoff_init(struct daemon *d)
+{
+	const char *env = getenv(DAEMON_HANDOFF_ENV);
+	int r, w;
+	struct stat st;
+
+	if (env != NULL && sscanf(env, "%d,%d", &r, &w) == 2 &&
+	    fstat(r, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	    fstat(w, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		d->handoff[0] = r;
+		d->handoff[1] = w;
+		fcntl(r, F_SETFD, FD_CLOEXEC);
+		fcntl(w, F_SETFD, FD_CLOEXEC);
+	} else if (pipe2(d->handoff, O_CLOEXEC) != 0) {
+		tern_die("daemon: cannot create the handoff pipe: %m");
+	}
+	unsetenv(DAEMON_HANDOFF_ENV);
+	fcntl(d->handoff[0], F_SETFL, O_NONBLOCK);
+}
+
 static _Noreturn void
 daemon_reexec(struct daemon *d)
 {
+	char fds[32];
+
 	log_write(TERN_LOG_MAIN, NULL, "pid %d: SIGHUP received: re-exec",
 		(int)getpid());
 	daemon_close_listeners(d->ls, d->nls);
@@ -270,6 +366,12 @@ daemon_reexec(struct daemon *d)
 		signal(daemon_signals[i], SIG_DFL);
 	/* Already detached: the new image must not fork again. */
 	setenv(DAEMON_REEXEC_ENV, "1", 1);
+	/* Ids still to come from running reception processes: keep the pipe. */
+	daemon_handoff_read(d);
+	snprintf(fds, sizeof(fds), "%d,%d", d->handoff[0], d->handoff[1]);
+	fcntl(d->handoff[0], F_SETFD, 0);
+	fcntl(d->handoff[1], F_SETFD, 0);
+	setenv(DAEMON_HANDOFF_ENV, fds, 1);
 	/* The new image binds the ports again, which needs root back. */
 	(void)runtime_regain_root();
 	execv(rt.self_exe, d->argv);
@@ -317,10 +419,13 @@ daemon_title(const struct daemon *d)
 static _Noreturn void
 daemon_loop(struct daemon *d)
 {
-	struct pollfd pfd[64];
+	struct pollfd pfd[65];
 
+	if (d->nls > 64)
+		tern_die("daemon: more than 64 listening sockets");
 	for (size_t i = 0; i < d->nls; i++)
 		pfd[i] = (struct pollfd){ .fd = d->ls[i].fd, .events = POLLIN };
+	pfd[d->nls] = (struct pollfd){ .fd = d->handoff[0], .events = POLLIN };
 	for (;;) {
 		struct timespec ts, *tsp = NULL;
 		int ms, n;
@@ -340,9 +445,11 @@ daemon_loop(struct daemon *d)
 			ts = (struct timespec){ ms / 1000, 0 };
 			tsp = &ts;
 		}
-		n = ppoll(pfd, d->nls, tsp, &d->orig_mask);
+		n = ppoll(pfd, d->nls + 1, tsp, &d->orig_mask);
 		if (n <= 0)
 			continue;
+		if (pfd[d->nls].revents & POLLIN)
+			daemon_handoff_read(d);
 		for (size_t i = 0; i < d->nls; i++)
 			if (pfd[i].revents & POLLIN)
 				daemon_accept(d, &d->ls[i]);
@@ -367,9 +474,11 @@ daemon_run(const char *ports_override, int queue_interval, char **argv)
 	/*
 	 * Ports bound: run as tern_user from here on.  Root stays only as the
 	 * saved set-user-id, for the delivery processes the daemon starts
-	 * (queue runs, the per-connection supervisor) to become a recipient.
+	 * (queue runs, the deliveries it starts for reception processes) to
+	 * become a recipient.
 	 */
 	runtime_drop_privilege();
+	daemon_handoff_init(&d);
 	daemon_signals_init(&d);
 	daemon_write_pid(&d);
 	daemon_log_start(&d);

@@ -2,6 +2,7 @@
 #ifndef TERN_CORE_DAEMON_DAEMON_INT_H
 #define TERN_CORE_DAEMON_DAEMON_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -24,10 +25,11 @@ void daemon_close_listeners(struct listener *ls, size_t n);
 /*
  * Handle one accepted connection in a new process.  Returns the pid of
  * the child (or -1); never returns in the child.  orig_mask is the
- * signal mask to restore there.
+ * signal mask to restore there; handoff is the daemon's pipe (read end,
+ * write end) on which the child reports the ids of accepted messages.
  */
 pid_t daemon_connection(int fd, struct listener *ls, size_t nls,
-	const sigset_t *orig_mask);
+	const sigset_t *orig_mask, const int handoff[2]);
 
 /* Answer 421 from the daemon itself (smtp_accept_max) and close fd. */
 void daemon_refuse(int fd, const char *why);
@@ -44,7 +46,7 @@ const char *daemon_sockaddr_text(const struct sockaddr_storage *ss,
  */
 const char *limits_check(const char *host, int nconn, const char **queue_out);
 void limits_add(pid_t pid, const char *host);
-void limits_remove(pid_t pid);
+bool limits_remove(pid_t pid); /* false: pid was not a reception process */
 
 /* The child side of a fork: default signals, the daemon's mask restored. */
 void daemon_child_signals(const sigset_t *orig_mask);

@@ -45,14 +45,15 @@ limits_add(pid_t pid, const char *host)
 	nslots++;
 }
 
-void
+bool
 limits_remove(pid_t pid)
 {
 	for (size_t i = 0; i < nslots; i++)
 		if (slots[i].pid == pid) {
 			slots[i] = slots[--nslots];
-			return;
+			return true;
 		}
+	return false;
 }
 
 static int

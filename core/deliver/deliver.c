@@ -307,6 +307,19 @@ detach_fds(void)
 }
 
 void
+deliver_detached(const char *id)
+{
+	char copy[MESSAGE_ID_LEN + 1];
+
+	snprintf(copy, sizeof(copy), "%s", id);
+	setsid();
+	detach_fds();
+	arena_reset(arena_msg);
+	arena_reset(arena_scratch);
+	_exit(deliver_message(copy, 0) == 2 ? 1 : 0);
+}
+
+void
 deliver_fork(const char *id)
 {
 	char copy[MESSAGE_ID_LEN + 1];
@@ -327,11 +340,7 @@ deliver_fork(const char *id)
 
 		if (gc != 0)
 			_exit(gc < 0 ? 1 : 0);
-		setsid();
-		detach_fds();
-		arena_reset(arena_msg);
-		arena_reset(arena_scratch);
-		_exit(deliver_message(copy, 0) == 2 ? 1 : 0);
+		deliver_detached(copy);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

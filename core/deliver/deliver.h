@@ -20,8 +20,18 @@
  */
 int deliver_message(const char *id, unsigned flags);
 
-/* Fork (and do not wait for) a process running deliver_message(id). */
+/*
+ * Fork (and do not wait for) a process running deliver_message(id): a
+ * double fork, so that nobody has to reap it.
+ */
 void deliver_fork(const char *id);
+
+/*
+ * In a process just forked to deliver id: leave the terminal's session
+ * and close every inherited socket, run deliver_message(id) and exit.
+ * The daemon starts deliveries this way and reaps them itself.
+ */
+_Noreturn void deliver_detached(const char *id);
 
 /*
  * -bt / -bv: route `address` (verify: as RCPT verification would) and

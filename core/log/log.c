@@ -1,8 +1,11 @@
 /*
  * Logging.  Each line is formatted completely in memory and written with
  * one write(2) to a file opened O_APPEND, so lines from concurrent
- * processes never interleave.  Files are opened per line: log rotation
- * needs no signal, and a process that changed uid keeps logging.
+ * processes never interleave.  A process keeps each log file open and,
+ * at most once a second, compares the path's inode with the open file's:
+ * a log rotated by renaming is reopened within a second, with no signal
+ * (Exim checks the same way).  An open file also keeps a process that
+ * changed uid logging.
  */
 #include "log/log.h"
 
@@ -39,7 +42,22 @@ static struct {
 	bool has_file;
 	bool open_failed_reported;
 	char path[LOG_NFILES][PATH_MAX];
+	/* The open files: fd + 1 (0: none), inode, when last checked. */
+	int    fd1[LOG_NFILES];
+	dev_t  dev[LOG_NFILES];
+	ino_t  ino[LOG_NFILES];
+	time_t checked[LOG_NFILES];
 } lg;
+
+static void
+close_logs(void)
+{
+	for (int i = 0; i < LOG_NFILES; i++)
+		if (lg.fd1[i] > 0) {
+			close(lg.fd1[i] - 1);
+			lg.fd1[i] = 0;
+		}
+}
 
 /* Expand each "%s" in tmpl to name into out.  False when too long. */
 static bool
@@ -99,6 +117,7 @@ log_init(void)
 	const char *spec = conf.log_file_path;
 	char def[PATH_MAX];
 
+	close_logs();
 	memset(&lg, 0, sizeof(lg));
 	if (spec == NULL || *spec == '\0') {
 		const char *sd = conf.spool_directory;
@@ -179,6 +198,38 @@ write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/*
+ * The open log file idx: the cached one unless the path now names
+ * another file (rotated, removed), checked at most once a second.
+ */
+static int
+log_fd(int idx)
+{
+	time_t now = time(NULL);
+	struct stat st;
+	int fd;
+
+	if (lg.fd1[idx] > 0) {
+		if (lg.checked[idx] == now)
+			return lg.fd1[idx] - 1;
+		if (stat(lg.path[idx], &st) == 0 && st.st_dev == lg.dev[idx] &&
+		    st.st_ino == lg.ino[idx]) {
+			lg.checked[idx] = now;
+			return lg.fd1[idx] - 1;
+		}
+		close(lg.fd1[idx] - 1);
+		lg.fd1[idx] = 0;
+	}
+	fd = open_log(lg.path[idx]);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return fd;
+	lg.fd1[idx] = fd + 1;
+	lg.dev[idx] = st.st_dev;
+	lg.ino[idx] = st.st_ino;
+	lg.checked[idx] = now;
+	return fd;
+}
+
 /* Append line to log file idx; false when it could not be written. */
 static bool
 write_file(int idx, const char *line, size_t len)
@@ -187,7 +238,7 @@ write_file(int idx, const char *line, size_t len)
 
 	if (!lg.initialized || !lg.has_file)
 		return false;
-	fd = open_log(lg.path[idx]);
+	fd = log_fd(idx);
 	if (fd < 0) {
 		if (!lg.open_failed_reported) {
 			lg.open_failed_reported = true;
@@ -198,7 +249,8 @@ write_file(int idx, const char *line, size_t len)
 		return false;
 	}
 	write_all(fd, line, len);
-	close(fd);
+	if (lg.fd1[idx] == 0)
+		close(fd); /* opened, but could not be kept */
 	errno = saved;
 	return true;
 }

@@ -85,7 +85,7 @@ void receive_start_delivery(const char *id);
  */
 extern int receive_errno;
 
-/* Start it regardless of those (the supervisor of a handed-over id). */
+/* Start it regardless of those. */
 void receive_deliver_now(const char *id);
 
 /*
@@ -97,7 +97,7 @@ extern const char *receive_queue_reason;
 /*
  * In a reception process that has given up root: write each accepted id
  * (one line each) to fd instead of starting delivery here, so that the
- * privileged parent can start it (-1: start it here).
+ * daemon can start it (-1: start it here).
  */
 void receive_set_handoff(int fd);
 

@@ -83,14 +83,15 @@ receive_deliver_now(const char *id)
 		char line[MESSAGE_ID_LEN + 2];
 		size_t n = strlen(id);
 
-		/* The privileged parent starts it (see daemon/conn.c). */
+		/* The daemon starts it (see daemon/conn.c). */
 		if (n > MESSAGE_ID_LEN)
 			return;
 		memcpy(line, id, n);
 		line[n] = '\n';
+		/* One line below PIPE_BUF: written whole, never interleaved. */
 		if (write(handoff_fd, line, n + 1) != (ssize_t)(n + 1))
-			log_write(TERN_LOG_MAIN, id,
-				"cannot hand the message over for delivery: %m");
+			log_write(TERN_LOG_MAIN, id, "cannot hand the message "
+				"over for delivery (it waits for a queue run): %m");
 		return;
 	}
 	if (receive_delivery_mode == 'i')

@@ -69,3 +69,28 @@ def test_bad_message_id_refused(tern):
         r = tern.run(args)
         assert r.returncode != 0, r
         assert re.search(r"not a message id|invalid|bad", r.stderr, re.I), r
+
+
+def test_renamed_mainlog_is_reopened(tern):
+    """Processes keep the mainlog open; a log rotated by renaming (as
+    logrotate does, with no signal) gets the daemon's next lines in a new
+    file at the old path within a second, and the renamed file keeps the
+    old ones."""
+    import time
+    tern.config()
+    tern.start_daemon()
+    tern.wait_for_log(r"daemon started")
+    assert tern.send(f"{tern.user}@test.example", subject="before") == {}
+    tern.wait_queue_empty()
+    old = tern.logdir / "mainlog"
+    rotated = tern.logdir / "mainlog.1"
+    old.rename(rotated)
+    time.sleep(1.1)  # the inode check runs at most once a second
+    assert tern.send(f"{tern.user}@test.example", subject="after") == {}
+    tern.wait_queue_empty()
+    tern.wait_for_log(r"Completed")
+    new = old.read_text()
+    assert "<=" in new and "Completed" in new, new
+    before = rotated.read_text()
+    assert before.count(" <= ") == 1, before
+    assert "daemon started" in before and "daemon started" not in new

@@ -113,4 +113,4 @@ def test_logrotate_covers_the_logs_tern_conf_names():
     for log in ("main", "reject", "panic"):
         assert f"{m.group(1)}/{log}log" in rot
     assert "create 0640 tern adm" in rot
-    assert "postrotate" not in rot, "tern reopens its logs per line"
+    assert "postrotate" not in rot, "tern notices a renamed log by itself"

@@ -1,17 +1,21 @@
 /*
- * Maildir delivery: write dir/tmp/<unique>, fsync it, link it into
- * dir/new/ and fsync that directory.  No "From " line and no escaping:
- * a Maildir file is the message as it is.
+ * Maildir delivery: write dir/tmp/<unique>, fsync it, rename it into
+ * dir/new/ (never replacing a file), and fsync that directory where the
+ * file system needs it.  No "From " line and no escaping: a Maildir file
+ * is the message as it is.
  */
 #include "appendfile.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -98,10 +102,43 @@ dir_bytes(const char *dir, const char *sub)
 	return sum;
 }
 
+/*
+ * Must a rename into dir be made durable by fsyncing dir?  Not on the
+ * journaling file systems (ext3/ext4, xfs, btrfs), which commit metadata
+ * changes in order: once the delivery's later removal of the spool file
+ * is on disk, so is this rename, and a crash before that leaves the
+ * message on the spool, to be delivered again.  Not on tmpfs either,
+ * where nothing survives a crash.  Elsewhere (or when it cannot be told),
+ * yes.  ext2 shares ext4's magic number: a mail store on ext2 is not
+ * supported.
+ */
+static bool
+dir_sync_needed(const char *dir)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf) != 0)
+		return true;
+	switch ((unsigned long)sf.f_type) {
+	case EXT4_SUPER_MAGIC:
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case RAMFS_MAGIC:
+		return false;
+	default:
+		return true;
+	}
+}
+
 static int
 sync_dir(const char *dir, char *err, size_t errlen, int *errno_out)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd;
+
+	if (!dir_sync_needed(dir))
+		return 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0 || fsync(fd) < 0) {
 		FAILED("failed to fsync directory %s", dir);
@@ -149,11 +186,22 @@ out_fail:
 	return -1;
 }
 
-/* Move tmp to new: link(), or rename() where links are not allowed. */
+/*
+ * Move tmp to new without replacing a file of that name: rename with
+ * RENAME_NOREPLACE (one directory operation, no unlink), else link() and
+ * unlink(), else a plain rename() where links are not allowed.
+ */
 static int
 move_to_new(const char *tmp, const char *newp, char *err, size_t errlen,
 	int *errno_out)
 {
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, newp, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		FAILED("failed to move %s to %s", tmp, newp);
+		unlink(tmp);
+		return -1;
+	}
 	if (link(tmp, newp) == 0) {
 		unlink(tmp);
 		return 0;
