@@ -82,6 +82,25 @@ daemon_child_signals(const sigset_t *orig_mask)
 	sigprocmask(SIG_SETMASK, orig_mask, NULL);
 }
 
+/*
+ * ppoll delivers a pending signal only when it sleeps: under a steady
+ * load it returns ready descriptors at once and the signal stays pending.
+ * Take pending ones here so that SIGTERM and SIGHUP are never starved.
+ */
+static void
+daemon_take_pending_signals(void)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(daemon_signals) / sizeof(int); i++)
+		sigaddset(&set, daemon_signals[i]);
+	while ((sig = sigtimedwait(&set, NULL, &zero)) > 0)
+		on_signal(sig);
+}
+
 static void
 daemon_signals_init(struct daemon *d)
 {
@@ -431,12 +450,18 @@ daemon_loop(struct daemon *d)
 		int ms, n;
 
 		arena_reset(arena_scratch);
+		daemon_take_pending_signals();
 		if (got_term)
 			daemon_terminate(d);
 		if (got_hup)
 			daemon_reexec(d);
-		if (got_chld)
-			daemon_reap(d);
+		/*
+		 * Reap on every pass, not only after a SIGCHLD: under load
+		 * ppoll returns ready descriptors without ever unblocking the
+		 * pending signal, and unreaped reception processes would count
+		 * against smtp_accept_max.
+		 */
+		daemon_reap(d);
 		if (d->queue_interval > 0 && time(NULL) >= d->next_queue_run)
 			daemon_queue_run(d);
 		daemon_title(d);
