@@ -59,6 +59,22 @@ def test_front_end_settings(tern):
     assert option(r, "fallback_hosts") == "192.0.2.20"
 
 
+def test_front_end_ldap_variant(tern):
+    """-DUSE_LDAP: the served domains are local and come from LDAP; the
+    virtual_users director checks recipients (tests/multihost runs it)."""
+    out = bp(tern, "front-end.conf", "-D", "USE_LDAP=1")
+    assert option(out, "local_domains") == "+served_domains"
+    assert option(out, "ldap_default_servers") == "ldap.example.net"
+    d = bp(tern, "front-end.conf", "-D", "USE_LDAP=1", "director",
+           "virtual_users")
+    assert option(d, "transport") == "to_mailstores", d
+    t = bp(tern, "front-end.conf", "-D", "USE_LDAP=1", "transport",
+           "to_mailstores")
+    assert option(t, "fallback_hosts") == "retry.example.net", t
+    # Without it, nothing of the variant is there.
+    assert option(bp(tern, "front-end.conf"), "local_domains") == "@"
+
+
 def test_retry_host_settings(tern):
     out = bp(tern, "retry-host.conf")
     assert option(out, "spool_sync") == "true"

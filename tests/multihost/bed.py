@@ -12,6 +12,10 @@ namespace): `ip netns exec` bind-mounts /etc/netns/NS/resolv.conf over
 /etc/resolv.conf, the standard iproute2 mechanism, so a Tern started with
 an unmodified example configuration uses it.
 
+Bed.directory(ldif) starts slapd on host `ldap` (the slapd.conf of
+tests/blackbox/dbservers.py, data loaded with slapadd), the directory the
+front ends share with examples/front-end.conf -DUSE_LDAP.
+
 Everything the bed made is torn down by Bed.close(): processes (every
 pid in the bed's namespaces is ours), namespaces (which takes the veths
 and the bridge with them) and the /etc/netns/NS directories.  Stale
@@ -38,6 +42,7 @@ sys.path.insert(0, str(HERE.parent / "blackbox"))
 
 from tern_helpers import (IS_ROOT, PREFIX, SCALE, Tern,  # noqa: E402
                           make_message, wait_for)
+from dbservers import Slapd  # noqa: E402
 
 REPO = HERE.parents[1]
 EXAMPLES = REPO / "examples"
@@ -183,12 +188,49 @@ class BedTern(Tern):
         raise AssertionError("use bed.send() from the client namespace")
 
 
-class Bed:
-    """Hosts: dns (.2), fe1 (.10), fe2 (.11), retry (.20), backup (.30),
-    dest1 (.41), dest2 (.42), client (.100), all on one bridge."""
+class BedSlapd(Slapd):
+    """tests/blackbox/dbservers.py's slapd (same slapd.conf, schemas and
+    access rules, data loaded with slapadd), started in a host's
+    namespace on ldap://IP:389/."""
 
-    HOSTS = {"dns": 2, "fe1": 10, "fe2": 11, "retry": 20, "backup": 30,
-             "dest1": 41, "dest2": 42, "client": 100}
+    def __init__(self, host, ldif):
+        self.host = host
+        super().__init__(ldif)
+
+    def start(self):
+        self.port = 389
+        self.url = f"ldap://{self.host.ip}:389/"
+        log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.host.ns, "slapd", "-h", self.url,
+             "-f", str(self.dir / "slapd.conf"), "-d", "256"], stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("slapd exited: " + self.log())
+            return listening_in(self.proc.pid, 389)
+        wait_for(up, 20, "slapd to listen in the bed")
+
+    def modify(self, ldif, op="ldapadd"):
+        """ldapadd/ldapmodify/ldapdelete as the rootdn, from the
+        directory's own host (over the bed's network)."""
+        r = subprocess.run(["ip", "netns", "exec", self.host.ns, op, "-x",
+                            "-H", self.url, "-D", self.ROOTDN, "-w",
+                            self.ROOTPW], input=ldif, capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+
+class Bed:
+    """Hosts: dns (.2), ldap (.5), fe1 (.10), fe2 (.11), retry (.20),
+    backup (.30), dest1 (.41), dest2 (.42), client (.100), all on one
+    bridge."""
+
+    HOSTS = {"dns": 2, "ldap": 5, "fe1": 10, "fe2": 11, "retry": 20,
+             "backup": 30, "dest1": 41, "dest2": 42, "client": 100}
     # served.test: the domain the front ends serve (their mailstore is
     # dest1), MX 10 fe1, fe2 and MX 20 backup.  far.test: somebody else's
     # domain, MX 10 dest2, reached by the front ends' dnslookup router.
@@ -212,6 +254,7 @@ far.test.           MX 10 dest2.bed.test.
         self.made = []
         self.mounts = []
         self.unbound = None
+        self.slapd = None
         try:
             self._build()
         except BaseException:
@@ -307,6 +350,16 @@ remote-control:
             return r is not None and r[0] == 0 and r[1] == 3
         wait_for(up, 20, "unbound to answer in the bed")
 
+    # ---- the shared directory
+
+    def directory(self, ldif):
+        """Start the bed's LDAP server (host `ldap`) holding ldif (text);
+        the front ends read it with examples/front-end.conf -DUSE_LDAP."""
+        f = self.dir / "directory.ldif"
+        f.write_text(ldif)
+        self.slapd = BedSlapd(self["ldap"], f)
+        return self.slapd
+
     # ---- hosts running Tern
 
     def tern(self, name):
@@ -318,12 +371,13 @@ remote-control:
         return t
 
     def destination(self, name):
-        """A mail store: takes mail for served.test and far.test and
-        delivers it all to one Maildir (maildir/inbox)."""
+        """A mail store: takes mail for served.test, other.test (a second
+        served domain, in the directory only) and far.test and delivers it
+        all to one Maildir (maildir/inbox)."""
         t = self.tern(name)
         t.config(f"""\
 primary_hostname = {name}.bed.test
-local_domains = served.test : far.test
+local_domains = served.test : other.test : far.test
 daemon_smtp_ports = 25
 local_interfaces = {t.ip}
 spool_directory = @DIR@/spool
@@ -420,6 +474,9 @@ begin retry
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+        if self.slapd is not None:
+            self.slapd.close()
+            self.slapd = None
         for m in self.mounts:
             sh("umount", "-l", m, check=False)
         self.mounts = []

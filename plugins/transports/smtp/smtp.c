@@ -269,9 +269,16 @@ try_host(struct smtp_job *j, const struct tern_host *h)
 			if (core->retry_record != NULL)
 				core->retry_record(j->ctx, retry_key(j, h), NULL, 0, NULL);
 			core->wait_deliver(j->ctx, c, host_key(j, h));
-		} else if (core->retry_record != NULL) {
-			core->retry_record(j->ctx, retry_key(j, h), error_class(j),
-				j->err_errno, j->err);
+		} else {
+			/* Every failed host gets its line (Exim's "H=host [ip]
+			 * ..."): a fallback that delivers leaves the attempts
+			 * before it on record. */
+			core->log(j->ctx, TERN_LOG_MAIN, "H=%s [%s] defer (%d): %s",
+				h->name, h->address, j->err_errno,
+				j->err != NULL ? j->err : "host failed");
+			if (core->retry_record != NULL)
+				core->retry_record(j->ctx, retry_key(j, h),
+					error_class(j), j->err_errno, j->err);
 		}
 		if (c != NULL)
 			smtp_session_close(j, c);
