@@ -54,6 +54,7 @@ const struct tern_option main_options[] = {
 	M(receiver_verify, BOOL, "true"),
 	M(sender_verify, BOOL, "false"),
 	M(spool_sync, BOOL, "true"),
+	M(message_logs, BOOL, "true"),
 	M(queue_only, BOOL, "false"),
 	M(queue_run_in_order, BOOL, "false"),
 	MF(split_spool_directory, BOOL, "false", FUT),

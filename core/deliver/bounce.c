@@ -143,7 +143,10 @@ notice_send(struct delivery *d, const char *const *rcpts, size_t nrcpts,
 		return -1;
 	}
 	rc = notice_write(d, b, fd, n, &err);
-	close(fd);
+	if (rc != 0)
+		spool_data_abort(b, fd);
+	else
+		spool_data_close(b, fd);
 	if (rc != 0) {
 		dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "cannot create %s: %s",
 			n->what, err);

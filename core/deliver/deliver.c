@@ -143,7 +143,7 @@ deliver_finish(struct delivery *d)
 	} else if (!m->frozen) {
 		bounce_delay_warning(d);
 	}
-	if (spool_rewrite_header(m, &err) != 0)
+	if (spool_update(m, &err) != 0)
 		dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
 	if (tell)
 		bounce_freeze_tell(d, d->freeze_reason != NULL ?

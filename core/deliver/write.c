@@ -201,7 +201,10 @@ w_prefix(struct wout *w, const struct message *m,
 	}
 }
 
-/* The body from m->data_fd at body_offset.  0, or -1 (errno) on read. */
+/*
+ * The body from m->data_fd, body_offset to body_end (or the end of the
+ * file).  0, or -1 (errno) on read.
+ */
 static int
 w_body(struct wout *w, const struct message *m, char *in)
 {
@@ -213,8 +216,14 @@ w_body(struct wout *w, const struct message *m, char *in)
 		size_t used;
 
 		if (!eof) {
-			ssize_t n = pread(m->data_fd, in + have, CHUNK, off);
+			size_t want = CHUNK;
+			ssize_t n;
 
+			if (m->body_end > 0 && (off_t)want > m->body_end - off)
+				want = m->body_end > off ?
+					(size_t)(m->body_end - off) : 0;
+			n = want > 0 ? pread(m->data_fd, in + have, want, off)
+				: 0;
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)

@@ -139,6 +139,24 @@ test_mbox_from_and_envelope(void **state)
 	close(m.data_fd);
 }
 
+/* The body stops at body_end: what follows it in ID-M is not the body. */
+static void
+test_body_end(void **state)
+{
+	static const char tail[] = "1tX9aB-0004Kd-Q2-H\nalice 1 2\n.\nD a@b\n";
+	struct message m;
+	char *out;
+
+	(void)state;
+	make_msg(&m, "s@example.org", "body line\n", 10);
+	m.body_end = m.body_offset + 10;
+	assert_int_equal(write_all_fd(m.data_fd, tail, sizeof(tail) - 1), 0);
+	out = run(&m, TERN_WR_BODY_ONLY, NULL, NULL);
+	assert_string_equal(out, "body line\n");
+	free(out);
+	close(m.data_fd);
+}
+
 /* 5 MB with "From " and "." at line starts across 64 KiB boundaries. */
 static void
 test_big_body(void **state)
@@ -215,6 +233,7 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_mbox_from_and_envelope),
 		cmocka_unit_test(test_big_body),
+		cmocka_unit_test(test_body_end),
 		cmocka_unit_test(test_write_error),
 	};
 

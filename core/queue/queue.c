@@ -86,16 +86,23 @@ queue_list(bool count_only)
 		return 1;
 	}
 	if (count_only) {
-		printf("%zu\n", n);
+		size_t count = 0;
+
+		/* Receptions in progress are not (yet) messages. */
+		for (size_t i = 0; i < n; i++)
+			if (spool_committed(ids[i]))
+				count++;
+		printf("%zu\n", count);
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct arena_mark mk = arena_mark(arena_msg);
 		struct message m;
+		int rc = spool_read(ids[i], &m, false, &err);
 
-		if (spool_read(ids[i], &m, false, &err) == 0)
+		if (rc == 0)
 			print_message(&m, now);
-		else if (errno != ENOENT) /* ENOENT: completed meanwhile */
+		else if (rc < 0 && errno != ENOENT) /* ENOENT: completed */
 			printf("%s *** spool read error: %s ***\n\n", ids[i],
 				err);
 		spool_close(&m);
@@ -115,8 +122,8 @@ open_message(const char *id, struct message *m, bool lock)
 	int rc = spool_read(id, m, lock, &err);
 
 	if (rc == 1) {
-		fprintf(stderr, "%s: message %s is locked (being delivered)\n",
-			prog(), id);
+		fprintf(stderr, "%s: message %s is locked (being delivered "
+			"or received)\n", prog(), id);
 		return -1;
 	}
 	if (rc != 0) {
@@ -179,24 +186,30 @@ queue_freeze(const char *id, bool freeze)
 		spool_close(&m);
 		return 1;
 	}
+	spool_msglog(id, "%s by %s", freeze ? "frozen" : "unfrozen", who);
 	spool_close(&m);
 	log_write(TERN_LOG_MAIN, id, "%s by %s", freeze ? "frozen" :
 		"unfrozen", who);
-	spool_msglog(id, "%s by %s", freeze ? "frozen" : "unfrozen", who);
 	printf("Message %s is %s\n", id, freeze ? "now frozen" :
 		"no longer frozen");
 	return 0;
 }
 
-/* Copy fd from offset to stdout. */
+/* Copy fd from offset to end (0: the end of the file) to stdout. */
 static int
-copy_out(int fd, off_t offset, const char *path)
+copy_out(int fd, off_t offset, off_t end, const char *path)
 {
 	char buf[65536];
 	ssize_t n;
 
 	fflush(stdout);
-	while ((n = pread(fd, buf, sizeof(buf), offset)) != 0) {
+	for (;;) {
+		size_t want = sizeof(buf);
+
+		if (end > 0 && end - offset < (off_t)want)
+			want = end > offset ? (size_t)(end - offset) : 0;
+		if (want == 0 || (n = pread(fd, buf, want, offset)) == 0)
+			break;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -215,30 +228,29 @@ copy_out(int fd, off_t offset, const char *path)
 	return 0;
 }
 
-/* View file suffix ('H', 'L') of message id. */
+/* Print section which ('H': header section, 'L': message log) of id. */
 static int
-view_file(const char *id, char suffix)
+view_file(const char *id, char which)
 {
 	struct message m;
-	const char *path;
-	int fd, rc;
+	char *text, *err = NULL;
+	size_t len;
+	int rc;
 
 	if (open_message(id, &m, false) != 0)
 		return 1;
+	rc = spool_section(&m, which, &text, &len, &err);
 	spool_close(&m);
-	path = spool_path(id, suffix);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT && suffix == 'L')
-			fprintf(stderr, "%s: no message log for %s\n", prog(),
-				id);
-		else
-			fprintf(stderr, "%s: open %s: %m\n", prog(), path);
+	if (rc != 0) {
+		fprintf(stderr, "%s: %s\n", prog(), err);
 		return 1;
 	}
-	rc = copy_out(fd, 0, path);
-	close(fd);
-	return rc;
+	if (which == 'L' && len == 0) {
+		fprintf(stderr, "%s: no message log for %s\n", prog(), id);
+		return 1;
+	}
+	return fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0 ?
+		0 : 1;
 }
 
 int
@@ -261,7 +273,8 @@ queue_view_body(const char *id)
 
 	if (open_message(id, &m, false) != 0)
 		return 1;
-	rc = copy_out(m.data_fd, m.body_offset, spool_path(id, 'D'));
+	rc = copy_out(m.data_fd, m.body_offset, m.body_end,
+		spool_path(id, 'M'));
 	spool_close(&m);
 	return rc;
 }

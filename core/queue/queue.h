@@ -30,7 +30,7 @@ int queue_remove(const char *id);
  */
 int queue_freeze(const char *id, bool freeze);
 
-/* -Mvh, -Mvb, -Mvl: copy the -H file, the body, msglog/ID to stdout. */
+/* -Mvh, -Mvb, -Mvl: the header section, the body, the message log to stdout. */
 int queue_view_header(const char *id);
 int queue_view_body(const char *id);
 int queue_view_log(const char *id);

@@ -470,11 +470,11 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 			strstr(err, strerror(EDQUOT))) ? ENOSPC : errno;
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
 			"receive: spool commit failed: %s", err);
-		close(st->fd);
+		spool_data_close(m, st->fd);
 		return RCV_TEMP;
 	}
-	close(st->fd);
-	rcv_log_arrival(m);
+	rcv_log_arrival(m); /* its message log line goes through st->fd */
+	spool_data_close(m, st->fd);
 	return RCV_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
- * The -H file: envelope, delivery state and headers of one message, as
- * text (format in docs/spool.md).  Encoding and strict decoding; every
- * malformation is reported with the file and line.
+ * The header section of ID-M: envelope, delivery state and headers of
+ * one message, as text (format in docs/spool.md).  Encoding and strict
+ * decoding; every malformation is reported with the file and line.
  */
 #include "spool/internal.h"
 
@@ -161,7 +161,7 @@ spool_header_encode(struct buf *b, const struct message *m)
 		    !buf_add(b, h->text, len))
 			return false;
 	}
-	return true;
+	return buf_adds(b, SPOOL_HEADER_END "\n");
 }
 
 /* ---- decoding ---- */
@@ -381,19 +381,27 @@ decode_recipients(struct hdr_reader *r, struct message *m)
 	return 0;
 }
 
-/* "NNNc text" entries up to the end of the file. */
+/* "NNNc text" entries up to the end line. */
 static int
 decode_headers(struct hdr_reader *r, struct message *m)
 {
+	static const char end_line[] = SPOOL_HEADER_END "\n";
 	struct header **tail = &m->headers;
 
-	while (r->p < r->end) {
+	for (;;) {
 		const char *s = r->p;
 		uint64_t n;
 		size_t digits = 0;
 		struct header *h;
 
 		r->lineno++;
+		if ((size_t)(r->end - s) >= sizeof(end_line) - 1 &&
+		    memcmp(s, end_line, sizeof(end_line) - 1) == 0) {
+			r->p = s + sizeof(end_line) - 1;
+			return 0;
+		}
+		if (s >= r->end)
+			return bad(r, "no end line after the headers");
 		while (s + digits < r->end && s[digits] >= '0' &&
 		    s[digits] <= '9')
 			digits++;
@@ -413,12 +421,11 @@ decode_headers(struct hdr_reader *r, struct message *m)
 				r->lineno++;
 		r->p = s + h->len;
 	}
-	return 0;
 }
 
 int
 spool_header_decode(struct arena *a, const char *path, const char *text,
-	size_t len, struct message *m, char **err_out)
+	size_t len, struct message *m, size_t *used_out, char **err_out)
 {
 	struct hdr_reader r = { .a = a, .path = path, .p = text,
 		.end = text + len, .err_out = err_out };
@@ -442,9 +449,10 @@ spool_header_decode(struct arena *a, const char *path, const char *text,
 		if (decode_option(&r, m) != 0)
 			return -1;
 	}
-	if (decode_recipients(&r, m) != 0)
+	if (decode_recipients(&r, m) != 0 || decode_headers(&r, m) != 0)
 		return -1;
-	return decode_headers(&r, m);
+	*used_out = (size_t)(r.p - text);
+	return 0;
 }
 
 void

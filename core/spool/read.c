@@ -1,13 +1,12 @@
 /*
  * Reading a spooled message (with its lock), removing it, listing the
- * queue (and clearing what crashed receptions left), the per-message log.
+ * queue (and clearing what crashes left), the sections -Mvh and -Mvl show.
  */
 #include "spool/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +15,14 @@
 #include <unistd.h>
 
 #include "lib/arena.h"
+#include "lib/buf.h"
 #include "log/log.h"
 #include "spool/internal.h"
 
-#define DATA_FIRST_LINE_LEN (MESSAGE_ID_LEN + 3) /* "ID-D\n" */
-#define GARBAGE_AGE         3600 /* seconds before a stray file is removed */
-#define HEADER_FILE_MAX     (64u * 1024 * 1024)
+#define GARBAGE_AGE     3600 /* seconds before a stray file is removed */
+#define INCOMPLETE_AGE  300  /* ... before an uncommitted ID-M is */
+#define TAIL_MAX        (64u * 1024 * 1024)
+#define OPEN_TRIES      5
 
 /* Error text naming path, keeping errno for the caller. */
 static int
@@ -34,102 +35,130 @@ fail(char **err_out, const char *what, const char *path)
 	return -1;
 }
 
-/*
- * The whole of file path into *text_out (arena_msg).  missing_ok: a
- * missing file gives 0 with *text_out NULL.
- */
+/* [off, EOF) of fd into *text_out (arena_msg, NUL-terminated). */
 static int
-slurp(const char *path, bool missing_ok, char **text_out, size_t *len_out,
-	char **err_out)
+read_tail(int fd, off_t off, const char *path, char **text_out,
+	size_t *len_out, char **err_out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	struct stat st = { 0 };
-	size_t got = 0;
+	struct stat st;
+	size_t len, got = 0;
 	char *text;
 
-	*text_out = NULL;
-	*len_out = 0;
-	if (fd < 0)
-		return missing_ok && errno == ENOENT ? 0
-			: fail(err_out, "open", path);
-	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size > HEADER_FILE_MAX) {
-		if ((uint64_t)st.st_size > HEADER_FILE_MAX)
-			errno = EFBIG;
-		close(fd);
+	if (fstat(fd, &st) != 0)
+		return fail(err_out, "stat", path);
+	if (st.st_size < off || (uint64_t)(st.st_size - off) > TAIL_MAX) {
+		errno = st.st_size < off ? EINVAL : EFBIG;
 		return fail(err_out, "read", path);
 	}
-	text = arena_alloc(arena_msg, (size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+	len = (size_t)(st.st_size - off);
+	text = arena_alloc(arena_msg, len + 1);
+	while (got < len) {
+		ssize_t n = pread(fd, text + got, len - got, off + (off_t)got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0)
+			return fail(err_out, "read", path);
+		if (n == 0)
 			break;
 		got += (size_t)n;
 	}
-	close(fd);
 	text[got] = '\0';
 	*text_out = text;
 	*len_out = got;
 	return 0;
 }
 
-/* Open (and with lock, lock) -D and check its first line. */
+/*
+ * Open ID-M (with lock: read-write, appending, locked, and checked to be
+ * still the file of that name).  fd, -2 when locked elsewhere, -1 error.
+ */
 static int
-open_data(struct message *m, bool lock, char **err_out)
+open_locked(const char *path, bool lock, char **err_out)
 {
-	const char *path = spool_path(m->id, 'D');
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char first[DATA_FIRST_LINE_LEN];
-	int fd;
 
-	fd = open(path, (lock ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return fail(err_out, "open", path);
-	if (lock && fcntl(fd, F_SETLK, &fl) != 0) {
-		int saved = errno;
+	for (int tries = 0; tries < OPEN_TRIES; tries++) {
+		struct stat a, b;
+		int fd = open(path, (lock ? O_RDWR | O_APPEND : O_RDONLY) |
+			O_CLOEXEC | O_NOFOLLOW);
 
-		close(fd);
-		if (saved == EAGAIN || saved == EACCES)
-			return -2;
-		errno = saved;
-		return fail(err_out, "lock", path);
+		if (fd < 0)
+			return fail(err_out, "open", path);
+		if (!lock)
+			return fd;
+		if (fcntl(fd, F_SETLK, &fl) != 0) {
+			int saved = errno;
+
+			close(fd);
+			if (saved == EAGAIN || saved == EACCES)
+				return -2;
+			errno = saved;
+			return fail(err_out, "lock", path);
+		}
+		/*
+		 * The holder before us may have removed the file, or renamed a
+		 * rewritten one over it, after we opened it: then the lock is
+		 * on a file that is no longer the message.
+		 */
+		{
+			bool have = fstat(fd, &a) == 0;
+			int src = stat(path, &b), e = errno;
+
+			if (have && src == 0 && a.st_dev == b.st_dev &&
+			    a.st_ino == b.st_ino)
+				return fd;
+			close(fd);
+			if (src != 0 && e == ENOENT) {
+				errno = ENOENT;
+				return fail(err_out, "open", path);
+			}
+		}
 	}
-	if (pread(fd, first, sizeof(first), 0) != (ssize_t)sizeof(first) ||
-	    memcmp(first, m->id, MESSAGE_ID_LEN) != 0 ||
-	    memcmp(first + MESSAGE_ID_LEN, "-D\n", 3) != 0) {
+	return -2;
+}
+
+/* An uncommitted ID-M: busy (1), or, with lock and old, removed (-1). */
+static int
+incomplete(struct message *m, int fd, bool lock, const char *path,
+	char **err_out)
+{
+	struct stat st;
+
+	/* The lock proves nobody writes it; the age covers create -> lock. */
+	if (lock && fstat(fd, &st) == 0 &&
+	    time(NULL) - st.st_mtime >= INCOMPLETE_AGE) {
+		if (unlink(path) == 0)
+			log_write(TERN_LOG_MAIN, m->id, "removed incomplete "
+				"spool file %s", path);
 		close(fd);
-		*err_out = arena_printf(arena_msg, "spool: %s: first line is "
-			"not the file's name", path);
-		errno = EINVAL;
+		*err_out = arena_printf(arena_msg, "spool: no message %s",
+			m->id);
+		errno = ENOENT;
 		return -1;
 	}
-	m->data_fd = fd;
-	m->body_offset = DATA_FIRST_LINE_LEN;
-	return 0;
+	close(fd);
+	return 1;
 }
 
 static void
 compute_size(struct message *m)
 {
-	struct stat st;
-
 	m->size = 0;
 	for (const struct header *h = m->headers; h != NULL; h = h->next)
 		if (h->type != HDR_DELETED)
 			m->size += h->len;
-	if (fstat(m->data_fd, &st) == 0 && st.st_size > m->body_offset)
-		m->size += (uint64_t)(st.st_size - m->body_offset);
+	m->size += (uint64_t)(m->body_end - m->body_offset);
 }
 
 int
 spool_read(const char *id, struct message *m, bool lock, char **err_out)
 {
-	const char *hpath;
-	char *text;
-	size_t len;
-	int rc;
+	const char *path;
+	char first[SPOOL_FIRST_LINE_LEN], *text;
+	uint64_t off;
+	size_t len, used;
+	int fd, saved;
 
 	memset(m, 0, sizeof(*m));
 	m->data_fd = -1;
@@ -139,77 +168,169 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		return -1;
 	}
 	memcpy(m->id, id, MESSAGE_ID_LEN + 1);
-	/* Lock first, so that -H cannot change while it is read. */
-	rc = open_data(m, lock, err_out);
-	if (rc == -2)
+	path = spool_path(id, 'M');
+	fd = open_locked(path, lock, err_out);
+	if (fd == -2)
 		return 1;
-	if (rc != 0)
+	if (fd < 0)
 		return -1;
-	hpath = spool_path(id, 'H');
-	if (slurp(hpath, false, &text, &len, err_out) != 0)
+	if (pread(fd, first, sizeof(first), 0) != (ssize_t)sizeof(first) ||
+	    !spool_first_line_parse(first, id, &off)) {
+		struct stat st;
+
+		/* A reception that has not written its first line yet. */
+		if (fstat(fd, &st) == 0 && st.st_size < SPOOL_FIRST_LINE_LEN)
+			return incomplete(m, fd, lock, path, err_out);
+		close(fd);
+		*err_out = arena_printf(arena_msg, "spool: %s: first line is "
+			"not \"%s-M offset\"", path, id);
+		errno = EINVAL;
+		return -1;
+	}
+	if (off == 0)
+		return incomplete(m, fd, lock, path, err_out);
+	if (off < SPOOL_FIRST_LINE_LEN) {
+		close(fd);
+		*err_out = arena_printf(arena_msg, "spool: %s: bad header "
+			"offset", path);
+		errno = EINVAL;
+		return -1;
+	}
+	m->data_fd = fd;
+	m->body_offset = SPOOL_FIRST_LINE_LEN;
+	m->body_end = (off_t)off;
+	if (read_tail(fd, m->body_end, path, &text, &len, err_out) != 0)
 		goto out_close;
-	if (spool_header_decode(arena_msg, hpath, text, len, m, err_out) != 0) {
+	if (spool_header_decode(arena_msg, path, text, len, m, &used,
+	    err_out) != 0) {
 		errno = EINVAL;
 		goto out_close;
 	}
-	if (slurp(spool_path(id, 'J'), true, &text, &len, err_out) != 0)
+	m->spooled_frozen = m->frozen;
+	m->spooled_warnings = m->warning_count;
+	for (size_t i = 0; i < m->nrcpts; i++)
+		m->rcpts[i].spooled = m->rcpts[i].done;
+	spool_apply_records(m, text + used, len - used);
+	/*
+	 * A torn last record: end it with a DEL, which no record may hold,
+	 * so that it stays malformed (ignored) whatever it was cut after,
+	 * and the next record stands alone.
+	 */
+	if (lock && len > used && text[len - 1] != '\n' &&
+	    spool_write_all(fd, "\x7f\n", 2) != 0) {
+		fail(err_out, "write", path);
 		goto out_close;
-	if (text != NULL)
-		spool_apply_journal(m, text, len);
+	}
 	compute_size(m);
+	if (lock)
+		spool_open_add(id, fd, true);
 	return 0;
 
 out_close:
-	rc = errno;
-	spool_close(m);
-	errno = rc;
+	saved = errno;
+	close(fd);
+	m->data_fd = -1;
+	errno = saved;
 	return -1;
 }
 
 void
 spool_close(struct message *m)
 {
-	if (m->data_fd >= 0)
+	if (m->data_fd >= 0) {
+		spool_open_drop(m->data_fd, -1);
 		close(m->data_fd);
+	}
 	m->data_fd = -1;
+}
+
+bool
+spool_committed(const char *id)
+{
+	char first[SPOOL_FIRST_LINE_LEN];
+	uint64_t off = 0;
+	int fd;
+	bool ok;
+
+	if (!spool_id_valid(id))
+		return false;
+	fd = open(spool_path(id, 'M'), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	ok = pread(fd, first, sizeof(first), 0) == (ssize_t)sizeof(first) &&
+		spool_first_line_parse(first, id, &off) && off != 0;
+	close(fd);
+	return ok;
+}
+
+int
+spool_section(const struct message *m, char which, char **text_out,
+	size_t *len_out, char **err_out)
+{
+	const char *path = spool_path(m->id, 'M');
+	struct message scratch;
+	char *text;
+	size_t len, used;
+	struct buf b;
+
+	if (read_tail(m->data_fd, m->body_end, path, &text, &len, err_out)
+	    != 0)
+		return -1;
+	memset(&scratch, 0, sizeof(scratch));
+	memcpy(scratch.id, m->id, sizeof(scratch.id));
+	if (spool_header_decode(arena_msg, path, text, len, &scratch, &used,
+	    err_out) != 0)
+		return -1;
+	if (which == 'H') {
+		/* Without its end line. */
+		*text_out = text;
+		*len_out = used - sizeof(SPOOL_HEADER_END);
+		return 0;
+	}
+	buf_init(&b, arena_msg, 0);
+	for (const char *p = text + used, *end = text + len, *nl;
+	    (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1)
+		if (nl - p >= 2 && p[0] == 'L' && p[1] == ' ' &&
+		    !buf_add(&b, p + 2, (size_t)(nl - p - 1))) {
+			*err_out = arena_printf(arena_msg, "spool: %s: message "
+				"log too big", path);
+			return -1;
+		}
+	*text_out = b.p != NULL ? b.p : arena_strdup(arena_msg, "");
+	*len_out = b.len;
+	return 0;
 }
 
 int
 spool_remove(const char *id, char **err_out)
 {
-	static const char suffixes[] = { 'H', 'D', 'J', 'L' };
-	int missing = 0;
+	const char *path;
 
 	if (!spool_id_valid(id)) {
 		*err_out = arena_printf(arena_msg, "spool: bad message id");
 		errno = EINVAL;
 		return -1;
 	}
-	/* -H first: once it is gone the message no longer exists. */
-	for (size_t i = 0; i < sizeof(suffixes); i++) {
-		const char *path = spool_path(id, suffixes[i]);
-
-		if (unlink(path) == 0)
-			continue;
-		if (errno != ENOENT)
-			return fail(err_out, "unlink", path);
-		if (i < 2)
-			missing++;
-	}
-	if (missing == 2) {
-		*err_out = arena_printf(arena_msg, "spool: no message %s", id);
-		errno = ENOENT;
-		return -1;
-	}
-	return 0;
+	path = spool_path(id, 'M');
+	if (unlink(path) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return fail(err_out, "unlink", path);
+	*err_out = arena_printf(arena_msg, "spool: no message %s", id);
+	errno = ENOENT;
+	return -1;
 }
 
-/* Remove a leftover of a crash (see docs/spool.md) if old enough. */
+/*
+ * Remove a leftover (see docs/spool.md) if old enough: ID-M.tmp of a
+ * rewrite that crashed, or any other file named after an id that is not
+ * its ID-M.
+ */
 static void
 clean_stray(int dfd, const char *name, time_t now)
 {
 	struct stat st;
-	char id[MESSAGE_ID_LEN + 1], h[MESSAGE_ID_LEN + 3];
+	char id[MESSAGE_ID_LEN + 1];
 
 	memcpy(id, name, MESSAGE_ID_LEN);
 	id[MESSAGE_ID_LEN] = '\0';
@@ -217,10 +338,6 @@ clean_stray(int dfd, const char *name, time_t now)
 		return;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    now - st.st_mtime < GARBAGE_AGE)
-		return;
-	snprintf(h, sizeof(h), "%s-H", id);
-	/* Checked again now: readdir may have passed -H before it arrived. */
-	if (fstatat(dfd, h, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
 		return;
 	if (unlinkat(dfd, name, 0) == 0)
 		log_write(TERN_LOG_MAIN, id, "spool: removed stale %s/input/%s",
@@ -271,7 +388,7 @@ spool_list(char ***ids_out, size_t *n_out, bool sorted, char **err_out)
 		if (len < MESSAGE_ID_LEN + 2 || e->d_name[MESSAGE_ID_LEN] != '-')
 			continue;
 		if (len == MESSAGE_ID_LEN + 2 &&
-		    e->d_name[MESSAGE_ID_LEN + 1] == 'H') {
+		    e->d_name[MESSAGE_ID_LEN + 1] == 'M') {
 			char id[MESSAGE_ID_LEN + 1];
 
 			memcpy(id, e->d_name, MESSAGE_ID_LEN);
@@ -295,36 +412,4 @@ spool_list(char ***ids_out, size_t *n_out, bool sorted, char **err_out)
 	*ids_out = ids;
 	*n_out = n;
 	return 0;
-}
-
-void
-spool_msglog(const char *id, const char *fmt, ...)
-{
-	char text[4096], line[4096 + 64], ts[32];
-	const char *path = spool_path(id, 'L');
-	time_t now = time(NULL);
-	struct tm tm;
-	va_list ap;
-	int fd, n;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	for (char *s = text; *s != '\0'; s++)
-		if (*s == '\n' || *s == '\r')
-			*s = ' ';
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(ts, sizeof(ts), "%lld", (long long)now);
-	n = snprintf(line, sizeof(line), "%s %s\n", ts, text);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line))
-		n = (int)sizeof(line) - 1;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		0640);
-	if (fd < 0 || write(fd, line, (size_t)n) != n)
-		log_write(TERN_LOG_MAIN, id, "spool: write %s: %m", path);
-	if (fd >= 0)
-		close(fd);
 }

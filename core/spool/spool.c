@@ -1,15 +1,22 @@
 /*
- * Spool files: creation of a message (temporary names, fsync, rename),
- * rewriting -H, the -J journal.  The commit protocol and what a crash at
- * each step leaves behind are in docs/spool.md.
+ * Spool files: creating a message (ID-M under its final name, the body,
+ * the header section, one fdatasync), rewriting it, appending D and L
+ * records, and the table of the files this process has open.  The format,
+ * the commit protocol and what a crash at each step leaves behind are in
+ * docs/spool.md.
  */
 #include "spool/spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -23,8 +30,9 @@
 #define TERN_SPOOL_DEFAULT "/var/spool/tern"
 #endif
 
-#define DATA_FIRST_LINE_LEN (MESSAGE_ID_LEN + 3) /* "ID-D\n" */
-#define NEW_ID_TRIES        20
+#define NEW_ID_TRIES 20
+#define OPEN_MAX     4     /* ID-M files one process has open at once */
+#define PENDING_MAX  4096  /* L records buffered during a reception */
 
 const char *
 spool_base(void)
@@ -37,19 +45,16 @@ spool_base(void)
 const char *
 spool_path(const char *id, char suffix)
 {
-	if (suffix == 'L')
-		return arena_printf(arena_scratch, "%s/msglog/%s", spool_base(),
-			id);
 	return arena_printf(arena_scratch, "%s/input/%s-%c", spool_base(), id,
 		suffix);
 }
 
-/* input/ID-X.tmp */
+/* input/ID-M.tmp: a rewrite in progress */
 static const char *
-tmp_path(const char *id, char suffix)
+tmp_path(const char *id)
 {
-	return arena_printf(arena_scratch, "%s/input/%s-%c.tmp", spool_base(),
-		id, suffix);
+	return arena_printf(arena_scratch, "%s/input/%s-M.tmp", spool_base(),
+		id);
 }
 
 /* mkdir -p, 0750, handing new directories to tern_user when root. */
@@ -85,7 +90,7 @@ make_dir(const char *path, char **err_out)
 int
 spool_init(char **err_out)
 {
-	static const char *const subdirs[] = { "input", "msglog", "log", "db" };
+	static const char *const subdirs[] = { "input", "log", "db" };
 	const char *base = spool_base();
 
 	if (make_dir(base, err_out) != 0)
@@ -97,27 +102,64 @@ spool_init(char **err_out)
 	return 0;
 }
 
-int
-spool_fsync_input(char **err_out)
+/*
+ * Does the file system of fd make a new file's directory entry durable
+ * with the file's own fsync?  The journaling ones do: the fsync commits
+ * the journal transaction that holds the entry (ext3/ext4, xfs; btrfs
+ * logs the new name with the inode), and tmpfs/ramfs have nothing to
+ * write.  Asked once per file system (st_dev).
+ */
+static bool
+fsync_covers_dir(int fd)
 {
-	const char *dir = arena_printf(arena_scratch, "%s/input", spool_base());
-	int fd, rc = 0;
+	static dev_t dev;
+	static int known = -1;
+	struct statfs sfs;
+	struct stat st;
 
-	if (!conf.spool_sync)
+	if (fstat(fd, &st) != 0)
+		return false;
+	if (known >= 0 && st.st_dev == dev)
+		return known == 1;
+	if (fstatfs(fd, &sfs) != 0)
+		return false;
+	switch ((unsigned long)sfs.f_type) {
+	case EXT4_SUPER_MAGIC: /* ext2/ext3 share it; ext2 has no journal */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case RAMFS_MAGIC:
+		known = 1;
+		break;
+	default:
+		known = 0;
+		break;
+	}
+	dev = st.st_dev;
+	return known == 1;
+}
+
+int
+spool_fsync_input(int fd, char **err_out)
+{
+	const char *dir;
+	int dfd, rc = 0;
+
+	if (!conf.spool_sync || fsync_covers_dir(fd))
 		return 0;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0) {
+	dir = arena_printf(arena_scratch, "%s/input", spool_base());
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: fsync %s: %m", dir);
 		rc = -1;
 	}
-	if (fd >= 0)
-		close(fd);
+	if (dfd >= 0)
+		close(dfd);
 	return rc;
 }
 
-/* Write all of [p, p+n) to fd. */
-static int
-write_all(int fd, const char *p, size_t n)
+int
+spool_write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
@@ -132,60 +174,200 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* A new -H for m under the temporary name, written and fsynced. */
 static int
-write_header_tmp(struct message *m, const char *path, char **err_out)
+pwrite_all(int fd, const char *p, size_t n, off_t off)
 {
-	struct buf b;
-	int fd;
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
 
-	buf_init(&b, arena_scratch, 0);
-	if (!spool_header_encode(&b, m)) {
-		*err_out = arena_printf(arena_msg, "spool: %s: header too big",
-			path);
-		return -1;
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		0640);
-	if (fd < 0) {
-		*err_out = arena_printf(arena_msg, "spool: create %s: %m", path);
-		return -1;
-	}
-	if (write_all(fd, b.p, b.len) != 0 ||
-	    (conf.spool_sync && fsync(fd) != 0)) {
-		*err_out = arena_printf(arena_msg, "spool: write %s: %m", path);
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	if (close(fd) != 0) {
-		*err_out = arena_printf(arena_msg, "spool: close %s: %m", path);
-		unlink(path);
-		return -1;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+		off += w;
 	}
 	return 0;
 }
 
+static int
+set_append(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_APPEND);
+}
+
+void
+spool_first_line(char line[SPOOL_FIRST_LINE_LEN + 1], const char *id,
+	uint64_t off)
+{
+	snprintf(line, SPOOL_FIRST_LINE_LEN + 1, "%.*s-M %016" PRIx64 "\n",
+		MESSAGE_ID_LEN, id, off);
+}
+
+bool
+spool_first_line_parse(const char *line, const char *id, uint64_t *off_out)
+{
+	uint64_t off = 0;
+
+	if (memcmp(line, id, MESSAGE_ID_LEN) != 0 ||
+	    memcmp(line + MESSAGE_ID_LEN, "-M ", 3) != 0 ||
+	    line[SPOOL_FIRST_LINE_LEN - 1] != '\n')
+		return false;
+	for (const char *s = line + MESSAGE_ID_LEN + 3;
+	    s < line + SPOOL_FIRST_LINE_LEN - 1; s++) {
+		int v = *s >= '0' && *s <= '9' ? *s - '0' :
+			*s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
+
+		if (v < 0)
+			return false;
+		off = off * 16 + (uint64_t)v;
+	}
+	*off_out = off;
+	return true;
+}
+
+/* ---- the ID-M files this process has open (for spool_msglog) ---- */
+
+static struct open_msg {
+	char   id[MESSAGE_ID_LEN + 1];
+	int    fd;      /* -1: free */
+	dev_t  dev;
+	ino_t  ino;
+	bool   committed;
+	size_t npending;
+	char   pending[PENDING_MAX];
+} open_msgs[OPEN_MAX] = {
+	{ .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 },
+};
+
+/* Is slot o's fd still the file it was registered with? */
 static bool
-exists(const char *path)
+open_valid(const struct open_msg *o)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0 || errno != ENOENT;
+	return o->fd >= 0 && fstat(o->fd, &st) == 0 && st.st_dev == o->dev &&
+		st.st_ino == o->ino;
 }
 
-/* Create input/ID-D.tmp exclusively; a fresh id on any collision. */
-static int
-create_data_tmp(struct message *m, char **err_out)
+void
+spool_open_add(const char *id, int fd, bool committed)
 {
+	struct open_msg *o = NULL;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return;
+	for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
+		if (open_msgs[i].fd == fd || open_msgs[i].fd < 0)
+			o = &open_msgs[i];
+	/* A caller that closed its fd without telling: reuse its slot. */
+	for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
+		if (!open_valid(&open_msgs[i]))
+			o = &open_msgs[i];
+	if (o == NULL)
+		o = &open_msgs[0];
+	memcpy(o->id, id, MESSAGE_ID_LEN + 1);
+	o->fd = fd;
+	o->dev = st.st_dev;
+	o->ino = st.st_ino;
+	o->committed = committed;
+	o->npending = 0;
+}
+
+static struct open_msg *
+open_find_fd(int fd)
+{
+	for (size_t i = 0; i < OPEN_MAX; i++)
+		if (open_msgs[i].fd == fd && fd >= 0)
+			return &open_msgs[i];
+	return NULL;
+}
+
+void
+spool_open_drop(int fd, int new_fd)
+{
+	struct open_msg *o = open_find_fd(fd);
+	struct stat st;
+
+	if (o == NULL)
+		return;
+	o->fd = -1;
+	if (new_fd >= 0 && fstat(new_fd, &st) == 0) {
+		o->fd = new_fd;
+		o->dev = st.st_dev;
+		o->ino = st.st_ino;
+	}
+}
+
+void
+spool_msglog(const char *id, const char *fmt, ...)
+{
+	char text[4096], line[4096 + 64], ts[32];
+	struct open_msg *o = NULL;
+	time_t now;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	if (!conf.message_logs || id == NULL)
+		return;
+	for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
+		if (open_msgs[i].fd >= 0 && strcmp(open_msgs[i].id, id) == 0 &&
+		    open_valid(&open_msgs[i]))
+			o = &open_msgs[i];
+	if (o == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (char *s = text; *s != '\0'; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+	now = time(NULL);
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(ts, sizeof(ts), "%lld", (long long)now);
+	n = snprintf(line, sizeof(line), "L %s %s\n", ts, text);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (!o->committed) {
+		/* Written with the header section at commit. */
+		if (o->npending + (size_t)n <= sizeof(o->pending)) {
+			memcpy(o->pending + o->npending, line, (size_t)n);
+			o->npending += (size_t)n;
+		}
+		return;
+	}
+	if (spool_write_all(o->fd, line, (size_t)n) != 0)
+		log_write(TERN_LOG_MAIN, id, "spool: write %s: %m",
+			spool_path(id, 'M'));
+}
+
+/* ---- reception ---- */
+
+/* Create input/ID-M exclusively (a fresh id on any collision), locked. */
+static int
+create_data(struct message *m, char **err_out)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
 	for (int tries = 0; tries < NEW_ID_TRIES; tries++) {
 		const char *path;
 		int fd;
 
 		if (tries > 0 || !spool_id_valid(m->id))
 			spool_new_id(m->id);
-		path = tmp_path(m->id, 'D');
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		path = spool_path(m->id, 'M');
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+			O_NOFOLLOW, 0640);
 		if (fd < 0 && errno == EEXIST)
 			continue;
 		if (fd < 0) {
@@ -193,12 +375,18 @@ create_data_tmp(struct message *m, char **err_out)
 				"spool: create %s: %m", path);
 			return -1;
 		}
-		/* Our .tmp is exclusive; a committed message may still exist. */
-		if (exists(spool_path(m->id, 'H')) ||
-		    exists(spool_path(m->id, 'D'))) {
-			close(fd);
+		/*
+		 * Waits when a queue runner that found the file in the instant
+		 * before this holds the lock: it only looks and lets go.
+		 */
+		while (fcntl(fd, F_SETLKW, &fl) != 0) {
+			if (errno == EINTR)
+				continue;
+			*err_out = arena_printf(arena_msg,
+				"spool: lock %s: %m", path);
 			unlink(path);
-			continue;
+			close(fd);
+			return -1;
 		}
 		return fd;
 	}
@@ -210,168 +398,183 @@ create_data_tmp(struct message *m, char **err_out)
 int
 spool_data_create(struct message *m, char **err_out)
 {
-	int fd = create_data_tmp(m, err_out);
-	const char *line;
+	int fd = create_data(m, err_out);
+	char line[SPOOL_FIRST_LINE_LEN + 1];
 
 	if (fd < 0)
 		return -1;
-	line = arena_printf(arena_scratch, "%s-D\n", m->id);
-	if (write_all(fd, line, DATA_FIRST_LINE_LEN) != 0) {
+	spool_first_line(line, m->id, 0);
+	if (spool_write_all(fd, line, SPOOL_FIRST_LINE_LEN) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
-			tmp_path(m->id, 'D'));
+			spool_path(m->id, 'M'));
+		unlink(spool_path(m->id, 'M'));
 		close(fd);
-		unlink(tmp_path(m->id, 'D'));
 		return -1;
 	}
-	m->body_offset = DATA_FIRST_LINE_LEN;
+	m->body_offset = SPOOL_FIRST_LINE_LEN;
+	m->body_end = 0;
+	spool_open_add(m->id, fd, false);
 	return fd;
 }
 
 void
 spool_data_abort(struct message *m, int fd)
 {
-	const char *path = tmp_path(m->id, 'D');
+	const char *path = spool_path(m->id, 'M');
 
-	if (fd >= 0)
-		close(fd);
+	/* Unlinked while the lock is held: nobody can take it meanwhile. */
 	if (unlink(path) != 0 && errno != ENOENT)
 		log_write(TERN_LOG_MAIN, m->id, "spool: unlink %s: %m", path);
+	if (fd >= 0) {
+		spool_open_drop(fd, -1);
+		close(fd);
+	}
+}
+
+void
+spool_data_close(struct message *m, int data_fd)
+{
+	(void)m;
+	if (data_fd < 0)
+		return;
+	spool_open_drop(data_fd, -1);
+	close(data_fd);
 }
 
 /* Header bytes (deleted headers excluded) plus body bytes. */
 static uint64_t
-message_size(const struct message *m, off_t data_size)
+message_size(const struct message *m)
 {
 	uint64_t size = 0;
 
 	for (const struct header *h = m->headers; h != NULL; h = h->next)
 		if (h->type != HDR_DELETED)
 			size += h->len;
-	if (data_size > DATA_FIRST_LINE_LEN)
-		size += (uint64_t)(data_size - DATA_FIRST_LINE_LEN);
+	if (m->body_end > m->body_offset)
+		size += (uint64_t)(m->body_end - m->body_offset);
 	return size;
 }
 
-/* Commit steps; a failure undoes everything (-H first, then -D). */
+/* The file now says what m says. */
+static void
+mark_spooled(struct message *m)
+{
+	for (size_t i = 0; i < m->nrcpts; i++)
+		m->rcpts[i].spooled = m->rcpts[i].done;
+	m->spooled_frozen = m->frozen;
+	m->spooled_warnings = m->warning_count;
+}
+
 int
 spool_commit(struct message *m, int data_fd, char **err_out)
 {
-	const char *dtmp = tmp_path(m->id, 'D'), *htmp = tmp_path(m->id, 'H');
-	const char *dpath = spool_path(m->id, 'D');
-	const char *hpath = spool_path(m->id, 'H');
+	const char *path = spool_path(m->id, 'M');
+	struct open_msg *o = open_find_fd(data_fd);
+	char line[SPOOL_FIRST_LINE_LEN + 1];
 	struct stat st;
-	int stage = 0; /* 1: -D renamed, 2: -H renamed */
+	struct buf b;
 
-	if (fstat(data_fd, &st) != 0 || (conf.spool_sync && fsync(data_fd)
-	    != 0)) {
-		*err_out = arena_printf(arena_msg, "spool: fsync %s: %m", dtmp);
+	if (fstat(data_fd, &st) != 0 || st.st_size < SPOOL_FIRST_LINE_LEN) {
+		*err_out = arena_printf(arena_msg, "spool: stat %s: %m", path);
 		goto out_remove;
 	}
-	m->size = message_size(m, st.st_size);
-	if (write_header_tmp(m, htmp, err_out) != 0)
-		goto out_remove;
-	if (rename(dtmp, dpath) != 0) {
-		*err_out = arena_printf(arena_msg, "spool: rename %s -> %s: %m",
-			dtmp, dpath);
-		goto out_remove;
-	}
-	stage = 1;
-	if (rename(htmp, hpath) != 0) {
-		*err_out = arena_printf(arena_msg, "spool: rename %s -> %s: %m",
-			htmp, hpath);
+	m->body_offset = SPOOL_FIRST_LINE_LEN;
+	m->body_end = st.st_size;
+	m->size = message_size(m);
+	buf_init(&b, arena_scratch, 0);
+	if (!spool_header_encode(&b, m) || (o != NULL && o->npending > 0 &&
+	    !buf_add(&b, o->pending, o->npending))) {
+		*err_out = arena_printf(arena_msg, "spool: %s: header too big",
+			path);
 		goto out_remove;
 	}
-	stage = 2;
-	if (spool_fsync_input(err_out) != 0)
+	spool_first_line(line, m->id, (uint64_t)m->body_end);
+	/* One write for the section, then the offset: the commit. */
+	if (pwrite_all(data_fd, b.p, b.len, m->body_end) != 0 ||
+	    pwrite_all(data_fd, line, SPOOL_FIRST_LINE_LEN, 0) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: write %s: %m", path);
 		goto out_remove;
+	}
+	if (conf.spool_sync && fdatasync(data_fd) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: fdatasync %s: %m",
+			path);
+		goto out_remove;
+	}
+	if (spool_fsync_input(data_fd, err_out) != 0)
+		goto out_remove;
+	if (set_append(data_fd) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: fcntl %s: %m", path);
+		goto out_remove;
+	}
+	mark_spooled(m);
+	if (o != NULL) {
+		o->committed = true;
+		o->npending = 0;
+	}
 	return 0;
 
 out_remove:
-	if (stage >= 2)
-		unlink(hpath);
-	if (stage >= 1)
-		unlink(dpath);
-	unlink(htmp);
-	unlink(dtmp);
+	{
+		int saved = errno;
+
+		unlink(path);
+		spool_open_drop(data_fd, -1);
+		errno = saved;
+	}
 	return -1;
 }
 
-int
-spool_rewrite_header(struct message *m, char **err_out)
-{
-	const char *htmp = tmp_path(m->id, 'H');
-	const char *hpath = spool_path(m->id, 'H');
-	const char *jpath = spool_path(m->id, 'J');
-
-	if (write_header_tmp(m, htmp, err_out) != 0)
-		return -1;
-	if (rename(htmp, hpath) != 0) {
-		*err_out = arena_printf(arena_msg, "spool: rename %s -> %s: %m",
-			htmp, hpath);
-		unlink(htmp);
-		return -1;
-	}
-	if (spool_fsync_input(err_out) != 0)
-		return -1;
-	/* -H now holds everything -J said; a crash before this is harmless. */
-	if (unlink(jpath) != 0 && errno != ENOENT) {
-		*err_out = arena_printf(arena_msg, "spool: unlink %s: %m",
-			jpath);
-		return -1;
-	}
-	return 0;
-}
+/* ---- after reading: records, rewriting ---- */
 
 /* Mark address done in m: a recipient, or else an alias's child. */
 static void
-mark_delivered(struct message *m, const char *address)
+mark_delivered(struct message *m, const char *address, bool on_disk)
 {
 	bool found = false;
 
 	for (size_t i = 0; i < m->nrcpts; i++)
 		if (strcmp(m->rcpts[i].address, address) == 0) {
 			m->rcpts[i].done = true;
+			if (on_disk)
+				m->rcpts[i].spooled = true;
 			found = true;
 		}
 	if (!found)
 		spool_add_delivered(arena_msg, m, address);
 }
 
+/* "D address\n" into b. */
+static bool
+put_record(struct buf *b, const char *address)
+{
+	return buf_adds(b, "D ") && spool_field_put(b, address) &&
+		buf_addc(b, '\n');
+}
+
 int
 spool_journal_add(struct message *m, const char *address, char **err_out)
 {
-	const char *path = spool_path(m->id, 'J');
 	struct buf b;
-	int fd, rc = 0;
 
 	buf_init(&b, arena_scratch, 0);
-	if (!spool_field_put(&b, address) || !buf_addc(&b, '\n')) {
+	if (!put_record(&b, address)) {
 		*err_out = arena_printf(arena_msg, "spool: %s: address too long",
-			path);
+			spool_path(m->id, 'M'));
 		return -1;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		0640);
-	if (fd < 0) {
-		*err_out = arena_printf(arena_msg, "spool: open %s: %m", path);
+	if (m->data_fd < 0 || spool_write_all(m->data_fd, b.p, b.len) != 0) {
+		if (m->data_fd < 0)
+			errno = EBADF;
+		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
+			spool_path(m->id, 'M'));
 		return -1;
 	}
-	if (write_all(fd, b.p, b.len) != 0 ||
-	    (conf.spool_sync && fsync(fd) != 0)) {
-		*err_out = arena_printf(arena_msg, "spool: write %s: %m", path);
-		rc = -1;
-	}
-	if (close(fd) != 0 && rc == 0) {
-		*err_out = arena_printf(arena_msg, "spool: close %s: %m", path);
-		rc = -1;
-	}
-	if (rc == 0)
-		mark_delivered(m, address);
-	return rc;
+	mark_delivered(m, address, true);
+	return 0;
 }
 
 void
-spool_apply_journal(struct message *m, const char *text, size_t len)
+spool_apply_records(struct message *m, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
 
@@ -380,11 +583,11 @@ spool_apply_journal(struct message *m, const char *text, size_t len)
 	    p = nl + 1) {
 		char *a;
 
-		if (nl == p)
-			continue;
-		a = spool_field_get(arena_msg, p, (size_t)(nl - p));
-		if (a != NULL)
-			mark_delivered(m, a);
+		if (nl - p < 3 || p[0] != 'D' || p[1] != ' ')
+			continue; /* L records, and anything malformed */
+		a = spool_field_get(arena_msg, p + 2, (size_t)(nl - p - 2));
+		if (a != NULL && *a != '\0')
+			mark_delivered(m, a, true);
 	}
 }
 
@@ -399,4 +602,157 @@ spool_is_delivered(const struct message *m, const char *address)
 		if (strcmp(m->delivered[i], address) == 0)
 			return true;
 	return false;
+}
+
+int
+spool_update(struct message *m, char **err_out)
+{
+	struct buf b;
+
+	if (m->frozen != m->spooled_frozen ||
+	    m->warning_count != m->spooled_warnings)
+		return spool_rewrite_header(m, err_out);
+	buf_init(&b, arena_scratch, 0);
+	for (size_t i = 0; i < m->nrcpts; i++)
+		if (m->rcpts[i].done && !m->rcpts[i].spooled &&
+		    !put_record(&b, m->rcpts[i].address)) {
+			*err_out = arena_printf(arena_msg, "spool: %s: too many "
+				"records", spool_path(m->id, 'M'));
+			return -1;
+		}
+	if (b.len == 0)
+		return 0;
+	if (m->data_fd < 0 || spool_write_all(m->data_fd, b.p, b.len) != 0) {
+		if (m->data_fd < 0)
+			errno = EBADF;
+		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
+			spool_path(m->id, 'M'));
+		return -1;
+	}
+	mark_spooled(m);
+	return 0;
+}
+
+/* len bytes of from at off into to at the same offset. */
+static int
+copy_range(int from, int to, off_t off, size_t len)
+{
+	off_t in = off, out = off;
+	char buf[65536];
+
+	while (len > 0) {
+		ssize_t n = copy_file_range(from, &in, to, &out, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP))
+			break;
+		if (n <= 0)
+			return n == 0 ? (errno = EIO, -1) : -1;
+		len -= (size_t)n;
+	}
+	while (len > 0) {
+		ssize_t n = pread(from, buf, len < sizeof(buf) ? len :
+			sizeof(buf), in);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? (errno = EIO, -1) : -1;
+		if (pwrite_all(to, buf, (size_t)n, out) != 0)
+			return -1;
+		in += n;
+		out += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The L records of the file open as m->data_fd, into b. */
+static int
+keep_msglog(const struct message *m, struct buf *b, char **err_out)
+{
+	char *text, *p, *end;
+	size_t len;
+
+	if (spool_section(m, 'L', &text, &len, err_out) != 0)
+		return -1;
+	for (p = text, end = text + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (nl == NULL)
+			break;
+		if (!buf_adds(b, "L ") || !buf_add(b, p, (size_t)(nl - p + 1)))
+			return -1;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+int
+spool_rewrite_header(struct message *m, char **err_out)
+{
+	const char *path = spool_path(m->id, 'M'), *tmp = tmp_path(m->id);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char line[SPOOL_FIRST_LINE_LEN + 1];
+	struct buf b;
+	int fd;
+
+	if (m->data_fd < 0 || m->body_end < m->body_offset) {
+		*err_out = arena_printf(arena_msg, "spool: %s: not open", path);
+		errno = EBADF;
+		return -1;
+	}
+	buf_init(&b, arena_scratch, 0);
+	if (!spool_header_encode(&b, m) || keep_msglog(m, &b, err_out) != 0) {
+		if (*err_out == NULL)
+			*err_out = arena_printf(arena_msg, "spool: %s: header "
+				"too big", path);
+		return -1;
+	}
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		0640);
+	if (fd < 0) {
+		*err_out = arena_printf(arena_msg, "spool: create %s: %m", tmp);
+		return -1;
+	}
+	spool_first_line(line, m->id, (uint64_t)m->body_end);
+	/* Locked before it takes the name: nobody can deliver from it. */
+	if (fcntl(fd, F_SETLK, &fl) != 0 ||
+	    pwrite_all(fd, line, SPOOL_FIRST_LINE_LEN, 0) != 0 ||
+	    copy_range(m->data_fd, fd, m->body_offset,
+		(size_t)(m->body_end - m->body_offset)) != 0 ||
+	    pwrite_all(fd, b.p, b.len, m->body_end) != 0 ||
+	    (conf.spool_sync && fdatasync(fd) != 0) || set_append(fd) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: write %s: %m", tmp);
+		goto out_fail;
+	}
+	if (rename(tmp, path) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: rename %s -> %s: %m",
+			tmp, path);
+		goto out_fail;
+	}
+	/*
+	 * The old file (and its records) stays valid until the rename is on
+	 * disk, so the directory need not be synced for safety; it is on file
+	 * systems that need it, to keep a freeze across a crash.
+	 */
+	if (spool_fsync_input(fd, err_out) != 0)
+		log_write(TERN_LOG_MAIN, m->id, "%s", *err_out);
+	spool_open_drop(m->data_fd, fd);
+	close(m->data_fd);
+	m->data_fd = fd;
+	mark_spooled(m);
+	return 0;
+
+out_fail:
+	{
+		int saved = errno;
+
+		unlink(tmp);
+		close(fd);
+		errno = saved;
+	}
+	return -1;
 }

@@ -1,7 +1,9 @@
 /*
- * The spool: one pair of files per message in spool_directory/input/,
- * ID-D (body) and ID-H (envelope and headers), plus ID-J (journal of
- * addresses delivered since -H was last written).  Format: docs/spool.md.
+ * The spool: one file per message, spool_directory/input/ID-M: a first
+ * line with the offset of the header section (zero while the message is
+ * being received), the body, the envelope and headers, then appended
+ * records (D = delivered address, L = message log line).  Format and
+ * commit protocol: docs/spool.md.
  */
 #ifndef TERN_CORE_SPOOL_SPOOL_H
 #define TERN_CORE_SPOOL_SPOOL_H
@@ -19,9 +21,10 @@ struct recipient {
 	const char *address;     /* qualified, as received */
 	const char *orcpt;       /* original, for bounces; may be NULL */
 	bool        done;        /* delivered or failed permanently */
+	bool        spooled;     /* (spool) done as the spool file says */
 };
 
-/* Header line types (the character after the length in -H). */
+/* Header line types (the character after the length in the header section). */
 #define HDR_NORMAL   ' '
 #define HDR_DELETED  '*'
 #define HDR_RECEIVED 'P' /* as Exim; 'R' is Reply-To: */
@@ -60,7 +63,7 @@ struct message {
 	const char *tls_cipher;       /* "TLS1.3:TLS_AES_256_GCM_SHA384:256" */
 	const char *tls_peerdn;       /* client certificate's subject */
 	const char *errors_to;
-	uint64_t    size;             /* -H header text + -D body bytes */
+	uint64_t    size;             /* header text + body bytes */
 	uint64_t    body_linecount;
 	bool        frozen;
 	bool        local;            /* submitted locally */
@@ -70,16 +73,22 @@ struct message {
 	struct header *headers;       /* in order */
 	/*
 	 * Addresses delivered that are not top-level recipients (children
-	 * of aliases and forwards), from -H "-delivered" lines and from -J:
-	 * a restarted delivery must skip them.  See spool_is_delivered.
+	 * of aliases and forwards), from "-delivered" lines and from D
+	 * records: a restarted delivery must skip them.  See
+	 * spool_is_delivered.
 	 */
 	const char **delivered;
 	size_t      ndelivered;
-	int         data_fd;          /* -D, open for reading, or -1 */
-	off_t       body_offset;      /* where the body starts in -D */
+	int         data_fd;          /* ID-M, open (and locked), or -1 */
+	off_t       body_offset;      /* where the body starts in ID-M */
+	off_t       body_end;         /* where it ends (the header section);
+					 * 0: at the end of the file */
+	/* (spool) frozen and warning_count as written in the header section */
+	bool        spooled_frozen;
+	int         spooled_warnings;
 };
 
-/* Create input/, msglog/, log/, db/ under spool_directory (mode 0750). */
+/* Create input/, log/, db/ under spool_directory (mode 0750). */
 int spool_init(char **err_out) TERN_MUST_CHECK;
 
 /*
@@ -90,34 +99,44 @@ void spool_new_id(char id[MESSAGE_ID_LEN + 1]);
 bool spool_id_valid(const char *id);
 
 /*
- * Reception: open a temporary data file input/ID-D.tmp for message m->id
- * (created O_EXCL) and write its first line.  When m->id is empty, or
- * its files already exist, a new id is put into m->id first.  Returns an
- * fd to which the body (LF line ends) is appended, or -1 with *err_out.
+ * Reception: create input/ID-M for message m->id (O_EXCL, under its
+ * final name), lock it and write its first line (offset zero: not a
+ * message yet).  When m->id is empty, or the file already exists, a new
+ * id is put into m->id first.  Returns an fd to which the body (LF line
+ * ends) is appended with write(), or -1 with *err_out.
  */
 int spool_data_create(struct message *m, char **err_out);
 
 /*
- * Reception failed before spool_commit: close fd and remove the temporary
- * data file of m->id.
+ * Reception failed before spool_commit: remove input/ID-M of m->id and
+ * close fd.
  */
 void spool_data_abort(struct message *m, int fd);
 
 /*
- * Commit: write -H from m, fsync -D and -H (unless spool_sync is false),
- * rename both into input/, fsync the directory.  Only after this returns
- * 0 may the message be acknowledged.  On error everything is removed.
- * Sets m->size.  data_fd stays open: the caller closes it.
+ * Commit: append the header section of m (and the message log lines
+ * buffered since spool_data_create), write its offset into the first
+ * line and fdatasync once (unless spool_sync is false); fsync input/
+ * only on file systems where that is needed (docs/spool.md).  Only after
+ * this returns 0 may the message be acknowledged.  On error the file is
+ * removed.  Sets m->size and m->body_end.  data_fd stays open (and
+ * locked): close it with spool_data_close.
  */
 int spool_commit(struct message *m, int data_fd, char **err_out)
 	TERN_MUST_CHECK;
 
+/* After spool_commit: close the data fd (releasing the lock). */
+void spool_data_close(struct message *m, int data_fd);
+
 /*
- * Read ID-H into m (arena_msg), apply ID-J (marking journaled addresses
- * done), open ID-D into m->data_fd.  With lock, take an exclusive
- * non-blocking fcntl lock on -D first: 1 means "locked by another
- * process" (not an error), -1 error with *err_out, 0 OK.  When the
- * message does not exist, -1 with errno ENOENT.
+ * Open ID-M into m->data_fd, read its header section into m (arena_msg)
+ * and apply its D records (marking those addresses done).  With lock,
+ * open it read-write and take an exclusive non-blocking fcntl lock
+ * first: 1 means "locked by another process" (not an error), -1 error
+ * with *err_out, 0 OK.  When the message does not exist, -1 with errno
+ * ENOENT.  A file whose reception is not complete gives 1 as well; with
+ * lock, one older than 5 minutes is removed (a reception that died) and
+ * gives -1 with ENOENT.
  * The lock is fcntl's: it belongs to the process and goes away when ANY
  * fd of that file is closed by it (a dup() too), so read the body with
  * pread on m->data_fd only; never open the path again or close a dup.
@@ -130,13 +149,26 @@ void spool_close(struct message *m);
 /* Is address a done recipient of m, or in m->delivered? */
 bool spool_is_delivered(const struct message *m, const char *address);
 
-/* Rewrite -H atomically (temp, fsync, rename) and then remove -J. */
+/*
+ * Rewrite ID-M (locked by spool_read) from m: a new file ID-M.tmp with
+ * the body and a new header section, fdatasync, locked, renamed over
+ * ID-M; m->data_fd becomes the new file's (locked) fd.  For the rare
+ * changes (freeze, thaw, delay warnings): see spool_update.
+ */
 int spool_rewrite_header(struct message *m, char **err_out) TERN_MUST_CHECK;
 
 /*
- * Append one delivered address to -J and fsync it.  Recipients matching
- * it are marked done in m; another address (an alias's child) is added
- * to m->delivered.
+ * After a delivery attempt: make the spool file say what m says.  The
+ * recipients newly done become D records (appended, not fsynced); only
+ * when frozen or warning_count changed is the file rewritten.
+ */
+int spool_update(struct message *m, char **err_out) TERN_MUST_CHECK;
+
+/*
+ * Append a D record for one delivered address to ID-M through
+ * m->data_fd (one write, no fsync: a lost record can only repeat a
+ * delivery after a crash).  Recipients matching it are marked done in m;
+ * another address (an alias's child) is added to m->delivered.
  */
 int spool_journal_add(struct message *m, const char *address, char **err_out)
 	TERN_MUST_CHECK;
@@ -149,19 +181,35 @@ int spool_journal_add(struct message *m, const char *address, char **err_out)
  */
 int spool_check_space(uint64_t msg_size, char **why_out);
 
-/* Remove -H, -D, -J and msglog/ID.  0 or -1 with *err_out. */
+/* Remove ID-M.  0 or -1 with *err_out (errno ENOENT: no such message). */
 int spool_remove(const char *id, char **err_out);
 
-/* All message ids in input/ (arena_scratch), sorted when `sorted`. */
+/*
+ * All message ids in input/ (arena_scratch), sorted when `sorted`: every
+ * ID-M, including receptions in progress (spool_read tells them).
+ */
 int spool_list(char ***ids_out, size_t *n_out, bool sorted, char **err_out);
 
-/* Append a line to msglog/ID (the per-message log, -Mvl). */
+/* Is ID-M of id a complete (committed) message?  Takes no lock. */
+bool spool_committed(const char *id);
+
+/*
+ * Append an L record (the per-message log, -Mvl) to ID-M through the fd
+ * this process has open for id: the reception's (buffered until
+ * spool_commit) or the delivery's (spool_read with lock).  Nothing when
+ * this process has none open, or message_logs is false.
+ */
 void spool_msglog(const char *id, const char *fmt, ...) TERN_PRINTF(2, 3);
 
 /*
- * The path of a message file (arena_scratch): suffix 'H', 'D' or 'J' for
- * input/ID-X, 'L' for msglog/ID.
+ * The section of ID-M shown by -Mvh ('H': the header section), -Mvl ('L':
+ * the message log lines) of a message read by spool_read: into *text_out
+ * (arena_msg).  0, or -1 with *err_out.
  */
+int spool_section(const struct message *m, char which, char **text_out,
+	size_t *len_out, char **err_out) TERN_MUST_CHECK;
+
+/* The path of a message file (arena_scratch): suffix 'M' for input/ID-M. */
 const char *spool_path(const char *id, char suffix);
 
 #endif

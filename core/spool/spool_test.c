@@ -1,7 +1,9 @@
 /*
- * The spool: message ids, the -H codec, the commit protocol, reading with
- * a lock, the journal, removal and garbage; the mainlog line format and
- * the -bp listing, which read what the spool wrote.
+ * The spool: message ids, the ID-M format (first line, body, header
+ * section, D and L records), the commit protocol, reading with a lock,
+ * torn records, rewriting, incomplete receptions, removal and garbage;
+ * the mainlog line format and the -bp listing, which read what the spool
+ * wrote.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -151,10 +153,12 @@ make_message(struct message *m)
 	m->interface_port = 25;
 	m->authenticated_id = "alice\\x";
 	m->body_linecount = 4;
-	rcpts[0] = (struct recipient){ "one@dst.example", NULL, false };
-	rcpts[1] = (struct recipient){ "\"two\ttab\\\"\"@dst.example",
-		"rfc822;Two@dst.example", false };
-	rcpts[2] = (struct recipient){ "three@dst.example", NULL, true };
+	rcpts[0] = (struct recipient){ .address = "one@dst.example" };
+	rcpts[1] = (struct recipient){
+		.address = "\"two\ttab\\\"\"@dst.example",
+		.orcpt = "rfc822;Two@dst.example" };
+	rcpts[2] = (struct recipient){ .address = "three@dst.example",
+		.done = true };
 	m->rcpts = rcpts;
 	m->nrcpts = 3;
 	m->headers = hdr("Received: from client\n\tby us\n", HDR_RECEIVED,
@@ -165,9 +169,46 @@ make_message(struct message *m)
 	if (fd < 0)
 		fail_msg("spool_data_create: %s", err);
 	assert_int_equal(write(fd, body, sizeof(body) - 1), sizeof(body) - 1);
+	spool_msglog(m->id, "received");
 	if (spool_commit(m, fd, &err) != 0)
 		fail_msg("spool_commit: %s", err);
+	spool_data_close(m, fd);
+}
+
+/* The whole of file path (arena_scratch). */
+static char *
+slurp(const char *path, size_t *len_out)
+{
+	struct stat st;
+	char *text;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	text = arena_zalloc(arena_scratch, (size_t)st.st_size + 1);
+	assert_int_equal(pread(fd, text, (size_t)st.st_size, 0), st.st_size);
 	close(fd);
+	*len_out = (size_t)st.st_size;
+	return text;
+}
+
+static void
+append(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static ino_t
+inode(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
 }
 
 static void
@@ -219,6 +260,28 @@ file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+/* Run fn with stdout into a file; the output in arena_scratch. */
+static char *
+capture(int (*fn)(bool), bool arg, int *rc_out)
+{
+	char path[] = "/tmp/tern-spool-out-XXXXXX", *text;
+	int fd = mkstemp(path), saved = dup(1);
+	off_t len;
+
+	fflush(stdout);
+	dup2(fd, 1);
+	*rc_out = fn(arg);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	len = lseek(fd, 0, SEEK_END);
+	text = arena_zalloc(arena_scratch, (size_t)len + 1);
+	assert_int_equal(pread(fd, text, (size_t)len, 0), len);
+	close(fd);
+	unlink(path);
+	return text;
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -230,10 +293,9 @@ test_round_trip(void **state)
 	(void)state;
 	make_message(&m);
 	assert_true(spool_id_valid(m.id));
-	assert_true(file_exists(spool_path(m.id, 'H')));
-	assert_true(file_exists(spool_path(m.id, 'D')));
+	assert_true(file_exists(spool_path(m.id, 'M')));
 	assert_false(file_exists(arena_printf(arena_scratch, "%s.tmp",
-		spool_path(m.id, 'D'))));
+		spool_path(m.id, 'M'))));
 	assert_int_equal(spool_list(&ids, &n, true, &err), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ids[0], m.id);
@@ -241,7 +303,10 @@ test_round_trip(void **state)
 	if (spool_read(m.id, &r, true, &err) != 0)
 		fail_msg("spool_read: %s", err);
 	check_same(&r, &m);
-	/* Body bytes intact after the "ID-D" line; deleted Bcc: not counted. */
+	/* Body bytes intact after the first line; deleted Bcc: not counted. */
+	assert_int_equal(r.body_offset, MESSAGE_ID_LEN + 20);
+	assert_int_equal(r.body_end, r.body_offset + sizeof(body) - 1);
+	assert_int_equal(m.body_end, r.body_end);
 	assert_int_equal(pread(r.data_fd, got, sizeof(body) - 1,
 		r.body_offset), sizeof(body) - 1);
 	assert_memory_equal(got, body, sizeof(body) - 1);
@@ -284,53 +349,89 @@ test_journal_and_rewrite(void **state)
 {
 	struct message m, r;
 	char *err = NULL;
+	const char *path;
+	char *text, *log;
+	size_t len;
+	ino_t ino;
 
 	(void)state;
 	make_message(&m);
+	path = spool_path(m.id, 'M');
+	ino = inode(path);
 	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
 	assert_int_equal(spool_journal_add(&r, "one@dst.example", &err), 0);
 	assert_int_equal(spool_journal_add(&r, "child\n@alias.example", &err),
 		0);
+	spool_msglog(m.id, "=> one@dst.example R=x T=y");
 	assert_true(r.rcpts[0].done);
 	spool_close(&r);
+	/* Appended in place: the same file, no other file. */
+	assert_int_equal(inode(path), ino);
+	text = slurp(path, &len);
+	if (strstr(text, "\nD one@dst.example\nD child\\x0a@alias.example\n"
+	    "L ") == NULL)
+		fail_msg("records: got \"%s\"", text);
 
-	/* A crash now: the next reader applies -J. */
+	/* A crash now: the next reader applies the D records. */
 	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
 	assert_true(r.rcpts[0].done);
 	assert_false(r.rcpts[1].done);
 	assert_true(r.rcpts[2].done);
 	assert_true(spool_is_delivered(&r, "child\n@alias.example"));
 	assert_false(spool_is_delivered(&r, "\"two\ttab\\\"\"@dst.example"));
-	assert_true(file_exists(spool_path(m.id, 'J')));
+
+	/* Nothing but new D records: no rewrite. */
+	r.rcpts[1].done = true;
+	assert_int_equal(spool_update(&r, &err), 0);
+	assert_int_equal(inode(path), ino);
+	r.rcpts[1].done = false;
+	spool_close(&r);
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	assert_true(r.rcpts[1].done);
+	r.rcpts[1].done = false; /* only in memory: the rewrite keeps it */
 
 	r.frozen = true;
 	r.warning_count = 2;
-	if (spool_rewrite_header(&r, &err) != 0)
-		fail_msg("spool_rewrite_header: %s", err);
-	assert_false(file_exists(spool_path(m.id, 'J')));
+	if (spool_update(&r, &err) != 0)
+		fail_msg("spool_update: %s", err);
+	assert_true(inode(path) != ino);
+	assert_false(file_exists(arena_printf(arena_scratch, "%s.tmp", path)));
+	/* The new file is locked by us, through m->data_fd. */
+	spool_msglog(m.id, "frozen by test");
+	assert_int_equal(spool_journal_add(&r, "late@alias.example", &err), 0);
 	spool_close(&r);
 
 	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
 	assert_true(r.rcpts[0].done);
+	assert_false(r.rcpts[1].done);
 	assert_true(r.frozen);
 	assert_int_equal(r.warning_count, 2);
-	assert_int_equal(r.ndelivered, 1);
+	assert_int_equal(r.ndelivered, 2);
 	assert_string_equal(r.delivered[0], "child\n@alias.example");
+	assert_string_equal(r.delivered[1], "late@alias.example");
+	assert_int_equal(r.body_end, r.body_offset + sizeof(body) - 1);
+	/* -Mvl: the log lines, kept across the rewrite; -Mvh no records */
+	assert_int_equal(spool_section(&r, 'L', &log, &len, &err), 0);
+	if (strstr(log, " received\n") == NULL ||
+	    strstr(log, " => one@dst.example R=x T=y\n") == NULL ||
+	    strstr(log, " frozen by test\n") == NULL)
+		fail_msg("-Mvl: got \"%s\"", log);
+	assert_int_equal(spool_section(&r, 'H', &text, &len, &err), 0);
+	assert_true(strncmp(text, m.id, MESSAGE_ID_LEN) == 0);
+	assert_true(memmem(text, len, "\nD ", 3) == NULL);
+	assert_true(memmem(text, len, "-frozen\n", 8) != NULL);
 	spool_close(&r);
 
-	spool_msglog(m.id, "=> one@dst.example R=x T=y");
-	assert_true(file_exists(spool_path(m.id, 'L')));
 	assert_int_equal(spool_remove(m.id, &err), 0);
-	assert_false(file_exists(spool_path(m.id, 'L')));
-	assert_false(file_exists(spool_path(m.id, 'D')));
+	assert_false(file_exists(path));
 	assert_int_equal(spool_read(m.id, &r, false, &err), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(spool_remove(m.id, &err), -1);
 }
 
 /*
- * Write "ID-H\n" + rest (or just rest) as the -H of a new message and
- * expect err_part on reading.
+ * Write "ID-H\n" + rest (or just rest) as the header section of a new
+ * message and expect err_part on reading.
  */
 static void
 expect_bad_header(bool id_line, const char *rest, const char *err_part)
@@ -342,7 +443,8 @@ expect_bad_header(bool id_line, const char *rest, const char *err_part)
 	make_message(&m);
 	text = id_line ? arena_printf(arena_scratch, "%s-H\n%s", m.id, rest)
 		: arena_strdup(arena_scratch, rest);
-	f = fopen(spool_path(m.id, 'H'), "w");
+	assert_int_equal(truncate(spool_path(m.id, 'M'), m.body_end), 0);
+	f = fopen(spool_path(m.id, 'M'), "a");
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
@@ -370,53 +472,133 @@ test_bad_header(void **state)
 		":7: want \"+ address\"");
 	expect_bad_header(true, "alice 1 2\n<>\n12 0\nXX\n1\n- a@b\n\n"
 		"099  Subject: short\n", ":9: want \"NNNc text\"");
+	expect_bad_header(true, "alice 1 2\n<>\n12 0\nXX\n1\n- a@b\n\n"
+		"012  Subject: ok\n", ":10: no end line");
 }
 
-/* A -D without -H older than an hour is a crashed reception: removed. */
+/*
+ * The file itself: "ID-M offset" first line, the body, the header
+ * section ending in ".", the records; a torn last record is ignored and
+ * ended, so that the next one counts.
+ */
+static void
+test_format_and_torn_record(void **state)
+{
+	struct message m, r;
+	char *err = NULL, *text, want[64];
+	const char *path;
+	size_t len;
+
+	(void)state;
+	make_message(&m);
+	path = spool_path(m.id, 'M');
+	text = slurp(path, &len);
+	snprintf(want, sizeof(want), "%s-M %016llx\n", m.id,
+		(unsigned long long)m.body_end);
+	assert_memory_equal(text, want, strlen(want));
+	assert_memory_equal(text + strlen(want), body, sizeof(body) - 1);
+	assert_true(strncmp(text + m.body_end, arena_printf(arena_scratch,
+		"%s-H\nalice 1000 100\n<sender@src.example>\n", m.id),
+		MESSAGE_ID_LEN + 39) == 0);
+	if (strstr(text + m.body_end, "To: one@dst.example\n.\nL ") == NULL)
+		fail_msg("no end line then L record: \"%s\"", text + m.body_end);
+
+	/* A crash in the middle of appending "D one@dst.example\n". */
+	append(path, "D one@dst.exa");
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	assert_false(r.rcpts[0].done);
+	assert_false(spool_is_delivered(&r, "one@dst.exa"));
+	assert_int_equal(spool_journal_add(&r, "\"two\ttab\\\"\"@dst.example",
+		&err), 0);
+	spool_close(&r);
+	/* Malformed lines are skipped too. */
+	append(path, "X what\nD\nD bad\\q\n");
+	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+	assert_false(r.rcpts[0].done);
+	assert_true(r.rcpts[1].done);
+	assert_int_equal(r.ndelivered, 0);
+	spool_close(&r);
+	text = slurp(path, &len);
+	assert_non_null(strstr(text, "\nD one@dst.exa\x7f\nD \"two\\x09tab"));
+	/* Cut after half an escape: still nothing. */
+	append(path, "D one@dst.example\\");
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	spool_close(&r);
+	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+	assert_false(r.rcpts[0].done);
+	assert_int_equal(r.ndelivered, 0);
+	spool_close(&r);
+	assert_int_equal(spool_remove(m.id, &err), 0);
+}
+
+/*
+ * A reception in progress (offset zero) is busy for others, not a
+ * message; once its process died and it is 5 minutes old, the next
+ * reader with the lock removes it.
+ */
+static void
+test_incomplete(void **state)
+{
+	struct timeval old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	struct message m, r;
+	char *err = NULL, *out;
+	pid_t pid;
+	int fd, status, rc;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	fd = spool_data_create(&m, &err);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, body, sizeof(body) - 1), sizeof(body) - 1);
+	assert_false(spool_committed(m.id));
+	pid = fork();
+	if (pid == 0)
+		_exit(spool_read(m.id, &r, true, &err) == 1 ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The receiving process dies: its fd closes, the file stays. */
+	spool_data_close(&m, fd);
+	assert_int_equal(spool_read(m.id, &r, false, &err), 1);
+	assert_int_equal(spool_read(m.id, &r, true, &err), 1);
+	out = capture(queue_list, true, &rc);
+	assert_string_equal(out, "0\n");
+	out = capture(queue_list, false, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "");
+	assert_true(file_exists(spool_path(m.id, 'M')));
+	assert_int_equal(utimes(spool_path(m.id, 'M'), old), 0);
+	assert_int_equal(spool_read(m.id, &r, false, &err), 1);
+	assert_int_equal(spool_read(m.id, &r, true, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_false(file_exists(spool_path(m.id, 'M')));
+}
+
+/* An ID-M.tmp of a crashed rewrite older than an hour: removed. */
 static void
 test_garbage(void **state)
 {
 	char id_old[MESSAGE_ID_LEN + 1], id_new[MESSAGE_ID_LEN + 1];
 	struct timeval old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
 	char **ids, *err = NULL;
+	const char *p_old, *p_new;
 	size_t n;
 	int fd;
 
 	(void)state;
 	spool_new_id(id_old);
 	spool_new_id(id_new);
-	fd = open(spool_path(id_old, 'D'), O_CREAT | O_WRONLY, 0640);
+	p_old = arena_printf(arena_scratch, "%s.tmp", spool_path(id_old, 'M'));
+	p_new = arena_printf(arena_scratch, "%s.tmp", spool_path(id_new, 'M'));
+	fd = open(p_old, O_CREAT | O_WRONLY, 0640);
 	close(fd);
-	assert_int_equal(utimes(spool_path(id_old, 'D'), old), 0);
-	fd = open(spool_path(id_new, 'D'), O_CREAT | O_WRONLY, 0640);
+	assert_int_equal(utimes(p_old, old), 0);
+	fd = open(p_new, O_CREAT | O_WRONLY, 0640);
 	close(fd);
 	assert_int_equal(spool_list(&ids, &n, true, &err), 0);
 	assert_int_equal(n, 0);
-	assert_false(file_exists(spool_path(id_old, 'D')));
-	assert_true(file_exists(spool_path(id_new, 'D')));
-	unlink(spool_path(id_new, 'D'));
-}
-
-/* Run fn with stdout into a file; the output in arena_scratch. */
-static char *
-capture(int (*fn)(bool), bool arg, int *rc_out)
-{
-	char path[] = "/tmp/tern-spool-out-XXXXXX", *text;
-	int fd = mkstemp(path), saved = dup(1);
-	off_t len;
-
-	fflush(stdout);
-	dup2(fd, 1);
-	*rc_out = fn(arg);
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	len = lseek(fd, 0, SEEK_END);
-	text = arena_zalloc(arena_scratch, (size_t)len + 1);
-	assert_int_equal(pread(fd, text, (size_t)len, 0), len);
-	close(fd);
-	unlink(path);
-	return text;
+	assert_false(file_exists(p_old));
+	assert_true(file_exists(p_new));
+	unlink(p_new);
 }
 
 static void
@@ -487,6 +669,7 @@ setup(void **state)
 		return -1;
 	conf.spool_directory = spool_dir;
 	conf.spool_sync = true;
+	conf.message_logs = true;
 	rt.caller_trusted = true;
 	if (spool_init(&err) != 0) {
 		fprintf(stderr, "%s\n", err);
@@ -516,6 +699,8 @@ main(void)
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_journal_and_rewrite),
 		cmocka_unit_test(test_bad_header),
+		cmocka_unit_test(test_format_and_torn_record),
+		cmocka_unit_test(test_incomplete),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_queue_list),
 		cmocka_unit_test(test_log_format),

@@ -55,7 +55,7 @@ on_spool(const struct tidy *t, const char *id)
 	char path[4096];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/input/%s-H", t->spool, id);
+	snprintf(path, sizeof(path), "%s/input/%s-M", t->spool, id);
 	return stat(path, &st) == 0;
 }
 

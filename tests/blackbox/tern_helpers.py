@@ -760,12 +760,15 @@ class Tern:
     # ---- spool and logs
 
     def queue_ids(self):
-        """Ids of the messages in spool/input (any depth)."""
+        """Ids of the messages in spool/input (any depth): the committed
+        ID-M files (docs/spool.md; a reception in progress is not one)."""
         ids = []
         inp = self.spool / "input"
         if inp.is_dir():
             for root, _, files in os.walk(inp):
-                ids += [f[:-2] for f in files if re.fullmatch(ID_RE + "-H", f)]
+                ids += [f[:-2] for f in files
+                        if re.fullmatch(ID_RE + "-M", f) and
+                        spool_committed(os.path.join(root, f))]
         return sorted(ids)
 
     def wait_queue_empty(self, timeout=30):
@@ -915,3 +918,33 @@ def non_loopback_address():
                 not last.startswith("127."):
             return last
     return None
+
+
+def spool_committed(path):
+    """Is the spool file at path a complete message?  Its first line is
+    "ID-M <16 hex digits>", the offset of the header section, all zeros
+    while the message is being received (docs/spool.md)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.read(43)
+    except FileNotFoundError:
+        return False
+    return len(first) == 43 and first[-1:] == b"\n" and \
+        first[26:42] != b"0" * 16
+
+
+def spool_sections(path):
+    """(first line, body, header section, records) of the spool file at
+    path, as bytes (docs/spool.md)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    off = int(data[26:42], 16)
+    head = data[off:]
+    # the header section ends with the line "." after the header entries
+    i = head.index(b"\n\n") + 2
+    while not head.startswith(b".\n", i):
+        j = i
+        while head[j:j + 1].isdigit():
+            j += 1
+        i = j + 2 + int(head[i:j])
+    return data[:43], data[43:off], head[:i], head[i + 2:]

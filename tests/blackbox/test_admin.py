@@ -1,5 +1,6 @@
 """Administration: -bt, -bv, -bpc, -Mvh, -Mvb, -Mrm."""
 
+import os
 import re
 
 
@@ -94,3 +95,26 @@ def test_renamed_mainlog_is_reopened(tern):
     before = rotated.read_text()
     assert before.count(" <= ") == 1, before
     assert "daemon started" in before and "daemon started" not in new
+
+
+def test_message_log_and_one_spool_file(tern):
+    """-Mvl shows the message log, kept in the message's one spool file
+    (docs/spool.md); -Mf/-Mt add to it; message_logs = false keeps none."""
+    tern.config()
+    (msgid,) = queue_one(tern, "logged", "text\n")
+    inp = tern.spool / "input"
+    assert sorted(os.listdir(inp)) == [msgid + "-M"]
+    assert not (tern.spool / "msglog").exists()
+    tern.run(["-Mf", msgid]).ok()
+    tern.run(["-Mt", msgid]).ok()
+    log = tern.run(["-Mvl", msgid]).ok().stdout.splitlines()
+    assert [l.split(" ", 2)[2].split()[0] for l in log] == \
+        ["<=", "frozen", "unfrozen"], log
+    assert sorted(os.listdir(inp)) == [msgid + "-M"]
+    tern.run(["-Mrm", msgid]).ok()
+
+    tern.config(main="message_logs = false\n")
+    (msgid,) = queue_one(tern, "not logged", "text\n")
+    r = tern.run(["-Mvl", msgid])
+    assert r.returncode != 0 and "no message log" in r.stderr, r
+    assert b"\nL " not in (inp / (msgid + "-M")).read_bytes()

@@ -204,10 +204,14 @@ def qgrep(tern, *args):
 
 
 def freeze(tern, msgid):
-    """Mark a message frozen the way the spool format says (docs/spool.md)."""
-    h = tern.spool / "input" / f"{msgid}-H"
-    text = h.read_text()
-    h.write_text(text.replace("\nXX\n", "\n-frozen\nXX\n", 1))
+    """Mark a message frozen the way the spool format says (docs/spool.md):
+    a "-frozen" line in the header section, which starts at the offset in
+    the first line of ID-M."""
+    h = tern.spool / "input" / f"{msgid}-M"
+    data = h.read_bytes()
+    off = int(data[26:42], 16)
+    h.write_bytes(data[:off] + data[off:].replace(b"\nXX\n",
+                                                  b"\n-frozen\nXX\n", 1))
 
 
 def test_qgrep_selects(tern):

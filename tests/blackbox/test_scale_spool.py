@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from tern_helpers import IS_ROOT, PREFIX, make_message, split_message
+from tern_helpers import (IS_ROOT, PREFIX, make_message, spool_committed,
+                          split_message)
 
 N = 6
 
@@ -60,9 +61,11 @@ def test_save_wipe_restore_delivers_once(tern, save_dir):
     assert f"saved {N} message(s)" in r.stdout
     assert tern.queue_ids() == []
     saved = sorted(n[:-2] for n in os.listdir(save_dir / "input")
-                   if n.endswith("-H"))
+                   if n.endswith("-M"))
     assert saved == ids
-    assert sorted(os.listdir(save_dir / "msglog")) == ids
+    # one file per message, nothing else; the message log travels in it
+    assert sorted(os.listdir(save_dir / "input")) == [i + "-M" for i in ids]
+    assert not (save_dir / "msglog").exists()
     wipe(tern)
     r = spool_tool(tern, "restore", tern.spool, save_dir)
     assert r.returncode == 0, r.stderr
@@ -70,8 +73,10 @@ def test_save_wipe_restore_delivers_once(tern, save_dir):
     assert tern.queue_ids() == ids
     assert os.listdir(save_dir / "input") == []
     if IS_ROOT:
-        st = os.stat(tern.spool / "input" / (ids[0] + "-H"))
+        st = os.stat(tern.spool / "input" / (ids[0] + "-M"))
         assert st.st_uid == tern.uid
+    r = tern.run(["-Mvl", ids[0]]).ok()
+    assert "<= sender@example.net" in r.stdout
     deliver_all(tern, ids)
     # A second restore finds nothing: nothing is delivered twice.
     r = spool_tool(tern, "restore", tern.spool, save_dir)
@@ -88,7 +93,7 @@ def test_crash_half_way_then_rerun(tern, save_dir, point):
     assert r.returncode == 99, (r.stdout, r.stderr)
     # Both places hold all the messages between them.
     there = {n[:-2] for n in os.listdir(save_dir / "input")
-             if n.endswith("-H")}
+             if n.endswith("-M")}
     assert set(ids) <= there | set(tern.queue_ids())
     r = spool_tool(tern, "save", tern.spool, save_dir)
     assert r.returncode == 0, r.stderr
@@ -102,7 +107,7 @@ def test_crash_half_way_then_rerun(tern, save_dir, point):
     r = spool_tool(tern, "restore", tern.spool, save_dir)
     assert r.returncode == 0, r.stderr
     assert tern.queue_ids() == ids
-    assert sorted(os.listdir(tern.spool / "msglog")) == ids
+    assert sorted(os.listdir(tern.spool / "input")) == [i + "-M" for i in ids]
     assert os.listdir(save_dir / "input") == []
     deliver_all(tern, ids)
 
@@ -120,7 +125,7 @@ def test_refuses_while_tern_runs(tern, save_dir):
     # the daemon) blocks it too.
     holder = subprocess.Popen(["sleep", "60"],
                               stdin=open(tern.spool / "input" /
-                                         (ids[0] + "-D")))
+                                         (ids[0] + "-M")))
     try:
         r = spool_tool(tern, "save", tern.spool, save_dir)
         assert r.returncode == 1 and f"pid {holder.pid}" in r.stderr
@@ -130,8 +135,24 @@ def test_refuses_while_tern_runs(tern, save_dir):
     # --wait: the holder goes away while tern-spool waits.
     holder = subprocess.Popen(["sh", "-c", "sleep 0.5"],
                               stdin=open(tern.spool / "input" /
-                                         (ids[0] + "-D")))
+                                         (ids[0] + "-M")))
     r = spool_tool(tern, "--wait", "20", "save", tern.spool, save_dir)
     holder.wait()
     assert r.returncode == 0, r.stderr
     assert tern.queue_ids() == []
+
+
+def test_incomplete_file_is_not_moved(tern, save_dir):
+    """A reception that never completed (zero offset) is not a message:
+    it stays where it is."""
+    tern.config()
+    ids = queue(tern, 1)
+    half = tern.spool / "input" / (ids[0][:-1] + ("A" if ids[0][-1] != "A"
+                                                  else "B") + "-M")
+    half.write_bytes(half.name.encode() + b" " + b"0" * 16 + b"\npartial\n")
+    assert not spool_committed(half)
+    r = spool_tool(tern, "save", tern.spool, save_dir)
+    assert r.returncode == 0, r.stderr
+    assert "saved 1 message(s)" in r.stdout
+    assert os.listdir(save_dir / "input") == [ids[0] + "-M"]
+    assert half.exists()
