@@ -16,6 +16,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -103,32 +104,76 @@ dir_bytes(const char *dir, const char *sub)
 }
 
 /*
+ * Is the ext2/3/4 file system of device dev mounted with a journal?  The
+ * kernel names the journal thread in /sys/fs/ext4/NAME/journal_task
+ * ("<none>" without a journal), NAME being the block device's name.
+ */
+static bool
+ext4_has_journal(dev_t dev)
+{
+	char link[64], target[4096], path[4200], text[32];
+	const char *name;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(link, sizeof link, "/sys/dev/block/%u:%u", major(dev),
+		minor(dev));
+	n = readlink(link, target, sizeof target - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	name = strrchr(target, '/');
+	name = name != NULL ? name + 1 : target;
+	snprintf(path, sizeof path, "/sys/fs/ext4/%s/journal_task", name);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	n = (ssize_t)fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n > 0 ? n : 0] = '\0';
+	return text[0] >= '0' && text[0] <= '9';
+}
+
+/*
  * Must a rename into dir be made durable by fsyncing dir?  Not on the
- * journaling file systems (ext3/ext4, xfs, btrfs), which commit metadata
- * changes in order: once the delivery's later removal of the spool file
- * is on disk, so is this rename, and a crash before that leaves the
- * message on the spool, to be delivered again.  Not on tmpfs either,
- * where nothing survives a crash.  Elsewhere (or when it cannot be told),
- * yes.  ext2 shares ext4's magic number: a mail store on ext2 is not
- * supported.
+ * journaling file systems (ext3/ext4 with a journal, xfs, btrfs), which
+ * commit metadata changes in order: once the delivery's later removal of
+ * the spool file is on disk, so is this rename, and a crash before that
+ * leaves the message on the spool, to be delivered again.  Not on tmpfs
+ * either, where nothing survives a crash.  Elsewhere -- ext4 without a
+ * journal, ext2, or when it cannot be told -- yes.  Asked once per
+ * device.
  */
 static bool
 dir_sync_needed(const char *dir)
 {
+	static dev_t dev;
+	static int known = -1;
 	struct statfs sf;
+	struct stat st;
 
+	if (stat(dir, &st) != 0)
+		return true;
+	if (known >= 0 && st.st_dev == dev)
+		return known == 1;
+	dev = st.st_dev;
+	known = 1;
 	if (statfs(dir, &sf) != 0)
 		return true;
 	switch ((unsigned long)sf.f_type) {
 	case EXT4_SUPER_MAGIC:
+		known = !ext4_has_journal(st.st_dev);
+		break;
 	case XFS_SUPER_MAGIC:
 	case BTRFS_SUPER_MAGIC:
 	case TMPFS_MAGIC:
 	case RAMFS_MAGIC:
-		return false;
+		known = 0;
+		break;
 	default:
-		return true;
+		break;
 	}
+	return known == 1;
 }
 
 static int
