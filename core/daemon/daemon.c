@@ -312,7 +312,7 @@ daemon_deliver(struct daemon *d, const char *id)
 		daemon_close_listeners(d->ls, d->nls);
 		close(d->handoff[0]);
 		close(d->handoff[1]);
-		deliver_detached(id);
+		deliver_detached(id, false); /* listeners closed: no sockets */
 	}
 	d->ndeliveries++;
 }

@@ -281,7 +281,7 @@ close_inherited_sockets(void)
  * is closed.  Log and spool files are regular files and stay.
  */
 static void
-detach_fds(void)
+detach_fds(bool sockets)
 {
 	struct rlimit rl;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -296,7 +296,7 @@ detach_fds(void)
 		if (null > 2)
 			close(null);
 	}
-	if (close_inherited_sockets() == 0)
+	if (!sockets || close_inherited_sockets() == 0)
 		return;
 	/* No /proc: probe every possible descriptor, as a last resort. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536)
@@ -307,13 +307,13 @@ detach_fds(void)
 }
 
 void
-deliver_detached(const char *id)
+deliver_detached(const char *id, bool sockets)
 {
 	char copy[MESSAGE_ID_LEN + 1];
 
 	snprintf(copy, sizeof(copy), "%s", id);
 	setsid();
-	detach_fds();
+	detach_fds(sockets);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);
 	_exit(deliver_message(copy, 0) == 2 ? 1 : 0);
@@ -340,7 +340,7 @@ deliver_fork(const char *id)
 
 		if (gc != 0)
 			_exit(gc < 0 ? 1 : 0);
-		deliver_detached(copy);
+		deliver_detached(copy, true);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

@@ -27,11 +27,13 @@ int deliver_message(const char *id, unsigned flags);
 void deliver_fork(const char *id);
 
 /*
- * In a process just forked to deliver id: leave the terminal's session
- * and close every inherited socket, run deliver_message(id) and exit.
- * The daemon starts deliveries this way and reaps them itself.
+ * In a process just forked to deliver id: leave the terminal's session,
+ * put /dev/null on stdin and stdout, close every inherited socket (unless
+ * !sockets: the caller knows it has none), run deliver_message(id) and
+ * exit.  The daemon starts deliveries this way, having closed its
+ * listening sockets in the child, and reaps them itself.
  */
-_Noreturn void deliver_detached(const char *id);
+_Noreturn void deliver_detached(const char *id, bool sockets);
 
 /*
  * -bt / -bv: route `address` (verify: as RCPT verification would) and
