@@ -5,8 +5,11 @@
  */
 #include "modules/modules.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <tern/rc.h>
 
@@ -155,6 +158,49 @@ svc_add_child(struct tern_ctx *ctx, struct tern_address *parent,
 	return &c->pub;
 }
 
+static bool
+has_high_bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] & 0x80)
+			return true;
+	return false;
+}
+
+static int
+svc_message_8bit(struct tern_ctx *ctx)
+{
+	const struct message *m = ctx != NULL ? ctx->msg : NULL;
+	char buf[65536];
+	off_t off;
+
+	if (m == NULL)
+		return 0;
+	for (const struct header *h = m->headers; h != NULL; h = h->next)
+		if (h->type != HDR_DELETED && has_high_bit(h->text, h->len))
+			return 1;
+	if (m->data_fd < 0)
+		return -1;
+	for (off = m->body_offset; m->body_end == 0 || off < m->body_end;) {
+		size_t want = sizeof(buf);
+		ssize_t n;
+
+		if (m->body_end != 0 && (off_t)want > m->body_end - off)
+			want = (size_t)(m->body_end - off);
+		n = pread(m->data_fd, buf, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (has_high_bit(buf, (size_t)n))
+			return 1;
+		off += n;
+	}
+	return 0;
+}
+
 static const struct tern_msginfo *
 svc_message(struct tern_ctx *ctx)
 {
@@ -249,4 +295,6 @@ const struct tern_core core_services = {
 	.auth_client = auth_svc_client,
 	/* Pipe transport output (core/deliver/return_output.c) */
 	.set_return_output = return_output_set,
+	/* Message content */
+	.message_8bit = svc_message_8bit,
 };

@@ -268,6 +268,25 @@ def test_pipelining_size_8bitmime(tern, dns, peers):
     assert p.connections == 1
 
 
+def test_8bitmime_only_for_8bit_content(tern, dns, peers):
+    """BODY=8BITMIME goes with a message that has a byte above 127 in its
+    body or its headers, and with no other (the core scans the spool file
+    in place)."""
+    remote_config(tern, dns, peers)
+    p = peers["127.0.0.2"].start()
+    deliver_now(tern, "a@mx.remote.test", body=b"plain ascii\n" * 5000)
+    deliver_now(tern, "b@mx.remote.test", subject="gr\u00fc\u00dfe",
+                body=b"ascii body\n")
+    deliver_now(tern, "c@mx.remote.test",
+                body=(b"x" * 76 + b"\n") * 3000 +
+                "\u00e9t\u00e9\n".encode())  # past the first 64K read
+    got = {m.rcpts[0]: m for m in p.wait_messages(3)}
+    assert "BODY=8BITMIME" not in got["a@mx.remote.test"].mail_options
+    assert "BODY=8BITMIME" in got["b@mx.remote.test"].mail_options
+    assert "BODY=8BITMIME" in got["c@mx.remote.test"].mail_options
+    assert "\u00e9t\u00e9".encode() in got["c@mx.remote.test"].data
+
+
 def test_manualroute_smarthost(tern, dns, peers):
     port = peers["127.0.0.3"].port
     routers = (f"smarthost:\n  driver = manualroute\n"

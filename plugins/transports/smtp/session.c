@@ -8,6 +8,7 @@
 #include "smtp.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,17 @@ has_8bit(struct smtp_job *j)
 	if (j->has_8bit >= 0)
 		return j->has_8bit;
 	j->has_8bit = 0;
+	/* The core reads the spool in place (ABI 1.1 service). */
+	if (core->size >= offsetof(struct tern_core, message_8bit) +
+	    sizeof(core->message_8bit) && core->message_8bit != NULL) {
+		int rc = core->message_8bit(j->ctx);
+
+		if (rc >= 0) {
+			j->has_8bit = rc;
+			return rc == 1;
+		}
+	}
+	/* Else write the message out and look at that. */
 	fd = memfd_create("tern-8bit", MFD_CLOEXEC);
 	if (fd < 0 || core->write_message(j->ctx, fd, 0, j->batch, &err) !=
 	    TERN_OK) {

@@ -348,6 +348,16 @@ struct tern_core {
 	 */
 	void (*set_return_output)(struct tern_ctx *ctx,
 		struct tern_address *batch, const char *text, size_t len);
+
+	/* Message content (core/deliver/services.c) */
+	/*
+	 * Has the message a byte above 127 in its headers or body, as
+	 * spooled (the smtp transport's BODY=8BITMIME)?  1 yes, 0 no, -1
+	 * when the spool file cannot be read.  It reads the spool file in
+	 * place, stopping at the first such byte: cheaper than writing the
+	 * message out to look.
+	 */
+	int (*message_8bit)(struct tern_ctx *ctx);
 };
 
 #endif
