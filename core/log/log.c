@@ -210,10 +210,19 @@ log_fd(int idx)
 	int fd;
 
 	if (lg.fd1[idx] > 0) {
+		int rc;
+
 		if (lg.checked[idx] == now)
 			return lg.fd1[idx] - 1;
-		if (stat(lg.path[idx], &st) == 0 && st.st_dev == lg.dev[idx] &&
-		    st.st_ino == lg.ino[idx]) {
+		rc = stat(lg.path[idx], &st);
+		/*
+		 * Reopen only when the path names another file or none: a
+		 * process that cannot look (a local delivery running as the
+		 * recipient, who may not search the log directory) keeps the
+		 * file it has.
+		 */
+		if ((rc == 0 && st.st_dev == lg.dev[idx] &&
+		    st.st_ino == lg.ino[idx]) || (rc != 0 && errno != ENOENT)) {
 			lg.checked[idx] = now;
 			return lg.fd1[idx] - 1;
 		}
@@ -221,6 +230,17 @@ log_fd(int idx)
 		lg.fd1[idx] = 0;
 	}
 	fd = open_log(lg.path[idx]);
+	if (fd >= 0 && fd <= 2) {
+		/*
+		 * Started with stdio closed: a descriptor kept for years must
+		 * not be one that a later dup2() of /dev/null onto 0-2 (the
+		 * daemon detaching, a delivery) would silently replace.
+		 */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		close(fd);
+		fd = high;
+	}
 	if (fd < 0 || fstat(fd, &st) != 0)
 		return fd;
 	lg.fd1[idx] = fd + 1;

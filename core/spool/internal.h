@@ -39,6 +39,14 @@ bool spool_header_encode(struct buf *b, const struct message *m)
 int spool_header_decode(struct arena *a, const char *path, const char *text,
 	size_t len, struct message *m, size_t *used_out, char **err_out);
 
+/*
+ * About the last keep bytes of m's message log (whole lines, without
+ * "L "); *dropped_out: older lines were left out.  For a rewrite, which
+ * carries the log forward: it must not grow with every queue run.
+ */
+int spool_log_tail(const struct message *m, size_t keep, char **text_out,
+	size_t *len_out, bool *dropped_out, char **err_out);
+
 /* The line that ends the header section. */
 #define SPOOL_HEADER_END "."
 

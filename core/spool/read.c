@@ -21,7 +21,9 @@
 
 #define GARBAGE_AGE     3600 /* seconds before a stray file is removed */
 #define INCOMPLETE_AGE  300  /* ... before an uncommitted ID-M is */
-#define TAIL_MAX        (64u * 1024 * 1024)
+#define TAIL_MAX        (64u * 1024 * 1024) /* the header section, -Mvl */
+#define FIRST_READ      (64u * 1024)
+#define RECORD_CHUNK    (64u * 1024)
 #define OPEN_TRIES      5
 
 /* Error text naming path, keeping errno for the caller. */
@@ -35,38 +37,162 @@ fail(char **err_out, const char *what, const char *path)
 	return -1;
 }
 
-/* [off, EOF) of fd into *text_out (arena_msg, NUL-terminated). */
+/*
+ * The header section at off into m: read a prefix of the tail that grows
+ * (64K, then four times as much) until the section decodes, so that the
+ * records after it -- the message log grows with every queue run -- are
+ * never read here.  *used_out: the section's length; *size_out: the
+ * file's.  The section itself is at most TAIL_MAX.
+ */
 static int
-read_tail(int fd, off_t off, const char *path, char **text_out,
-	size_t *len_out, char **err_out)
+read_header_section(int fd, off_t off, const char *path, struct message *m,
+	char **text_out, size_t *used_out, off_t *size_out, char **err_out)
 {
+	struct message keep = *m;
 	struct stat st;
-	size_t len, got = 0;
-	char *text;
+	size_t want;
 
 	if (fstat(fd, &st) != 0)
 		return fail(err_out, "stat", path);
-	if (st.st_size < off || (uint64_t)(st.st_size - off) > TAIL_MAX) {
-		errno = st.st_size < off ? EINVAL : EFBIG;
+	if (st.st_size < off) {
+		errno = EINVAL;
 		return fail(err_out, "read", path);
 	}
-	len = (size_t)(st.st_size - off);
-	text = arena_alloc(arena_msg, len + 1);
-	while (got < len) {
-		ssize_t n = pread(fd, text + got, len - got, off + (off_t)got);
+	*size_out = st.st_size;
+	want = FIRST_READ;
+	for (;;) {
+		size_t avail = (size_t)(st.st_size - off), got = 0;
+		char *text;
 
+		if (want > avail)
+			want = avail;
+		text = arena_alloc(arena_msg, want + 1);
+		while (got < want) {
+			ssize_t n = pread(fd, text + got, want - got,
+				off + (off_t)got);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return fail(err_out, "read", path);
+			if (n == 0)
+				break;
+			got += (size_t)n;
+		}
+		text[got] = '\0';
+		*m = keep;
+		if (spool_header_decode(arena_msg, path, text, got, m, used_out,
+		    err_out) == 0) {
+			*text_out = text;
+			return 0;
+		}
+		/* Cut short by our prefix, or bad?  Only a longer read tells. */
+		if (got < want || want == avail || want >= TAIL_MAX) {
+			errno = EINVAL;
+			return -1;
+		}
+		want = want * 4 > TAIL_MAX ? TAIL_MAX : want * 4;
+	}
+}
+
+/*
+ * Each whole line of [start, end) of fd, '\n' included, to line(arg, ...),
+ * reading in chunks: any number of lines.  A line longer than a chunk is
+ * skipped (no record is that long).  line() returns false to stop (-1,
+ * with *err_out set by it).  *torn_out: the last line has no '\n'.
+ */
+typedef bool (*line_fn)(void *arg, const char *p, size_t n, char **err_out);
+
+static int
+stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
+	void *arg, bool *torn_out, char **err_out)
+{
+	char *buf = arena_alloc(arena_scratch, RECORD_CHUNK);
+	size_t have = 0;
+	bool skipping = false;
+	off_t pos = start;
+
+	*torn_out = false;
+	while (pos < end) {
+		size_t want = RECORD_CHUNK - have;
+		ssize_t n;
+		char *p, *e, *nl;
+
+		if ((off_t)want > end - pos)
+			want = (size_t)(end - pos);
+		n = pread(fd, buf + have, want, pos);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return fail(err_out, "read", path);
 		if (n == 0)
 			break;
-		got += (size_t)n;
+		pos += n;
+		have += (size_t)n;
+		p = buf;
+		e = buf + have;
+		while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+			if (!skipping && !line(arg, p, (size_t)(nl - p + 1),
+			    err_out))
+				return -1;
+			skipping = false;
+			p = nl + 1;
+		}
+		have = (size_t)(e - p);
+		if (have == RECORD_CHUNK) {
+			skipping = true; /* an overlong line: drop it */
+			have = 0;
+		} else {
+			memmove(buf, p, have);
+		}
 	}
-	text[got] = '\0';
-	*text_out = text;
-	*len_out = got;
+	*torn_out = have > 0 || skipping;
 	return 0;
+}
+
+static bool
+apply_line(void *arg, const char *p, size_t n, char **err_out)
+{
+	(void)err_out;
+	spool_apply_records(arg, p, n);
+	return true;
+}
+
+struct log_lines {
+	struct buf  b;
+	const char *path;
+	size_t      keep;    /* 0: all (up to the buffer's maximum) */
+	bool        dropped; /* older lines were left out */
+};
+
+/*
+ * An L record's text (without "L "), into the buffer; with keep, only
+ * about the last keep bytes of them stay.
+ */
+static bool
+log_line(void *arg, const char *p, size_t n, char **err_out)
+{
+	struct log_lines *l = arg;
+
+	if (n < 3 || p[0] != 'L' || p[1] != ' ')
+		return true;
+	if (l->keep > 0 && l->b.len + n > 2 * l->keep) {
+		/* Drop whole lines from the front, down to keep bytes. */
+		const char *cut = l->b.p + (l->b.len > l->keep ?
+			l->b.len - l->keep : 0);
+		const char *nl = memchr(cut, '\n',
+			(size_t)(l->b.p + l->b.len - cut));
+		size_t drop = nl != NULL ? (size_t)(nl + 1 - l->b.p) : l->b.len;
+
+		memmove(l->b.p, l->b.p + drop, l->b.len - drop);
+		l->b.len -= drop;
+		l->dropped = true;
+	}
+	if (buf_add(&l->b, p + 2, n - 2))
+		return true;
+	*err_out = arena_printf(arena_msg, "spool: %s: message log too big",
+		l->path);
+	return false;
 }
 
 /*
@@ -157,7 +283,9 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	const char *path;
 	char first[SPOOL_FIRST_LINE_LEN], *text;
 	uint64_t off;
-	size_t len, used;
+	size_t used;
+	off_t size;
+	bool torn;
 	int fd, saved;
 
 	memset(m, 0, sizeof(*m));
@@ -196,28 +324,32 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		errno = EINVAL;
 		return -1;
 	}
+	if (off > (uint64_t)INT64_MAX) {
+		close(fd);
+		*err_out = arena_printf(arena_msg, "spool: %s: bad header "
+			"offset", path);
+		errno = EINVAL;
+		return -1;
+	}
 	m->data_fd = fd;
 	m->body_offset = SPOOL_FIRST_LINE_LEN;
 	m->body_end = (off_t)off;
-	if (read_tail(fd, m->body_end, path, &text, &len, err_out) != 0)
+	if (read_header_section(fd, m->body_end, path, m, &text, &used, &size,
+	    err_out) != 0)
 		goto out_close;
-	if (spool_header_decode(arena_msg, path, text, len, m, &used,
-	    err_out) != 0) {
-		errno = EINVAL;
-		goto out_close;
-	}
 	m->spooled_frozen = m->frozen;
 	m->spooled_warnings = m->warning_count;
 	for (size_t i = 0; i < m->nrcpts; i++)
 		m->rcpts[i].spooled = m->rcpts[i].done;
-	spool_apply_records(m, text + used, len - used);
+	if (stream_lines(fd, m->body_end + (off_t)used, size, path,
+	    apply_line, m, &torn, err_out) != 0)
+		goto out_close;
 	/*
 	 * A torn last record: end it with a DEL, which no record may hold,
 	 * so that it stays malformed (ignored) whatever it was cut after,
 	 * and the next record stands alone.
 	 */
-	if (lock && len > used && text[len - 1] != '\n' &&
-	    spool_write_all(fd, "\x7f\n", 2) != 0) {
+	if (lock && torn && spool_write_all(fd, "\x7f\n", 2) != 0) {
 		fail(err_out, "write", path);
 		goto out_close;
 	}
@@ -263,23 +395,24 @@ spool_committed(const char *id)
 	return ok;
 }
 
-int
-spool_section(const struct message *m, char which, char **text_out,
-	size_t *len_out, char **err_out)
+/* The section of m, or the last `keep` bytes of its message log. */
+static int
+section(const struct message *m, char which, size_t keep, char **text_out,
+	size_t *len_out, bool *dropped_out, char **err_out)
 {
 	const char *path = spool_path(m->id, 'M');
 	struct message scratch;
+	struct log_lines l;
 	char *text;
-	size_t len, used;
-	struct buf b;
+	size_t used;
+	off_t size;
+	bool torn;
 
-	if (read_tail(m->data_fd, m->body_end, path, &text, &len, err_out)
-	    != 0)
-		return -1;
 	memset(&scratch, 0, sizeof(scratch));
 	memcpy(scratch.id, m->id, sizeof(scratch.id));
-	if (spool_header_decode(arena_msg, path, text, len, &scratch, &used,
-	    err_out) != 0)
+	scratch.data_fd = m->data_fd;
+	if (read_header_section(m->data_fd, m->body_end, path, &scratch, &text,
+	    &used, &size, err_out) != 0)
 		return -1;
 	if (which == 'H') {
 		/* Without its end line. */
@@ -287,18 +420,32 @@ spool_section(const struct message *m, char which, char **text_out,
 		*len_out = used - sizeof(SPOOL_HEADER_END);
 		return 0;
 	}
-	buf_init(&b, arena_msg, 0);
-	for (const char *p = text + used, *end = text + len, *nl;
-	    (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1)
-		if (nl - p >= 2 && p[0] == 'L' && p[1] == ' ' &&
-		    !buf_add(&b, p + 2, (size_t)(nl - p - 1))) {
-			*err_out = arena_printf(arena_msg, "spool: %s: message "
-				"log too big", path);
-			return -1;
-		}
-	*text_out = b.p != NULL ? b.p : arena_strdup(arena_msg, "");
-	*len_out = b.len;
+	buf_init(&l.b, arena_msg, TAIL_MAX);
+	l.path = path;
+	l.keep = keep;
+	l.dropped = false;
+	if (stream_lines(m->data_fd, m->body_end + (off_t)used, size, path,
+	    log_line, &l, &torn, err_out) != 0)
+		return -1;
+	*text_out = l.b.p != NULL ? l.b.p : arena_strdup(arena_msg, "");
+	*len_out = l.b.len;
+	if (dropped_out != NULL)
+		*dropped_out = l.dropped;
 	return 0;
+}
+
+int
+spool_section(const struct message *m, char which, char **text_out,
+	size_t *len_out, char **err_out)
+{
+	return section(m, which, 0, text_out, len_out, NULL, err_out);
+}
+
+int
+spool_log_tail(const struct message *m, size_t keep, char **text_out,
+	size_t *len_out, bool *dropped_out, char **err_out)
+{
+	return section(m, 'L', keep, text_out, len_out, dropped_out, err_out);
 }
 
 int

@@ -388,7 +388,21 @@ create_data(struct message *m, char **err_out)
 			close(fd);
 			return -1;
 		}
-		return fd;
+		/*
+		 * A reader that got the lock first may have judged the file
+		 * a dead reception's (it goes by age: a clock stepped back by
+		 * minutes) and removed it: then start again under a new id
+		 * rather than commit a file that has no name.
+		 */
+		{
+			struct stat a, b;
+
+			if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+			    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+				return fd;
+			close(fd);
+			continue;
+		}
 	}
 	*err_out = arena_printf(arena_msg, "spool: no free message id after "
 		"%d tries in %s/input", NEW_ID_TRIES, spool_base());
@@ -669,14 +683,23 @@ copy_range(int from, int to, off_t off, size_t len)
 	return 0;
 }
 
-/* The L records of the file open as m->data_fd, into b. */
+/*
+ * The L records of the file open as m->data_fd, into b: the last
+ * MSGLOG_KEEP bytes of them, so that a message deferred for weeks does
+ * not carry an ever longer log from rewrite to rewrite.
+ */
+#define MSGLOG_KEEP (1024u * 1024)
+
 static int
 keep_msglog(const struct message *m, struct buf *b, char **err_out)
 {
 	char *text, *p, *end;
 	size_t len;
+	bool dropped;
 
-	if (spool_section(m, 'L', &text, &len, err_out) != 0)
+	if (spool_log_tail(m, MSGLOG_KEEP, &text, &len, &dropped, err_out) != 0)
+		return -1;
+	if (dropped && !buf_adds(b, "L (older message log lines dropped)\n"))
 		return -1;
 	for (p = text, end = text + len; p < end;) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));

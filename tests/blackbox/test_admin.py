@@ -118,3 +118,35 @@ def test_message_log_and_one_spool_file(tern):
     r = tern.run(["-Mvl", msgid])
     assert r.returncode != 0 and "no message log" in r.stderr, r
     assert b"\nL " not in (inp / (msgid + "-M")).read_bytes()
+
+
+def test_huge_message_log_neither_sticks_nor_grows(tern):
+    """A message deferred for weeks collects message-log (L) records in
+    its spool file with every queue run.  However long that log, the
+    message is still listed, shown, delivered and removable (readers look
+    only at the header section and the D records), and a rewrite carries
+    only the last MiB of the log forward."""
+    tern.config()
+    (msgid,) = queue_one(tern, "long log", "still here\n")
+    spool_file = tern.spool / "input" / f"{msgid}-M"
+    line = b"L 2026-11-23 00:00:00 == alice@test.example R=x defer (-52): " \
+           b"retry time not reached" + b"." * 40 + b"\n"
+    with open(spool_file, "ab") as f:
+        f.write(line * (70 * 1024 * 1024 // len(line)))  # 70 MiB
+    assert spool_file.stat().st_size > 70 * 1024 * 1024
+    assert msgid in tern.run(["-bp"]).ok().stdout
+    assert "Subject: long log" in tern.run(["-Mvh", msgid]).ok().stdout
+    assert "still here" in tern.run(["-Mvb", msgid]).ok().stdout
+    # freezing rewrites the file: the log is cut to about its last MiB
+    tern.run(["-Mf", msgid]).ok()
+    size = spool_file.stat().st_size
+    assert size < 3 * 1024 * 1024, size
+    text = spool_file.read_bytes()
+    assert b"L (older message log lines dropped)\n" in text
+    assert text.endswith(b"\n")
+    tern.run(["-Mt", msgid]).ok()
+    # and it delivers
+    tern.run(["-q"]).ok()
+    tern.wait_queue_empty()
+    (raw,) = tern.mbox("alice")
+    assert b"still here" in raw

@@ -5,7 +5,8 @@ removed", at most two fsyncs where the file system allows it):
 
   fdatasync(input/ID-M)  before  the 250 that acknowledges the message
   fsync(maildir tmp/X)   before  rename into new/
-  fsync(new/)            only where the file system needs it (below)
+  fsync(new/)            only where needed (below: the file system, and
+                         whether the spool shares it)
   all of those           before  unlink(input/ID-M)
 """
 
@@ -30,12 +31,17 @@ def ext4_has_journal(path):
     return task.strip()[:1].isdigit()
 
 
-def maildir_dir_sync_expected(path):
-    """Does Tern fsync new/ on this file system?  (maildir.c: not on
-    ext4 with a journal, xfs, btrfs or tmpfs; elsewhere yes.)"""
+def maildir_dir_sync_expected(path, spool):
+    """Does Tern fsync new/ here?  (maildir.c: not on tmpfs; not on ext4
+    with a journal or xfs when the spool is on the same file system;
+    elsewhere yes.)"""
     fstype = subprocess.run(["stat", "-f", "-c", "%T", str(path)],
                             capture_output=True, text=True).stdout.strip()
-    if fstype in ("xfs", "btrfs", "tmpfs", "ramfs"):
+    if fstype in ("tmpfs", "ramfs"):
+        return False
+    if os.stat(path).st_dev != os.stat(spool).st_dev:
+        return True
+    if fstype == "xfs":
         return False
     if fstype.startswith("ext"):
         return not ext4_has_journal(path)
@@ -108,9 +114,41 @@ def test_local_delivery_durable_order_and_fsync_count(tern):
     new_sync = [i for i, (p, c, a) in enumerate(lines)
                 if c in SYNCS and f"<{mdir}/new>" in a]
     syncs = [x for x in lines if x[1] in SYNCS]
-    if maildir_dir_sync_expected(mdir):
+    if maildir_dir_sync_expected(mdir, tern.spool):
         assert len(new_sync) == 1 and moved < new_sync[0] < removed, syncs
         assert len(syncs) == 3, syncs
     else:
         assert new_sync == [], syncs
         assert len(syncs) == 2, syncs
+
+
+def test_maildir_on_another_file_system_fsyncs_new(tern, tmp_path):
+    """Metadata order holds only within one file system: Maildirs on a
+    journaled ext4 of their own (a spool on /var, mailboxes on /home)
+    get new/ fsynced although that ext4 orders its metadata."""
+    if os.geteuid() != 0:
+        raise AssertionError("needs root to mount a file system (CI is root)")
+    img = tmp_path / "maildirs.img"
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "has_journal", str(img)],
+                   check=True)
+    mnt = tern.path("maildir")
+    subprocess.run(["mount", "-o", "loop", str(img), str(mnt)], check=True)
+    try:
+        os.chown(mnt, tern.uid, tern.gid)
+        os.chmod(mnt, 0o755)
+        assert ext4_has_journal(mnt)
+        assert os.stat(mnt).st_dev != os.stat(tern.spool.parent).st_dev
+        lines, msgid = traced_delivery(tern, f"{tern.user}@maildir.example")
+        mdir = tern.path("maildir", tern.user)
+        moved = index(lines, lambda p, c, a: c.startswith("rename") and
+                      f"{mdir}/new/" in a, "rename into new/")
+        removed = index(lines, lambda p, c, a: c.startswith("unlink") and
+                        f"input/{msgid}-M" in a, "removal of the spool file")
+        new_sync = [i for i, (p, c, a) in enumerate(lines)
+                    if c in SYNCS and f"<{mdir}/new>" in a]
+        assert len(new_sync) == 1 and moved < new_sync[0] < removed, lines
+    finally:
+        tern.stop()
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

@@ -397,6 +397,7 @@ appendfile_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 			.quota = quota,
 			.msg_size = message_size(ctx),
 			.write = af_write, .arg = &wa,
+			.spool_dir = core->main_option("spool_directory"),
 		};
 
 		rc = maildir_deliver(&p, err, sizeof err, &e);

@@ -66,6 +66,11 @@ struct maildir_params {
 	uint64_t     msg_size;
 	af_writer_fn write;
 	void        *arg;
+	/*
+	 * spool_directory: new/ is fsynced unless it is on the spool's
+	 * file system (and that orders metadata).  NULL: always fsync.
+	 */
+	const char  *spool_dir;
 };
 
 /* Deliver into dir/new via dir/tmp.  TERN_OK, or TERN_DEFER with err. */

@@ -108,11 +108,19 @@ fake_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
 	return write(fd, text, (size_t)n) == n ? TERN_OK : TERN_DEFER;
 }
 
+/* No spool here: the Maildir transport then always fsyncs new/. */
+static const char *
+fake_main_option(const char *name)
+{
+	(void)name;
+	return NULL;
+}
+
 static const struct tern_core fake_core = {
 	.size = sizeof(struct tern_core), .abi_major = TERN_ABI_MAJOR,
 	.strdup = fake_strdup, .printf = fake_printf, .expand = fake_expand,
 	.message = fake_message, .write_message = fake_write_message,
-	.expand_path = fake_expand,
+	.expand_path = fake_expand, .main_option = fake_main_option,
 };
 
 static void

@@ -135,25 +135,35 @@ ext4_has_journal(dev_t dev)
 }
 
 /*
- * Must a rename into dir be made durable by fsyncing dir?  Not on the
- * journaling file systems (ext3/ext4 with a journal, xfs, btrfs), which
- * commit metadata changes in order: once the delivery's later removal of
- * the spool file is on disk, so is this rename, and a crash before that
- * leaves the message on the spool, to be delivered again.  Not on tmpfs
- * either, where nothing survives a crash.  Elsewhere -- ext4 without a
- * journal, ext2, or when it cannot be told -- yes.  Asked once per
- * device.
+ * Must a rename into dir be made durable by fsyncing dir?  Not when dir
+ * is on the same file system as the spool and that file system commits
+ * metadata changes in order (ext3/ext4 with a journal, xfs): once the
+ * delivery's later removal of the spool file is on disk, so is this
+ * rename, and a crash before that leaves the message on the spool, to be
+ * delivered again.  The order holds only within one file system (a
+ * spool on /var and Maildirs on /home commit independently), so another
+ * device always gets the fsync.  Not on tmpfs either, where nothing
+ * survives a crash.  Elsewhere -- ext4 without a journal, ext2, btrfs
+ * (whose fsync log may replay the spool's unlink without this rename),
+ * or when it cannot be told -- yes.  Asked once per device.
  */
 static bool
-dir_sync_needed(const char *dir)
+dir_sync_needed(const char *dir, const char *spool_dir)
 {
-	static dev_t dev;
-	static int known = -1;
+	static dev_t dev, spool_dev;
+	static int known = -1, spool_known = -1;
 	struct statfs sf;
 	struct stat st;
 
 	if (stat(dir, &st) != 0)
 		return true;
+	if (spool_known < 0) {
+		struct stat sp;
+
+		spool_known = spool_dir != NULL && stat(spool_dir, &sp) == 0;
+		if (spool_known)
+			spool_dev = sp.st_dev;
+	}
 	if (known >= 0 && st.st_dev == dev)
 		return known == 1;
 	dev = st.st_dev;
@@ -161,14 +171,17 @@ dir_sync_needed(const char *dir)
 	if (statfs(dir, &sf) != 0)
 		return true;
 	switch ((unsigned long)sf.f_type) {
-	case EXT4_SUPER_MAGIC:
-		known = !ext4_has_journal(st.st_dev);
-		break;
-	case XFS_SUPER_MAGIC:
-	case BTRFS_SUPER_MAGIC:
 	case TMPFS_MAGIC:
 	case RAMFS_MAGIC:
 		known = 0;
+		break;
+	case EXT4_SUPER_MAGIC:
+		if (spool_known == 1 && spool_dev == st.st_dev)
+			known = !ext4_has_journal(st.st_dev);
+		break;
+	case XFS_SUPER_MAGIC:
+		if (spool_known == 1 && spool_dev == st.st_dev)
+			known = 0;
 		break;
 	default:
 		break;
@@ -177,11 +190,12 @@ dir_sync_needed(const char *dir)
 }
 
 static int
-sync_dir(const char *dir, char *err, size_t errlen, int *errno_out)
+sync_dir(const char *dir, const char *spool_dir, char *err, size_t errlen,
+	int *errno_out)
 {
 	int fd;
 
-	if (!dir_sync_needed(dir))
+	if (!dir_sync_needed(dir, spool_dir))
 		return 0;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -283,7 +297,7 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 		return TERN_DEFER;
 	if (move_to_new(tmp, newp, err, errlen, errno_out) < 0)
 		return TERN_DEFER;
-	if (sync_dir(newdir, err, errlen, errno_out) < 0) {
+	if (sync_dir(newdir, p->spool_dir, err, errlen, errno_out) < 0) {
 		unlink(newp); /* not known to be safe: retry it later */
 		return TERN_DEFER;
 	}
