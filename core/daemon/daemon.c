@@ -352,9 +352,10 @@ daemon_handoff_read(struct daemon *d)
  * daemon), or new.  Read end non-blocking; write end blocking.
  */
 static void
-daemon_handoff_init(struct daemon *d)
+daemon_handoff_init(struct daemon *d, bool reexec)
 {
-	const char *env = getenv(DAEMON_HANDOFF_ENV);
+	/* Only our own re-exec passes the pipe on. */
+	const char *env = reexec ? getenv(DAEMON_HANDOFF_ENV) : NULL;
 	int r, w;
 	struct stat st;
 
@@ -503,7 +504,7 @@ daemon_run(const char *ports_override, int queue_interval, char **argv)
 	 * become a recipient.
 	 */
 	runtime_drop_privilege();
-	daemon_handoff_init(&d);
+	daemon_handoff_init(&d, reexec);
 	daemon_signals_init(&d);
 	daemon_write_pid(&d);
 	daemon_log_start(&d);
