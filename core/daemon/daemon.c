@@ -36,7 +36,7 @@
 bool daemon_foreground;
 unsigned daemon_queue_flags;
 
-static volatile sig_atomic_t got_hup, got_term, got_chld;
+static volatile sig_atomic_t got_hup, got_term;
 
 struct daemon {
 	struct listener *ls;
@@ -57,17 +57,15 @@ struct daemon {
 	int              handoff[2];
 	char             hbuf[1024];
 	size_t           hlen;
-	int              ndeliveries;         /* running delivery processes */
 };
 
 static void
 on_signal(int sig)
 {
+	/* SIGCHLD only wakes ppoll: children are reaped on every pass. */
 	if (sig == SIGHUP)
 		got_hup = 1;
-	else if (sig == SIGCHLD)
-		got_chld = 1;
-	else
+	else if (sig != SIGCHLD)
 		got_term = 1;
 }
 
@@ -209,9 +207,8 @@ daemon_reap(struct daemon *d)
 	pid_t pid;
 	int status;
 
-	got_chld = 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		bool runner = false;
+		bool runner = false, reception;
 
 		for (int i = 0; i < d->nrunners; i++)
 			if (d->runners[i] == pid) {
@@ -219,12 +216,9 @@ daemon_reap(struct daemon *d)
 				runner = true;
 				break;
 			}
-		bool reception = !runner && limits_remove(pid);
-
+		reception = !runner && limits_remove(pid);
 		if (reception && d->nconn > 0)
 			d->nconn--;
-		if (!runner && !reception && d->ndeliveries > 0)
-			d->ndeliveries--;
 		if (WIFSIGNALED(status))
 			log_write(TERN_LOG_MAIN, NULL,
 				"daemon: %s process %d ended by signal %d",
@@ -314,7 +308,6 @@ daemon_deliver(struct daemon *d, const char *id)
 		close(d->handoff[1]);
 		deliver_detached(id, false); /* listeners closed: no sockets */
 	}
-	d->ndeliveries++;
 }
 
 /* Read the ids reception processes handed over; deliver each. */
