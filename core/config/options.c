@@ -152,17 +152,14 @@ const struct tern_option auth_generic_options[] = {
 
 #define T(name, type, dflt) \
 	TERN_OPT(#name, type, struct transport_generic, name, dflt)
-#define TF(name, type, dflt) \
-	TERN_OPT_F(#name, type, struct transport_generic, name, dflt, \
-		TERN_OPTF_FUTURE)
 
 const struct tern_option transport_generic_options[] = {
 	T(user, EXPSTR, NULL),
 	T(group, STRING, NULL),
 	T(home_directory, EXPSTR, NULL),
 	T(current_directory, EXPSTR, NULL),
-	TF(headers_add, EXPSTR, NULL),
-	TF(headers_remove, LIST, NULL),
+	T(headers_add, EXPSTR, NULL),
+	T(headers_remove, LIST, NULL),
 	T(return_path_add, BOOL, "false"),
 	T(delivery_date_add, BOOL, "false"),
 	T(envelope_to_add, BOOL, "false"),

@@ -10,6 +10,7 @@
 struct message;
 struct driver_inst;
 struct arena;
+struct hdr_changes;
 
 struct address_item {
 	struct tern_address  pub;          /* what drivers see */
@@ -40,6 +41,8 @@ struct tern_ctx {
 	const char          *host_address;   /* $sender_host_address (RCPT) */
 	const char          *sender;         /* $sender_address without msg */
 	bool                 force;          /* -qf, -M: ignore retry times */
+	/* The transport's headers_add/headers_remove, once expanded (write.c) */
+	const struct hdr_changes *hdr_changes;
 };
 
 #define ADDR_ITEM(p) ((struct address_item *)(void *)(p))

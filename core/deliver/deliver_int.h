@@ -74,6 +74,48 @@ int deliver_write_message(const struct message *m, int fd, unsigned flags,
  */
 unsigned transport_write_flags(const struct tern_ctx *ctx, unsigned flags);
 
+/*
+ * A transport's generic headers_add and headers_remove, expanded and
+ * checked: add holds whole header lines ("Name: value\n", continuation
+ * lines kept as given), "" for none; remove is a NULL-terminated list of
+ * header names (a trailing '*' matches any name with that prefix),
+ * compared caselessly with the message's header names.
+ */
+struct hdr_changes {
+	const char  *add;
+	const char **remove;
+};
+
+/*
+ * Check and split the expanded texts (either may be NULL) into *out, in
+ * arena a.  TERN_OK, or TERN_DEFER with *err_out for an added line that
+ * is not a well-formed header line.
+ */
+int hdr_changes_parse(struct arena *a, const char *add, const char *remove,
+	struct hdr_changes *out, char **err_out);
+
+/*
+ * The header changes of ctx's transport (NULL when it has none or ctx is
+ * not a transport's), expanded in ctx (its first address) once and kept
+ * in ctx->hdr_changes.  TERN_OK, or TERN_DEFER with *err_out (arena_msg)
+ * when an expansion fails or its result is not well-formed: the caller
+ * must then write nothing.  A forced failure changes nothing.
+ */
+int transport_hdr_changes(struct tern_ctx *ctx,
+	const struct hdr_changes **out, char **err_out);
+
+/* deliver_write_message, leaving out and adding headers as hc says. */
+int deliver_write_message_hc(const struct message *m, int fd,
+	unsigned flags, const struct tern_address *batch,
+	const struct hdr_changes *hc, uint64_t *bytes_out, char **err_out);
+
+/*
+ * What core->write_message does: m of ctx with the transport's generic
+ * options applied (transport_write_flags, transport_hdr_changes).
+ */
+int transport_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
+	const struct tern_address *batch, char **err_out);
+
 /* Write all of p to fd, across short writes and EINTR.  0 or -1. */
 int write_all_fd(int fd, const char *p, size_t n);
 

@@ -167,7 +167,8 @@ remote_continued_conn(struct tern_ctx *ctx)
 
 static int
 write_via_memfd(struct tern_ctx *ctx, struct tern_conn *c, unsigned flags,
-	const struct tern_address *batch, int timeout, char **err_out)
+	const struct tern_address *batch, const struct hdr_changes *hc,
+	int timeout, char **err_out)
 {
 	int fd = memfd_create("tern-message", MFD_CLOEXEC), rc;
 
@@ -175,7 +176,8 @@ write_via_memfd(struct tern_ctx *ctx, struct tern_conn *c, unsigned flags,
 		*err_out = arena_printf(arena_msg, "memfd_create: %m");
 		return TERN_DEFER;
 	}
-	rc = deliver_write_message(ctx->msg, fd, flags, batch, NULL, err_out);
+	rc = deliver_write_message_hc(ctx->msg, fd, flags, batch, hc, NULL,
+		err_out);
 	if (rc == TERN_OK)
 		rc = net_send_file(c, fd, timeout, err_out);
 	close(fd);
@@ -187,23 +189,28 @@ remote_write_message(struct tern_ctx *ctx, struct tern_conn *c,
 	unsigned flags, const struct tern_address *batch, int timeout,
 	char **err_out)
 {
+	const struct hdr_changes *hc;
 	int rc;
 
 	if (ctx == NULL || ctx->msg == NULL) {
 		*err_out = arena_strdup(arena_msg, "no message to write");
 		return TERN_ERROR;
 	}
+	if ((rc = transport_hdr_changes(ctx, &hc, err_out)) != TERN_OK)
+		return rc;
 	if ((rc = net_flush(c, timeout, err_out)) != TERN_OK)
 		return rc;
 	flags = transport_write_flags(ctx, flags);
 	if (c->is_tls)
-		return write_via_memfd(ctx, c, flags, batch, timeout, err_out);
+		return write_via_memfd(ctx, c, flags, batch, hc, timeout,
+			err_out);
 	/* Plain: straight from the spool to the socket. */
 	if (net_set_blocking(c, true, timeout) != 0) {
 		*err_out = arena_printf(arena_msg, "socket options: %m");
 		return TERN_DEFER;
 	}
-	rc = deliver_write_message(ctx->msg, c->fd, flags, batch, NULL, err_out);
+	rc = deliver_write_message_hc(ctx->msg, c->fd, flags, batch, hc, NULL,
+		err_out);
 	if (rc != TERN_OK) {
 		NET_CONN(c)->is_broken = true;
 		*err_out = arena_printf(arena_msg, "%s [%s]: %s", c->host_name,

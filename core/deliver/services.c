@@ -171,11 +171,16 @@ static int
 svc_message_8bit(struct tern_ctx *ctx)
 {
 	const struct message *m = ctx != NULL ? ctx->msg : NULL;
-	char buf[65536];
+	const struct hdr_changes *hc = NULL;
+	char buf[65536], *err = NULL;
 	off_t off;
 
 	if (m == NULL)
 		return 0;
+	/* What the transport's headers_add adds is written too. */
+	if (transport_hdr_changes(ctx, &hc, &err) == TERN_OK && hc != NULL &&
+	    has_high_bit(hc->add, strlen(hc->add)))
+		return 1;
 	for (const struct header *h = m->headers; h != NULL; h = h->next)
 		if (h->type != HDR_DELETED && has_high_bit(h->text, h->len))
 			return 1;
@@ -227,12 +232,7 @@ static int
 svc_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
 	const struct tern_address *batch, char **err_out)
 {
-	if (ctx == NULL || ctx->msg == NULL) {
-		*err_out = arena_strdup(ctx_arena(ctx), "no message to write");
-		return TERN_ERROR;
-	}
-	return deliver_write_message(ctx->msg, fd,
-		transport_write_flags(ctx, flags), batch, NULL, err_out);
+	return transport_write_message(ctx, fd, flags, batch, err_out);
 }
 
 static const char *

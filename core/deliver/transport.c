@@ -329,10 +329,17 @@ local_child(struct delivery *d, struct address_item *first, int fd)
 	r.rc = local_setup(d, first, &err);
 	if (r.rc == TERN_OK) {
 		struct tern_ctx ctx = make_ctx(d, first, t);
+		const struct hdr_changes *hc;
 
-		r.rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
-		text = batch_text(first);
-		r.basic_errno = first->pub.basic_errno;
+		/* headers_add/remove first: a bad one must not start a write. */
+		r.rc = transport_hdr_changes(&ctx, &hc, &err);
+		if (r.rc == TERN_OK) {
+			r.rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
+			text = batch_text(first);
+			r.basic_errno = first->pub.basic_errno;
+		} else {
+			text = err;
+		}
 	} else {
 		text = err;
 	}
@@ -427,8 +434,15 @@ run_remote(struct delivery *d, struct address_item *first, char **text_out,
 {
 	struct driver_inst *t = first->transport;
 	struct tern_ctx ctx = make_ctx(d, first, t);
-	int rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
+	const struct hdr_changes *hc;
+	int rc = transport_hdr_changes(&ctx, &hc, text_out);
 
+	/* headers_add/remove first: a bad one must not start a delivery. */
+	if (rc != TERN_OK) {
+		*errno_out = 0;
+		return rc;
+	}
+	rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
 	*text_out = (char *)batch_text(first);
 	*errno_out = first->pub.basic_errno;
 	return rc;

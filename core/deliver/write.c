@@ -9,13 +9,17 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <tern/rc.h>
 
 #include "config/config.h"
+#include "config/lists.h"
+#include "expand/expand.h"
 #include "lib/arena.h"
+#include "lib/buf.h"
 #include "spool/spool.h"
 
 #define CHUNK (64u * 1024)
@@ -254,9 +258,43 @@ w_finish(struct wout *w)
 	w_flush(w);
 }
 
+/* Does the header line h (its name) match one of the names to remove? */
+static bool
+hdr_is_removed(const struct header *h, const char *const *remove)
+{
+	const char *colon = memchr(h->text, ':', h->len);
+	size_t n;
+
+	if (remove == NULL || colon == NULL)
+		return false;
+	n = (size_t)(colon - h->text);
+	while (n > 0 && (h->text[n - 1] == ' ' || h->text[n - 1] == '\t'))
+		n--;
+	for (; *remove != NULL; remove++) {
+		size_t k = strlen(*remove);
+		bool is_prefix = k > 0 && (*remove)[k - 1] == '*';
+
+		if (is_prefix)
+			k--;
+		if ((is_prefix ? n >= k : n == k) &&
+		    strncasecmp(h->text, *remove, k) == 0)
+			return true;
+	}
+	return false;
+}
+
 int
 deliver_write_message(const struct message *m, int fd, unsigned flags,
 	const struct tern_address *batch, uint64_t *bytes_out, char **err_out)
+{
+	return deliver_write_message_hc(m, fd, flags, batch, NULL, bytes_out,
+		err_out);
+}
+
+int
+deliver_write_message_hc(const struct message *m, int fd, unsigned flags,
+	const struct tern_address *batch, const struct hdr_changes *hc,
+	uint64_t *bytes_out, char **err_out)
 {
 	struct arena_mark mk = arena_mark(arena_scratch);
 	struct wout w = { .fd = fd, .flags = flags, .at_bol = true };
@@ -267,8 +305,11 @@ deliver_write_message(const struct message *m, int fd, unsigned flags,
 	w_prefix(&w, m, batch);
 	if (!(flags & TERN_WR_BODY_ONLY)) {
 		for (const struct header *h = m->headers; h != NULL; h = h->next)
-			if (h->type != HDR_DELETED)
+			if (h->type != HDR_DELETED &&
+			    !hdr_is_removed(h, hc != NULL ? hc->remove : NULL))
 				w_lines(&w, h->text, h->len, true, false);
+		if (hc != NULL && hc->add != NULL)
+			w_line(&w, hc->add);
 		w_newline(&w);
 		w.at_bol = true;
 	}
@@ -308,4 +349,184 @@ transport_write_flags(const struct tern_ctx *ctx, unsigned flags)
 		(g->envelope_to_add ? TERN_WR_ENVELOPE_TO : 0) |
 		(g->body_only ? TERN_WR_BODY_ONLY : 0) |
 		(g->headers_only ? TERN_WR_HEADERS_ONLY : 0);
+}
+
+/* -------- headers_add and headers_remove -------- */
+
+/* A short printable copy of a bad line for an error message. */
+static const char *
+bad_line(struct arena *a, const char *p, size_t n)
+{
+	return arena_printf(a, "\"%s%s\"", str_printable(a, p, n < 60 ? n : 60),
+		n > 60 ? "..." : "");
+}
+
+/* One line (without its LF) of headers_add: 0, or -1 with *err_out. */
+static int
+hdr_line_check(struct arena *a, const char *p, size_t n, bool has_header,
+	char **err_out)
+{
+	const char *colon = memchr(p, ':', n);
+
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)p[i] < 32 && p[i] != '\t') || p[i] == 127) {
+			*err_out = arena_printf(a, "headers_add: control character "
+				"in %s", bad_line(a, p, n));
+			return -1;
+		}
+	if (p[0] == ' ' || p[0] == '\t') {
+		if (has_header)
+			return 0;
+		*err_out = arena_printf(a, "headers_add: continuation line %s "
+			"follows no header", bad_line(a, p, n));
+		return -1;
+	}
+	if (colon == NULL) {
+		*err_out = arena_printf(a, "headers_add: %s is not a header line "
+			"(no colon)", bad_line(a, p, n));
+		return -1;
+	}
+	if (colon == p) {
+		*err_out = arena_printf(a, "headers_add: empty header name in %s",
+			bad_line(a, p, n));
+		return -1;
+	}
+	for (const char *q = p; q < colon; q++)
+		if ((unsigned char)*q <= 32 || (unsigned char)*q >= 127) {
+			*err_out = arena_printf(a, "headers_add: bad header name in %s",
+				bad_line(a, p, n));
+			return -1;
+		}
+	return 0;
+}
+
+int
+hdr_changes_parse(struct arena *a, const char *add, const char *remove,
+	struct hdr_changes *out, char **err_out)
+{
+	struct buf b;
+	bool has_header = false;
+	size_t count = 0;
+
+	out->add = "";
+	out->remove = NULL;
+	buf_init(&b, a, 0);
+	for (const char *p = add; p != NULL && *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		size_t blank = 0;
+
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		while (blank < n && (p[blank] == ' ' || p[blank] == '\t'))
+			blank++;
+		if (blank < n) { /* blank lines are left out */
+			if (hdr_line_check(a, p, n, has_header, err_out) != 0)
+				return TERN_DEFER;
+			has_header = true;
+			if (!buf_add(&b, p, n) || !buf_addc(&b, '\n')) {
+				*err_out = arena_strdup(a, "headers_add: too long");
+				return TERN_DEFER;
+			}
+		}
+		p = nl != NULL ? nl + 1 : p + strlen(p);
+	}
+	out->add = b.len > 0 ? b.p : "";
+	if (remove != NULL) {
+		const char *list = remove, *item;
+		char sep = '\0';
+
+		while (list_next(&list, &sep) != NULL)
+			count++;
+		out->remove = arena_zalloc(a, (count + 1) * sizeof(char *));
+		list = remove;
+		sep = '\0';
+		count = 0;
+		while ((item = list_next(&list, &sep)) != NULL) {
+			size_t n = strlen(item);
+
+			/* "X-Name:" is the same as "X-Name" */
+			while (n > 0 && (item[n - 1] == ':' || item[n - 1] == ' ' ||
+			    item[n - 1] == '\t'))
+				n--;
+			if (n > 0)
+				out->remove[count++] = arena_strndup(a, item, n);
+		}
+	}
+	return TERN_OK;
+}
+
+/* Expand one option of transport t: OK (*out NULL on forced failure). */
+static int
+hdr_expand(struct tern_ctx *ctx, const char *name, const char *tmpl,
+	char **out, char **err_out)
+{
+	char *err = NULL;
+	int rc = expand_string(ctx, arena_msg, tmpl, out, &err);
+
+	if (rc == TERN_FAIL) {
+		*out = NULL;
+		return TERN_OK;
+	}
+	if (rc != TERN_OK)
+		*err_out = arena_printf(arena_msg, "failed to expand %s \"%s\" in "
+			"%s transport: %s", name, tmpl, ctx->inst->pub.name,
+			err != NULL ? err : "unknown error");
+	return rc == TERN_OK ? TERN_OK : TERN_DEFER;
+}
+
+int
+transport_hdr_changes(struct tern_ctx *ctx, const struct hdr_changes **out,
+	char **err_out)
+{
+	const struct transport_generic *g;
+	struct hdr_changes *hc;
+	char *add = NULL, *remove = NULL, *err = NULL;
+	int rc;
+
+	*out = NULL;
+	if (ctx == NULL || ctx->inst == NULL ||
+	    ctx->inst->kind != TERN_KIND_TRANSPORT)
+		return TERN_OK;
+	if (ctx->hdr_changes != NULL) {
+		*out = ctx->hdr_changes;
+		return TERN_OK;
+	}
+	g = &ctx->inst->g.transport;
+	if (g->headers_add == NULL && g->headers_remove == NULL)
+		return TERN_OK;
+	if (g->headers_add != NULL &&
+	    (rc = hdr_expand(ctx, "headers_add", g->headers_add, &add,
+	    err_out)) != TERN_OK)
+		return rc;
+	if (g->headers_remove != NULL &&
+	    (rc = hdr_expand(ctx, "headers_remove", g->headers_remove, &remove,
+	    err_out)) != TERN_OK)
+		return rc;
+	hc = arena_zalloc(arena_msg, sizeof(*hc));
+	if (hdr_changes_parse(arena_msg, add, remove, hc, &err) != TERN_OK) {
+		*err_out = arena_printf(arena_msg, "%s transport: %s",
+			ctx->inst->pub.name, err);
+		return TERN_DEFER;
+	}
+	ctx->hdr_changes = hc;
+	*out = hc;
+	return TERN_OK;
+}
+
+int
+transport_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
+	const struct tern_address *batch, char **err_out)
+{
+	const struct hdr_changes *hc;
+	int rc;
+
+	if (ctx == NULL || ctx->msg == NULL) {
+		*err_out = arena_strdup(arena_msg, "no message to write");
+		return TERN_ERROR;
+	}
+	if ((rc = transport_hdr_changes(ctx, &hc, err_out)) != TERN_OK)
+		return rc;
+	return deliver_write_message_hc(ctx->msg, fd,
+		transport_write_flags(ctx, flags), batch, hc, NULL, err_out);
 }

@@ -218,6 +218,60 @@ test_write_error(void **state)
 	close(m.data_fd);
 }
 
+/* headers_add and headers_remove, as parsed and as written. */
+static void
+test_header_changes(void **state)
+{
+	static struct header r3 = { "Subject: hi\n", 12, HDR_NORMAL, NULL };
+	static struct header r2 = { "x-drop: b\n\tmore\n", 17, HDR_NORMAL,
+		&r3 };
+	static struct header r1 = { "X-Drop: a\n", 10, HDR_NORMAL, &r2 };
+	static struct header r0 = { "X-Spam-Score: 1\n", 16, HDR_NORMAL, &r1 };
+	struct hdr_changes hc;
+	struct message m;
+	char *err = NULL, *out;
+	int fd = memfd_create("out", 0);
+	off_t len;
+
+	(void)state;
+	assert_int_equal(hdr_changes_parse(arena_msg,
+		"X-A: 1\r\n\n  \nX-B: 2\n\tcont", "X-DROP : x-spam-*",
+		&hc, &err), TERN_OK);
+	assert_string_equal(hc.add, "X-A: 1\nX-B: 2\n\tcont\n");
+	assert_string_equal(hc.remove[0], "X-DROP");
+	assert_string_equal(hc.remove[1], "x-spam-*");
+	assert_null(hc.remove[2]);
+	make_msg(&m, "s@example.org", "body\n", 5);
+	m.headers = &r0;
+	assert_int_equal(deliver_write_message_hc(&m, fd, 0, NULL, &hc, NULL,
+		&err), TERN_OK);
+	len = lseek(fd, 0, SEEK_END);
+	out = calloc(1, (size_t)len + 1);
+	assert_int_equal(pread(fd, out, (size_t)len, 0), len);
+	assert_string_equal(out, "Subject: hi\nX-A: 1\nX-B: 2\n\tcont\n\n"
+		"body\n");
+	free(out);
+	close(fd);
+	close(m.data_fd);
+
+	assert_int_equal(hdr_changes_parse(arena_msg, "", NULL, &hc, &err),
+		TERN_OK);
+	assert_string_equal(hc.add, "");
+	assert_null(hc.remove);
+	assert_int_equal(hdr_changes_parse(arena_msg, "X-A: 1\nnocolon", NULL,
+		&hc, &err), TERN_DEFER);
+	assert_non_null(strstr(err, "not a header line"));
+	assert_int_equal(hdr_changes_parse(arena_msg, "X A: 1", NULL, &hc,
+		&err), TERN_DEFER);
+	assert_non_null(strstr(err, "bad header name"));
+	assert_int_equal(hdr_changes_parse(arena_msg, " x: 1", NULL, &hc,
+		&err), TERN_DEFER);
+	assert_non_null(strstr(err, "follows no header"));
+	assert_int_equal(hdr_changes_parse(arena_msg, "X-A: a\rb", NULL, &hc,
+		&err), TERN_DEFER);
+	assert_non_null(strstr(err, "control character"));
+}
+
 static int
 setup(void **state)
 {
@@ -235,6 +289,7 @@ main(void)
 		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_body_end),
 		cmocka_unit_test(test_write_error),
+		cmocka_unit_test(test_header_changes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

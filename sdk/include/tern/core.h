@@ -176,8 +176,10 @@ struct tern_core {
 
 	/*
 	 * Write the message to fd with TERN_WR_* flags, for the batch of
-	 * addresses given to the transport.  OK, or DEFER with *err_out
-	 * (errno is kept) on a write error.
+	 * addresses given to the transport, with the transport's generic
+	 * options applied (headers_add, headers_remove ...).  OK, or DEFER
+	 * with *err_out (errno is kept) on a write error or when
+	 * headers_add/headers_remove cannot be expanded (nothing written).
 	 */
 	int (*write_message)(struct tern_ctx *ctx, int fd, unsigned flags,
 		const struct tern_address *batch, char **err_out);
@@ -352,7 +354,8 @@ struct tern_core {
 	/* Message content (core/deliver/services.c) */
 	/*
 	 * Has the message a byte above 127 in its headers or body, as
-	 * spooled (the smtp transport's BODY=8BITMIME)?  1 yes, 0 no, -1
+	 * spooled, or in what the transport's headers_add adds (the smtp
+	 * transport's BODY=8BITMIME)?  1 yes, 0 no, -1
 	 * when the spool file cannot be read.  It reads the spool file in
 	 * place, stopping at the first such byte: cheaper than writing the
 	 * message out to look.
