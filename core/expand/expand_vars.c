@@ -93,6 +93,19 @@ top_addr(const struct tern_address *a)
 	return a;
 }
 
+/*
+ * Whose local part and domain a pipe or file address shows: as in Exim,
+ * those of the address that was redirected to it (its nearest mail
+ * ancestor).  A mail address shows its own.
+ */
+static const struct tern_address *
+lp_owner(const struct tern_address *a)
+{
+	while (a != NULL && a->kind != TERN_ADDR_MAIL && a->parent != NULL)
+		a = a->parent;
+	return a;
+}
+
 static const char *
 address_var(const struct tern_address *a, enum var_id id)
 {
@@ -101,8 +114,8 @@ address_var(const struct tern_address *a, enum var_id id)
 	if (a == NULL)
 		return NULL;
 	switch (id) {
-	case V_LOCAL_PART:      return a->local_part;
-	case V_DOMAIN:          return a->domain;
+	case V_LOCAL_PART:      return lp_owner(a)->local_part;
+	case V_DOMAIN:          return lp_owner(a)->domain;
 	case V_HOME:            return a->home;
 	case V_LOCAL_PART_DATA: return a->local_part_data;
 	case V_LP_PREFIX:       return a->local_part_prefix;
@@ -236,6 +249,7 @@ var_tainted(struct xp *x, enum var_id id, bool is_tainted)
 
 	switch (id) {
 	case V_LOCAL_PART:
+		a = lp_owner(a);
 		return a == NULL || !(a->flags & TERN_AF_LP_CHECKED);
 	case V_DOMAIN:
 		return !is_local_domain(x);
