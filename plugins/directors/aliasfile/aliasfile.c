@@ -1,10 +1,6 @@
 /*
  * The aliasfile director: look the local part up (lsearch, dbm, ...) and
- * turn the value into child addresses, pipes and files.
- *
- * The whole list, :include: files and all, is read before anything is
- * done, so that :fail:, :defer: and :unknown: anywhere in it decide for
- * the address and no half-made set of children is left behind.
+ * turn the value into child addresses, pipes and files (itemwalk.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,7 +8,6 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,26 +15,19 @@
 #include <tern/module.h>
 
 #include "aliaslist.h"
+#include "itemwalk.h"
 
-#define INCLUDE_DEPTH_MAX 10
 #define INCLUDE_SIZE_MAX  (1024 * 1024)
 
 struct aliasfile_opts {
+	struct itemwalk_opts walk; /* transports, forbid_*, ... */
 	const char *file;        /* expandable */
 	const char *query;       /* expandable, for query-style lookups */
 	const char *search_type;
-	const char *pipe_transport;
-	const char *file_transport;
-	const char *directory_transport;
 	int64_t     user, group;
 	bool        include_domain;
-	bool        forbid_pipe;
-	bool        forbid_file;
 	bool        optional;
-	bool        skip_syntax_errors;
-	bool        qualify_preserve_domain;
 	bool        expand;
-	bool        freeze_missing_include;
 	/* accepted, not implemented yet */
 	bool        check_ancestor;
 	bool        rewrite;
@@ -60,25 +48,27 @@ struct aliasfile_opts {
 static const struct tern_option aliasfile_options[] = {
 	F("check_ancestor",          BOOL,   check_ancestor,          "false"),
 	F("directory2_transport",    STRING, directory2_transport,    NULL),
-	O("directory_transport",     STRING, directory_transport,     NULL),
+	O("directory_transport",     STRING, walk.directory_transport, NULL),
 	O("expand",                  BOOL,   expand,                  "false"),
 	O("file",                    EXPSTR, file,                    NULL),
-	O("file_transport",          STRING, file_transport,          NULL),
-	O("forbid_file",             BOOL,   forbid_file,             "false"),
-	O("forbid_pipe",             BOOL,   forbid_pipe,             "false"),
-	O("freeze_missing_include",  BOOL,   freeze_missing_include,  "true"),
+	O("file_transport",          STRING, walk.file_transport,     NULL),
+	O("forbid_file",             BOOL,   walk.forbid_file,        "false"),
+	O("forbid_pipe",             BOOL,   walk.forbid_pipe,        "false"),
+	O("freeze_missing_include",  BOOL,
+	  walk.freeze_missing_include, "true"),
 	O("group",                   GID,    group,                   NULL),
 	O("include_domain",          BOOL,   include_domain,          "false"),
 	F("modemask",                OCTAL,  modemask,                "022"),
 	O("optional",                BOOL,   optional,                "false"),
 	F("owners",                  LIST,   owners,                  NULL),
 	F("owngroups",               LIST,   owngroups,               NULL),
-	O("pipe_transport",          STRING, pipe_transport,          NULL),
-	O("qualify_preserve_domain", BOOL,   qualify_preserve_domain, "false"),
+	O("pipe_transport",          STRING, walk.pipe_transport,     NULL),
+	O("qualify_preserve_domain", BOOL,
+	  walk.qualify_preserve_domain, "false"),
 	O("query",                   EXPSTR, query,                   NULL),
 	F("rewrite",                 BOOL,   rewrite,                 "true"),
 	O("search_type",             STRING, search_type,             "lsearch"),
-	O("skip_syntax_errors",      BOOL,   skip_syntax_errors,      "false"),
+	O("skip_syntax_errors",      BOOL,   walk.skip_syntax_errors, "false"),
 	F("syntax_errors_text",      EXPSTR, syntax_errors_text,      NULL),
 	F("syntax_errors_to",        STRING, syntax_errors_to,        NULL),
 	O("user",                    UID,    user,                    NULL),
@@ -87,52 +77,9 @@ static const struct tern_option aliasfile_options[] = {
 
 static const struct tern_core *core;
 
-/* The items of one address's list, collected before acting on them. */
-struct walk {
-	struct tern_instance  *inst;
-	struct tern_ctx       *ctx;
-	struct tern_address   *addr;
-	const struct aliasfile_opts *o;
-	struct alias_item     *items;
-	size_t                 n, cap;
-	const char            *source;  /* expanded file, or "query" */
-	struct alias_item      special; /* first :fail:/:defer:/:unknown: */
-	bool                   blackhole;
-};
-
-static int
-walk_add(struct walk *w, struct alias_item *it)
-{
-	struct alias_item *ni;
-
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 8;
-		ni = realloc(w->items, w->cap * sizeof *ni);
-		if (ni == NULL) {
-			free(it->text);
-			return -1;
-		}
-		w->items = ni;
-	}
-	w->items[w->n++] = *it;
-	return 0;
-}
-
-static void
-walk_free(struct walk *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->items[i].text);
-	free(w->items);
-	free(w->special.text);
-}
-
-static int walk_list(struct walk *w, const char *list, const char *where,
-	int depth);
-
 /* Read all of fd (at most INCLUDE_SIZE_MAX) into a NUL-ended string. */
 static char *
-read_all(struct walk *w, int fd)
+read_all(struct itemwalk *w, int fd)
 {
 	struct stat st;
 	size_t len = 0, size;
@@ -160,16 +107,16 @@ read_all(struct walk *w, int fd)
 
 /* Read an :include: file (commas, newlines, '#' comment lines). */
 static int
-walk_include(struct walk *w, const char *path, int depth)
+walk_include(struct itemwalk *w, const char *path, int depth)
 {
 	struct tern_address *a = w->addr;
 	char *text;
 	int fd;
 
-	if (depth >= INCLUDE_DEPTH_MAX) {
+	if (depth >= ITEMWALK_INCLUDE_DEPTH_MAX) {
 		a->message = core->printf(w->ctx, "director %s: more than %d "
 			"nested :include: files at %s", w->inst->name,
-			INCLUDE_DEPTH_MAX, path);
+			ITEMWALK_INCLUDE_DEPTH_MAX, path);
 		return TERN_ERROR;
 	}
 	if (path[0] != '/') {
@@ -194,108 +141,14 @@ walk_include(struct walk *w, const char *path, int depth)
 	}
 	close(fd);
 	alias_strip_comments(text);
-	return walk_list(w, text, path, depth + 1);
-}
-
-static int
-walk_syntax(struct walk *w, const char *where, const char *err)
-{
-	if (w->o->skip_syntax_errors) {
-		core->log(w->ctx, TERN_LOG_MAIN, "director %s: syntax error in "
-			"alias list for %s in %s: %s (rest of list skipped)",
-			w->inst->name, w->addr->address, where, err);
-		return TERN_OK;
-	}
-	w->addr->message = core->printf(w->ctx, "director %s: syntax error "
-		"in alias list for %s in %s: %s", w->inst->name,
-		w->addr->address, where, err);
-	return TERN_ERROR;
-}
-
-/* Collect the items of list (from `where`, for messages) into w. */
-static int
-walk_list(struct walk *w, const char *list, const char *where, int depth)
-{
-	struct alias_item it;
-	const char *err;
-	int rc;
-
-	while ((rc = alias_next_item(&list, &it, &err)) == 1) {
-		if (it.kind == AI_INCLUDE) {
-			rc = walk_include(w, it.text, depth);
-			free(it.text);
-			if (rc != TERN_OK)
-				return rc;
-		} else if (it.kind == AI_BLACKHOLE) {
-			w->blackhole = true;
-			free(it.text);
-		} else if (it.kind == AI_FAIL || it.kind == AI_DEFER ||
-		    it.kind == AI_UNKNOWN) {
-			if (w->special.text == NULL)
-				w->special = it;
-			else
-				free(it.text);
-		} else if (walk_add(w, &it) < 0) {
-			w->addr->message = core->strdup(w->ctx,
-				"aliasfile: out of memory");
-			return TERN_DEFER;
-		}
-	}
-	return rc < 0 ? walk_syntax(w, where, err) : TERN_OK;
-}
-
-/* Is every pipe and file permitted and given a transport? */
-static int
-check_items(struct walk *w)
-{
-	const struct aliasfile_opts *o = w->o;
-	bool verify = core->is_verify(w->ctx);
-
-	for (size_t i = 0; i < w->n; i++) {
-		const struct alias_item *it = &w->items[i];
-		bool pipe = it->kind == AI_PIPE;
-		const char *tp = pipe ? o->pipe_transport : o->file_transport;
-
-		if (it->kind == AI_ADDRESS)
-			continue;
-		if (pipe ? o->forbid_pipe : o->forbid_file) {
-			w->addr->message = core->printf(w->ctx, "director %s: "
-				"%s \"%s\" is not permitted (forbid_%s)",
-				w->inst->name, pipe ? "pipe" : "file",
-				it->text, pipe ? "pipe" : "file");
-			return TERN_DEFER;
-		}
-		if (!pipe && it->text[strlen(it->text) - 1] == '/' &&
-		    o->directory_transport != NULL)
-			tp = o->directory_transport;
-		if (tp == NULL && !verify) {
-			w->addr->message = core->printf(w->ctx, "director %s: "
-				"%s_transport is not set, needed for \"%s\"",
-				w->inst->name, pipe ? "pipe" : "file", it->text);
-			return TERN_ERROR;
-		}
-	}
-	return TERN_OK;
-}
-
-static const char *
-qualify_domain(void)
-{
-	static const char *const names[] = {
-		"qualify_recipient", "qualify_domain", "primary_hostname",
-	};
-	const char *v;
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if ((v = core->main_option(names[i])) != NULL && v[0] != '\0')
-			return v;
-	return NULL;
+	return itemwalk_list(w, text, path, depth + 1);
 }
 
 /* Pipes and files run as the director's user and group, if given. */
 static void
-set_child_ids(const struct aliasfile_opts *o, struct tern_address *child)
+set_child_ids(struct itemwalk *w, struct tern_address *child)
 {
+	const struct aliasfile_opts *o = w->inst->opts;
 	struct passwd *pw;
 
 	if (o->user < 0)
@@ -311,86 +164,22 @@ set_child_ids(const struct aliasfile_opts *o, struct tern_address *child)
 	child->flags |= TERN_AF_HAS_UID;
 }
 
-static const char *
-item_transport(const struct aliasfile_opts *o, const struct alias_item *it)
-{
-	if (it->kind == AI_PIPE)
-		return o->pipe_transport;
-	if (it->text[strlen(it->text) - 1] == '/' &&
-	    o->directory_transport != NULL)
-		return o->directory_transport;
-	return o->file_transport;
-}
-
-static int
-add_children(struct walk *w)
-{
-	const struct aliasfile_opts *o = w->o;
-	const char *qd = o->qualify_preserve_domain ? NULL : qualify_domain();
-	struct tern_address *child;
-	char *err = NULL;
-	const char *text;
-
-	for (size_t i = 0; i < w->n; i++) {
-		const struct alias_item *it = &w->items[i];
-
-		text = it->text;
-		if (it->kind == AI_ADDRESS && qd != NULL &&
-		    !alias_has_domain(text))
-			text = core->printf(w->ctx, "%s@%s", text, qd);
-		child = core->add_child(w->ctx, w->addr, text, &err);
-		if (child == NULL) {
-			int rc = walk_syntax(w, w->source,
-				err ? err : "bad address");
-			if (rc != TERN_OK)
-				return rc;
-			continue;
-		}
-		if (it->kind == AI_ADDRESS)
-			continue;
-		child->transport = item_transport(o, it);
-		set_child_ids(o, child);
-	}
-	return TERN_OK;
-}
-
-/* Act on the collected list.  OK, DECLINE, DEFER, FAIL or ERROR. */
-static int
-walk_finish(struct walk *w)
-{
-	int rc;
-
-	switch (w->special.text ? w->special.kind : 0) {
-	case AI_UNKNOWN:
-		return TERN_DECLINE;
-	case AI_FAIL:
-	case AI_DEFER:
-		w->addr->message = w->special.text[0] ? core->strdup(w->ctx,
-			w->special.text) : NULL;
-		return w->special.kind == AI_FAIL ? TERN_FAIL : TERN_DEFER;
-	default:
-		break;
-	}
-	rc = check_items(w);
-	if (rc != TERN_OK)
-		return rc;
-	if (w->n == 0 && !w->blackhole)
-		return TERN_DECLINE; /* empty, or nothing but comments */
-	if (w->n == 0) {
-		w->addr->flags |= TERN_AF_DISCARD;
-		return TERN_OK;
-	}
-	return add_children(w);
-}
+static const struct itemwalk_ops aliasfile_walk = {
+	.name = "aliasfile",
+	.list = "alias",
+	.include = walk_include,
+	.set_ids = set_child_ids,
+};
 
 /* The lookup key: the local part, lower-cased, with @domain if asked. */
 static const char *
-lookup_key(struct walk *w)
+lookup_key(struct itemwalk *w)
 {
+	const struct aliasfile_opts *o = w->inst->opts;
 	const struct tern_address *a = w->addr;
 	char *key;
 
-	if (w->o->include_domain)
+	if (o->include_domain)
 		key = core->printf(w->ctx, "%s@%s", a->local_part, a->domain);
 	else
 		key = core->strdup(w->ctx, a->local_part);
@@ -404,7 +193,7 @@ lookup_key(struct walk *w)
  * with unchecked data from outside in it is refused (deferred).
  */
 static int
-expand_opt(struct walk *w, const char *name, const char *tmpl, char **out)
+expand_opt(struct itemwalk *w, const char *name, const char *tmpl, char **out)
 {
 	char *err = NULL;
 	int rc = strcmp(name, "file") == 0 ?
@@ -423,9 +212,9 @@ expand_opt(struct walk *w, const char *name, const char *tmpl, char **out)
 
 /* Look the address up.  OK with *value_out, or DECLINE/DEFER/ERROR. */
 static int
-do_lookup(struct walk *w, char **value_out)
+do_lookup(struct itemwalk *w, char **value_out)
 {
-	const struct aliasfile_opts *o = w->o;
+	const struct aliasfile_opts *o = w->inst->opts;
 	char *arg, *err = NULL;
 	struct stat st;
 	int rc;
@@ -461,8 +250,9 @@ static int
 aliasfile_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct tern_address *addr)
 {
-	struct walk w = { .inst = inst, .ctx = ctx, .addr = addr,
-		.o = inst->opts };
+	const struct aliasfile_opts *o = inst->opts;
+	struct itemwalk w = { .core = core, .ops = &aliasfile_walk,
+		.o = &o->walk, .inst = inst, .ctx = ctx, .addr = addr };
 	char *value, *expanded;
 	int rc;
 
@@ -471,22 +261,18 @@ aliasfile_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 	rc = do_lookup(&w, &value);
 	if (rc != TERN_OK)
 		return rc;
-	if (w.o->expand) {
+	if (o->expand) {
 		rc = expand_opt(&w, "alias value", value, &expanded);
 		if (rc != TERN_OK)
 			return rc;
 		value = expanded;
 	}
 	/* taint: a wildcard key ("*" in wildlsearch) vouches for nothing */
-	if (strstr(w.o->search_type, "wild") == NULL &&
-	    strchr(w.o->search_type, '*') == NULL)
+	if (strstr(o->search_type, "wild") == NULL &&
+	    strchr(o->search_type, '*') == NULL)
 		addr->flags |= TERN_AF_LP_CHECKED;
 	addr->local_part_data = value;
-	rc = walk_list(&w, value, w.source, 0);
-	if (rc == TERN_OK)
-		rc = walk_finish(&w);
-	walk_free(&w);
-	return rc;
+	return itemwalk_run(&w, value);
 }
 
 static int

@@ -2,7 +2,8 @@
  * The forwardfile director (Exim 3): a user's .forward file, read as the
  * user, turned into child addresses, pipes and files like an alias list.
  *
- * The list syntax is aliasfile's (aliaslist.c is compiled in here too).
+ * The list syntax and its walk are aliasfile's (aliaslist.c and
+ * itemwalk.c are compiled in here too).
  * "\user" and, with check_ancestor, an address equal to an ancestor are
  * marked TERN_AF_NO_REDIRECT: the core then passes them to the directors
  * after this one instead of forwarding them again.  Pipes and files run
@@ -17,38 +18,30 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <tern/module.h>
 
 #include "aliaslist.h"
+#include "itemwalk.h"
 #include "userfile.h"
 
 #define FORWARD_SIZE_MAX  (1024 * 1024)
-#define INCLUDE_DEPTH_MAX 10
 
 struct forwardfile_opts {
+	struct itemwalk_opts walk; /* transports, forbid_*, ... */
 	const char *file;         /* expandable; relative to the home */
 	const char *data;         /* expandable: the list itself */
 	const char *directory;    /* expandable: home for a relative file */
-	const char *pipe_transport;
-	const char *file_transport;
-	const char *directory_transport;
 	const char *owners;
 	const char *owngroups;
 	int         modemask;
 	bool        check_local_user;
 	bool        check_group;
 	bool        check_ancestor;
-	bool        forbid_pipe;
-	bool        forbid_file;
 	bool        ignore_eacces;
 	bool        ignore_enotdir;
-	bool        skip_syntax_errors;
-	bool        freeze_missing_include;
-	bool        qualify_preserve_domain;
 	/* accepted, not implemented */
 	bool        filter;
 	bool        forbid_reply;
@@ -70,24 +63,26 @@ static const struct tern_option forwardfile_options[] = {
 	O("check_local_user",        BOOL,   check_local_user,        "true"),
 	O("data",                    EXPSTR, data,                    NULL),
 	O("directory",               EXPSTR, directory,               NULL),
-	O("directory_transport",     STRING, directory_transport,     NULL),
+	O("directory_transport",     STRING, walk.directory_transport, NULL),
 	O("file",                    EXPSTR, file,                    NULL),
-	O("file_transport",          STRING, file_transport,          NULL),
+	O("file_transport",          STRING, walk.file_transport,     NULL),
 	F("filter",                  BOOL,   filter,                  "false"),
-	O("forbid_file",             BOOL,   forbid_file,             "false"),
-	O("forbid_pipe",             BOOL,   forbid_pipe,             "false"),
+	O("forbid_file",             BOOL,   walk.forbid_file,        "false"),
+	O("forbid_pipe",             BOOL,   walk.forbid_pipe,        "false"),
 	F("forbid_reply",            BOOL,   forbid_reply,            "false"),
-	O("freeze_missing_include",  BOOL,   freeze_missing_include,  "true"),
+	O("freeze_missing_include",  BOOL,
+	  walk.freeze_missing_include, "true"),
 	O("ignore_eacces",           BOOL,   ignore_eacces,           "false"),
 	O("ignore_enotdir",          BOOL,   ignore_enotdir,          "false"),
 	O("modemask",                OCTAL,  modemask,                "022"),
 	O("owners",                  LIST,   owners,                  NULL),
 	O("owngroups",               LIST,   owngroups,               NULL),
-	O("pipe_transport",          STRING, pipe_transport,          NULL),
-	O("qualify_preserve_domain", BOOL,   qualify_preserve_domain, "false"),
+	O("pipe_transport",          STRING, walk.pipe_transport,     NULL),
+	O("qualify_preserve_domain", BOOL,
+	  walk.qualify_preserve_domain, "false"),
 	F("reply_transport",         STRING, reply_transport,         NULL),
 	F("rewrite",                 BOOL,   rewrite,                 "true"),
-	O("skip_syntax_errors",      BOOL,   skip_syntax_errors,      "false"),
+	O("skip_syntax_errors",      BOOL,   walk.skip_syntax_errors, "false"),
 	F("syntax_errors_text",      EXPSTR, syntax_errors_text,      NULL),
 	F("syntax_errors_to",        STRING, syntax_errors_to,        NULL),
 	TERN_OPT_END
@@ -103,150 +98,23 @@ struct forwardfile_data {
 
 static const struct tern_core *core;
 
-struct fitem {
-	struct alias_item it;
-	bool              escaped; /* "\user" */
-};
-
-/* One address's list, collected before anything is done with it. */
-struct walk {
-	struct tern_instance        *inst;
-	struct tern_ctx             *ctx;
-	struct tern_address         *addr;
-	const struct forwardfile_opts *o;
-	struct userfile_ids          ids;
-	const char                  *source;  /* file name, or "data" */
-	struct fitem                *items;
-	size_t                       n, cap;
-	struct alias_item            special; /* first :fail: :defer: ... */
-	bool                         blackhole;
-	bool                         tainted; /* `data` from outside */
-};
-
-/* -------- collecting the list -------- */
-
-static int
-walk_add(struct walk *w, struct alias_item *it, bool escaped)
-{
-	struct fitem *ni;
-
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 8;
-		ni = realloc(w->items, w->cap * sizeof *ni);
-		if (ni == NULL) {
-			free(it->text);
-			return -1;
-		}
-		w->items = ni;
-	}
-	w->items[w->n].it = *it;
-	w->items[w->n++].escaped = escaped;
-	return 0;
-}
-
-static void
-walk_free(struct walk *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->items[i].it.text);
-	free(w->items);
-	free(w->special.text);
-}
-
-static int
-walk_syntax(struct walk *w, const char *where, const char *err)
-{
-	if (w->o->skip_syntax_errors) {
-		core->log(w->ctx, TERN_LOG_MAIN, "director %s: syntax error in "
-			"forward list for %s in %s: %s (rest of list skipped)",
-			w->inst->name, w->addr->address, where, err);
-		return TERN_OK;
-	}
-	w->addr->message = core->printf(w->ctx, "director %s: syntax error "
-		"in forward list for %s in %s: %s", w->inst->name,
-		w->addr->address, where, err);
-	return TERN_ERROR;
-}
-
-/* Does the item at *cursor start with a backslash ("\user")? */
-static bool
-is_escaped(const char *s)
-{
-	while (*s == ',' || isspace((unsigned char)*s))
-		s++;
-	return *s == '\\';
-}
-
-static int walk_include(struct walk *w, const char *path, int depth);
-
-/*
- * A `data` list that holds data from outside (an unchecked $local_part)
- * may forward to addresses, but never name a pipe, a file or an
- * :include: file: that would let the network choose a command or path.
- */
-static int
-refuse_tainted(struct walk *w, const char *what)
-{
-	core->log(w->ctx, TERN_LOG_MAIN | TERN_LOG_PANIC, "director %s: "
-		"%s in data for %s refused: unchecked data from outside",
-		w->inst->name, what, w->addr->address);
-	w->addr->message = core->printf(w->ctx, "director %s: a %s made from "
-		"unchecked data is not permitted", w->inst->name, what);
-	return TERN_FAIL;
-}
-
-static int
-walk_list(struct walk *w, const char *list, const char *where, int depth)
-{
-	struct alias_item it;
-	const char *err;
-	bool escaped = is_escaped(list);
-	int rc;
-
-	while ((rc = alias_next_item(&list, &it, &err)) == 1) {
-		if (it.kind == AI_INCLUDE && w->tainted) {
-			free(it.text);
-			return refuse_tainted(w, ":include:");
-		}
-		if (it.kind == AI_INCLUDE) {
-			rc = walk_include(w, it.text, depth);
-			free(it.text);
-			if (rc != TERN_OK)
-				return rc;
-		} else if (it.kind == AI_BLACKHOLE) {
-			w->blackhole = true;
-			free(it.text);
-		} else if (it.kind == AI_FAIL || it.kind == AI_DEFER ||
-		    it.kind == AI_UNKNOWN) {
-			if (w->special.text == NULL)
-				w->special = it;
-			else
-				free(it.text);
-		} else if (walk_add(w, &it, escaped) < 0) {
-			w->addr->message = core->strdup(w->ctx,
-				"forwardfile: out of memory");
-			return TERN_DEFER;
-		}
-		escaped = is_escaped(list);
-	}
-	return rc < 0 ? walk_syntax(w, where, err) : TERN_OK;
-}
+/* -------- the walk's hooks -------- */
 
 /* An :include: file, read as the user like the .forward itself. */
 static int
-walk_include(struct walk *w, const char *path, int depth)
+walk_include(struct itemwalk *w, const char *path, int depth)
 {
 	struct stat st;
 	char *text = NULL;
 	int rc, e;
 
-	if (depth >= INCLUDE_DEPTH_MAX || path[0] != '/') {
+	if (depth >= ITEMWALK_INCLUDE_DEPTH_MAX || path[0] != '/') {
 		w->addr->message = core->printf(w->ctx, "director %s: %s "
 			":include: file %s", w->inst->name, path[0] != '/' ?
 			"relative" : "too deeply nested", path);
 		return TERN_ERROR;
 	}
-	rc = userfile_read(path, &w->ids, FORWARD_SIZE_MAX, &text, &st);
+	rc = userfile_read(path, w->data, FORWARD_SIZE_MAX, &text, &st);
 	if (rc < 0 || text == NULL) {
 		e = rc < 0 ? errno : 0;
 		w->addr->basic_errno = e;
@@ -256,154 +124,32 @@ walk_include(struct walk *w, const char *path, int depth)
 		return w->o->freeze_missing_include ? TERN_ERROR : TERN_DEFER;
 	}
 	alias_strip_comments(text);
-	rc = walk_list(w, text, path, depth + 1);
+	rc = itemwalk_list(w, text, path, depth + 1);
 	free(text);
 	return rc;
 }
 
-/* -------- acting on the list -------- */
-
-/* Is every pipe and file permitted and given a transport? */
-static int
-check_items(struct walk *w)
-{
-	const struct forwardfile_opts *o = w->o;
-	bool verify = core->is_verify(w->ctx);
-
-	for (size_t i = 0; i < w->n; i++) {
-		const struct alias_item *it = &w->items[i].it;
-		bool pipe = it->kind == AI_PIPE;
-		const char *tp = pipe ? o->pipe_transport : o->file_transport;
-
-		if (it->kind == AI_ADDRESS && strncmp(it->text, "~/", 2) != 0)
-			continue;
-		if (w->tainted)
-			return refuse_tainted(w, pipe ? "pipe" : "file");
-		if (pipe ? o->forbid_pipe : o->forbid_file) {
-			w->addr->message = core->printf(w->ctx, "director %s: "
-				"%s \"%s\" in %s is not permitted (forbid_%s)",
-				w->inst->name, pipe ? "pipe" : "file", it->text,
-				w->source, pipe ? "pipe" : "file");
-			return TERN_DEFER;
-		}
-		if (!pipe && it->text[strlen(it->text) - 1] == '/' &&
-		    o->directory_transport != NULL)
-			tp = o->directory_transport;
-		if (tp == NULL && !verify) {
-			w->addr->message = core->printf(w->ctx, "director %s: "
-				"%s_transport is not set, needed for \"%s\"",
-				w->inst->name, pipe ? "pipe" : "file", it->text);
-			return TERN_ERROR;
-		}
-	}
-	return TERN_OK;
-}
-
-static const char *
-qualify_domain(void)
-{
-	static const char *const names[] = {
-		"qualify_recipient", "qualify_domain", "primary_hostname",
-	};
-	const char *v;
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if ((v = core->main_option(names[i])) != NULL && v[0] != '\0')
-			return v;
-	return NULL;
-}
-
-/* Is text (qualified) the address being forwarded or an ancestor? */
-static bool
-is_ancestor(const struct tern_address *a, const char *text)
-{
-	for (; a != NULL; a = a->parent)
-		if (a->kind == TERN_ADDR_MAIL && strcasecmp(a->address, text) == 0)
-			return true;
-	return false;
-}
-
+/* Pipes and files run as the user, in the home directory. */
 static void
-set_pipe_file(struct walk *w, const struct alias_item *it,
-	struct tern_address *child)
+set_child_ids(struct itemwalk *w, struct tern_address *child)
 {
-	const struct forwardfile_opts *o = w->o;
+	const struct userfile_ids *ids = w->data;
 
-	if (it->kind == AI_PIPE)
-		child->transport = o->pipe_transport;
-	else if (child->address[strlen(child->address) - 1] == '/' &&
-	    o->directory_transport != NULL)
-		child->transport = o->directory_transport;
-	else
-		child->transport = o->file_transport;
 	child->home = w->addr->home;
-	if (w->ids.has_ids) {
-		child->uid = w->ids.uid;
-		child->gid = w->ids.gid;
+	if (ids->has_ids) {
+		child->uid = ids->uid;
+		child->gid = ids->gid;
 		child->flags |= TERN_AF_HAS_UID;
 	}
 }
 
-static int
-add_children(struct walk *w)
-{
-	const char *qd = w->o->qualify_preserve_domain ? NULL : qualify_domain();
-	struct tern_address *child;
-	char *err = NULL;
-	const char *text;
-
-	for (size_t i = 0; i < w->n; i++) {
-		const struct fitem *fi = &w->items[i];
-		bool is_mail = fi->it.kind == AI_ADDRESS &&
-			strncmp(fi->it.text, "~/", 2) != 0;
-
-		text = fi->it.text;
-		if (is_mail && qd != NULL && !alias_has_domain(text))
-			text = core->printf(w->ctx, "%s@%s", text, qd);
-		child = core->add_child(w->ctx, w->addr, text, &err);
-		if (child == NULL) {
-			int rc = walk_syntax(w, w->source,
-				err ? err : "bad address");
-			if (rc != TERN_OK)
-				return rc;
-			continue;
-		}
-		if (!is_mail)
-			set_pipe_file(w, &fi->it, child);
-		else if (fi->escaped || (w->o->check_ancestor &&
-		    is_ancestor(w->addr, child->address)))
-			child->flags |= TERN_AF_NO_REDIRECT;
-	}
-	return TERN_OK;
-}
-
-/* Act on the collected list.  OK, DECLINE, DEFER, FAIL or ERROR. */
-static int
-walk_finish(struct walk *w)
-{
-	int rc;
-
-	switch (w->special.text ? w->special.kind : 0) {
-	case AI_UNKNOWN:
-		return TERN_DECLINE;
-	case AI_FAIL:
-	case AI_DEFER:
-		w->addr->message = w->special.text[0] ? core->strdup(w->ctx,
-			w->special.text) : NULL;
-		return w->special.kind == AI_FAIL ? TERN_FAIL : TERN_DEFER;
-	default:
-		break;
-	}
-	if ((rc = check_items(w)) != TERN_OK)
-		return rc;
-	if (w->n == 0 && !w->blackhole)
-		return TERN_DECLINE; /* empty, or nothing but comments */
-	if (w->n == 0) {
-		w->addr->flags |= TERN_AF_DISCARD;
-		return TERN_OK;
-	}
-	return add_children(w);
-}
+static const struct itemwalk_ops forwardfile_walk = {
+	.name = "forwardfile",
+	.list = "forward",
+	.is_user_file = true,
+	.include = walk_include,
+	.set_ids = set_child_ids,
+};
 
 /* -------- finding and reading the file -------- */
 
@@ -412,7 +158,7 @@ walk_finish(struct walk *w)
  * and a result with unchecked data from outside is refused.
  */
 static int
-expand_opt(struct walk *w, const char *name, const char *tmpl, char **out)
+expand_opt(struct itemwalk *w, const char *name, const char *tmpl, char **out)
 {
 	char *err = NULL;
 	int rc = core->expand_path(w->ctx, tmpl, out, &err);
@@ -429,17 +175,18 @@ expand_opt(struct walk *w, const char *name, const char *tmpl, char **out)
 
 /* `data`, remembering whether it holds data from outside. */
 static int
-expand_data(struct walk *w, char **list_out)
+expand_data(struct itemwalk *w, char **list_out)
 {
+	const struct forwardfile_opts *o = w->inst->opts;
 	struct tern_tainted t = { { NULL, 0 } };
 	char *clean = NULL, *err = NULL, *copy;
-	int rc = core->expand_tainted(w->ctx, w->o->data, &clean, &t, &err);
+	int rc = core->expand_tainted(w->ctx, o->data, &clean, &t, &err);
 
 	if (rc == TERN_FAIL)
 		return TERN_DECLINE;
 	if (rc != TERN_OK) {
 		w->addr->message = core->printf(w->ctx, "director %s: failed "
-			"to expand data \"%s\": %s", w->inst->name, w->o->data,
+			"to expand data \"%s\": %s", w->inst->name, o->data,
 			err ? err : "lookup deferred");
 		return rc == TERN_DEFER ? TERN_DEFER : TERN_ERROR;
 	}
@@ -447,7 +194,7 @@ expand_data(struct walk *w, char **list_out)
 		*list_out = clean;
 		return TERN_OK;
 	}
-	w->tainted = true;
+	w->is_tainted = true;
 	copy = core->alloc(w->ctx, t.s.len + 1);
 	memcpy(copy, t.s.p, t.s.len);
 	copy[t.s.len] = '\0';
@@ -457,17 +204,18 @@ expand_data(struct walk *w, char **list_out)
 
 /* check_local_user: the local part must be a passwd user. */
 static int
-find_user(struct walk *w)
+find_user(struct itemwalk *w)
 {
+	struct userfile_ids *ids = w->data;
 	struct tern_address *a = w->addr;
 	struct passwd *pw = getpwnam(a->local_part);
 
 	if (pw == NULL)
 		return TERN_DECLINE;
-	w->ids.has_ids = true;
-	w->ids.uid = pw->pw_uid;
-	w->ids.gid = pw->pw_gid;
-	w->ids.login = core->strdup(w->ctx, pw->pw_name);
+	ids->has_ids = true;
+	ids->uid = pw->pw_uid;
+	ids->gid = pw->pw_gid;
+	ids->login = core->strdup(w->ctx, pw->pw_name);
 	a->home = core->strdup(w->ctx, pw->pw_dir);
 	a->flags |= TERN_AF_LP_CHECKED;
 	return TERN_OK;
@@ -475,9 +223,9 @@ find_user(struct walk *w)
 
 /* The file's path: `file`, under `directory` or $home when relative. */
 static int
-forward_path(struct walk *w, char **path_out)
+forward_path(struct itemwalk *w, char **path_out)
 {
-	const struct forwardfile_opts *o = w->o;
+	const struct forwardfile_opts *o = w->inst->opts;
 	char *file, *dir = NULL;
 	int rc;
 
@@ -508,11 +256,13 @@ forward_path(struct walk *w, char **path_out)
 
 /* The permitted owners and groups for this user (NULL: no check). */
 static const char *
-check_file(struct walk *w, const struct stat *st, char *why, size_t len)
+check_file(struct itemwalk *w, const struct stat *st, char *why, size_t len)
 {
+	const struct forwardfile_opts *o = w->inst->opts;
 	const struct forwardfile_data *d = w->inst->data;
-	bool owners = d->owners != NULL || w->ids.has_ids;
-	bool groups = d->groups != NULL || w->o->check_group;
+	const struct userfile_ids *ids = w->data;
+	bool owners = d->owners != NULL || ids->has_ids;
+	bool groups = d->groups != NULL || o->check_group;
 	uid_t *ou = core->alloc(w->ctx, (d->nowners + 2) * sizeof *ou);
 	gid_t *og = core->alloc(w->ctx, (d->ngroups + 1) * sizeof *og);
 	size_t no = d->nowners, ng = d->ngroups;
@@ -521,30 +271,30 @@ check_file(struct walk *w, const struct stat *st, char *why, size_t len)
 		memcpy(ou, d->owners, no * sizeof *ou);
 	if (ng > 0)
 		memcpy(og, d->groups, ng * sizeof *og);
-	if (w->ids.has_ids) {
-		ou[no++] = w->ids.uid;
-		og[ng++] = w->ids.gid;
+	if (ids->has_ids) {
+		ou[no++] = ids->uid;
+		og[ng++] = ids->gid;
 	}
 	ou[no++] = 0; /* root may own it */
-	return userfile_check(st, w->o->modemask, owners ? ou : NULL, no,
+	return userfile_check(st, o->modemask, owners ? ou : NULL, no,
 		groups ? og : NULL, ng, why, len);
 }
 
 /* Read the .forward.  OK with *text_out, DECLINE when missing, DEFER. */
 static int
-read_forward(struct walk *w, const char *path, char **text_out)
+read_forward(struct itemwalk *w, const char *path, char **text_out)
 {
-	const struct forwardfile_opts *o = w->o;
+	const struct forwardfile_opts *o = w->inst->opts;
 	char why[160], *text = NULL;
 	struct stat st;
 	int e;
 
-	if (userfile_read(path, &w->ids, FORWARD_SIZE_MAX, &text, &st) < 0) {
+	if (userfile_read(path, w->data, FORWARD_SIZE_MAX, &text, &st) < 0) {
 		e = errno;
 		if (e == ENOENT || (e == EACCES && o->ignore_eacces) ||
 		    (e == ENOTDIR && o->ignore_enotdir))
 			return TERN_DECLINE;
-		if (e == EACCES && !userfile_as_user(&w->ids)) {
+		if (e == EACCES && !userfile_as_user(w->data)) {
 			/* Rootless: another user's private file is out of
 			 * reach, as running their pipes would be. */
 			core->log(w->ctx, TERN_LOG_DEBUG, "director %s: %s: "
@@ -571,12 +321,13 @@ read_forward(struct walk *w, const char *path, char **text_out)
 
 /* The list: `data` expanded, or the file's contents. */
 static int
-get_list(struct walk *w, char **list_out)
+get_list(struct itemwalk *w, char **list_out)
 {
+	const struct forwardfile_opts *o = w->inst->opts;
 	char *path;
 	int rc;
 
-	if (w->o->data != NULL) {
+	if (o->data != NULL) {
 		w->source = "data";
 		return expand_data(w, list_out);
 	}
@@ -593,8 +344,11 @@ static int
 forwardfile_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct tern_address *addr)
 {
-	struct walk w = { .inst = inst, .ctx = ctx, .addr = addr,
-		.o = inst->opts };
+	const struct forwardfile_opts *o = inst->opts;
+	struct userfile_ids ids = { 0 };
+	struct itemwalk w = { .core = core, .ops = &forwardfile_walk,
+		.o = &o->walk, .inst = inst, .ctx = ctx, .addr = addr,
+		.data = &ids, .check_ancestor = o->check_ancestor };
 	const char *home = addr->home;
 	unsigned flags = addr->flags;
 	char *list;
@@ -602,14 +356,11 @@ forwardfile_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 
 	if (addr->kind != TERN_ADDR_MAIL || addr->local_part == NULL)
 		return TERN_DECLINE;
-	rc = w.o->check_local_user ? find_user(&w) : TERN_OK;
+	rc = o->check_local_user ? find_user(&w) : TERN_OK;
 	if (rc == TERN_OK)
 		rc = get_list(&w, &list);
 	if (rc == TERN_OK)
-		rc = walk_list(&w, list, w.source, 0);
-	if (rc == TERN_OK)
-		rc = walk_finish(&w);
-	walk_free(&w);
+		rc = itemwalk_run(&w, list);
 	if (rc == TERN_DECLINE) {
 		addr->home = home;
 		addr->flags = flags;
