@@ -297,4 +297,6 @@ const struct tern_core core_services = {
 	.set_return_output = return_output_set,
 	/* Message content */
 	.message_8bit = svc_message_8bit,
+	/* Host lists (core/dns/hostlist.c) */
+	.host_list_shuffle = svc_host_list_shuffle,
 };

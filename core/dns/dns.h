@@ -39,6 +39,12 @@ int dns_parse_host_item(const char *item, char **name_out,
 int dns_host_list_parse(const char *list, struct tern_host **out,
 	char **err_out);
 
+/*
+ * Put the hosts of *list in a random order (hosts_randomize), however
+ * many there are.
+ */
+void dns_host_list_shuffle(struct tern_host **list);
+
 /* Is address one of this host's interfaces (see core.h host_is_self)? */
 bool dns_host_is_self(const char *address);
 

@@ -132,6 +132,31 @@ dns_host_list_parse(const char *list, struct tern_host **out,
 }
 
 /* Normalised text of an address (so "::ffff:127.0.0.1" compares). */
+void
+dns_host_list_shuffle(struct tern_host **list)
+{
+	struct tern_host **v;
+	size_t n = 0, i = 0;
+
+	for (struct tern_host *h = *list; h != NULL; h = h->next)
+		n++;
+	if (n < 2)
+		return;
+	v = arena_alloc(arena_scratch, n * sizeof(*v));
+	for (struct tern_host *h = *list; h != NULL; h = h->next)
+		v[i++] = h;
+	for (i = n; i > 1; i--) { /* Fisher-Yates */
+		size_t j = arc4random_uniform((uint32_t)i);
+		struct tern_host *t = v[i - 1];
+
+		v[i - 1] = v[j];
+		v[j] = t;
+	}
+	for (i = 0; i < n; i++)
+		v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+	*list = v[0];
+}
+
 static bool
 same_ip(const char *a, const char *b)
 {

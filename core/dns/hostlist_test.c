@@ -1,5 +1,9 @@
-/* Host lists: names, ports, IP literals, IPv6 with "<;", bad items. */
+/*
+ * Host lists: names, ports, IP literals, IPv6 with "<;", bad items; the
+ * hosts_randomize shuffle.
+ */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,10 +65,45 @@ test_lists(void **state)
 	}
 }
 
+/*
+ * A shuffle keeps every host however long the list (each plugin's copy
+ * once stopped at 256 and dropped the rest) and changes the order.
+ */
+static void
+test_shuffle(void **state)
+{
+	enum { N = 600 };
+	static struct tern_host h[N];
+	struct tern_host *list = &h[0];
+	bool seen[N] = { false };
+	size_t n = 0, moved = 0;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++)
+		h[i].next = i + 1 < N ? &h[i + 1] : NULL;
+	dns_host_list_shuffle(&list);
+	for (struct tern_host *p = list; p != NULL; p = p->next, n++) {
+		size_t i = (size_t)(p - h);
+
+		assert_true(i < N);
+		assert_false(seen[i]);
+		seen[i] = true;
+		moved += i != n;
+	}
+	assert_int_equal(n, N);
+	assert_true(moved > N / 2);
+	list = NULL;
+	dns_host_list_shuffle(&list);
+	assert_null(list);
+}
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_lists) };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_shuffle),
+	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

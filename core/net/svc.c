@@ -39,6 +39,12 @@ svc_host_is_self(struct tern_ctx *ctx, const char *address)
 	return dns_host_is_self(address);
 }
 
+void
+svc_host_list_shuffle(struct tern_host **list)
+{
+	dns_host_list_shuffle(list);
+}
+
 struct tern_conn *
 svc_conn_open(struct tern_ctx *ctx, const char *name, const char *address,
 	int port, int timeout, char **err_out)

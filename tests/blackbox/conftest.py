@@ -61,25 +61,47 @@ def pytest_runtest_makereport(item, call):
                 rep.sections.append(("tern instance", f"(describe: {e})"))
 
 
-@pytest.fixture
-def tern(request, base_dir, test_user):
-    """A fresh Tern instance in its own directory with its own port.  Its
-    processes are killed afterwards whatever happened; a sanitizer report
-    from any of them fails the test."""
-    d = Path(tempfile.mkdtemp(prefix="t", dir=base_dir))
-    t = Tern(d)
-    try:
-        yield t
-    finally:
+def _finish(request, made):
+    """Stop and kill what the instances started; keep their directories
+    when the test failed (or TERN_KEEP=1); fail on a sanitizer report
+    from any of their processes."""
+    reports = []
+    for t in made:
         try:
             t.stop(timeout=5)
         except AssertionError:
             pass
         t.kill_all()
-    reports = t.sanitizer_reports()
+        r = t.sanitizer_reports()
+        if r:
+            reports.append(f"{t.dir}:\n{r}")
     rep = getattr(request.node, "rep_call", None)
     failed = rep is None or rep.failed
     if not failed and not reports and os.environ.get("TERN_KEEP") != "1":
-        shutil.rmtree(d, ignore_errors=True)
+        for t in made:
+            shutil.rmtree(t.dir, ignore_errors=True)
     if reports:
-        pytest.fail(f"sanitizer report(s) in {d}:\n{reports[:20000]}")
+        pytest.fail("sanitizer report(s) in " + "\n".join(reports)[:20000])
+
+
+@pytest.fixture
+def tern(request, base_dir, test_user):
+    """A fresh Tern instance in its own directory with its own port.  Its
+    processes are killed afterwards whatever happened; a sanitizer report
+    from any of them fails the test."""
+    t = Tern(Path(tempfile.mkdtemp(prefix="t", dir=base_dir)))
+    try:
+        yield t
+    finally:
+        _finish(request, [t])
+
+
+@pytest.fixture
+def three_terns(request, base_dir, test_user):
+    """Three instances, each like `tern`'s, for tests across hosts."""
+    made = [Tern(Path(tempfile.mkdtemp(prefix="h", dir=base_dir)))
+            for _ in range(3)]
+    try:
+        yield made
+    finally:
+        _finish(request, made)

@@ -102,23 +102,9 @@ def example_config(t, name, **defs):
 
 
 @pytest.fixture
-def three(request, base_dir, test_user):
-    import shutil
-    import tempfile
-    from tern_helpers import Tern
-    made = [Tern(tempfile.mkdtemp(prefix="s", dir=base_dir))
-            for _ in range(3)]
-    yield made
-    for t in made:
-        try:
-            t.stop(timeout=5)
-        except AssertionError:
-            pass
-        t.kill_all()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.passed:
-        for t in made:
-            shutil.rmtree(t.dir, ignore_errors=True)
+def three(three_terns):
+    """Three instances (conftest.py's three_terns)."""
+    return three_terns
 
 
 def test_front_end_hands_over_to_retry_host(three):

@@ -7,13 +7,11 @@ each with its own port, spool and log, chained by manualroute."""
 
 import json
 import re
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
-from tern_helpers import (ID_RE, LOG_HEAD, PREFIX, STANDARD_CONFIG, Tern,
+from tern_helpers import (ID_RE, LOG_HEAD, PREFIX, STANDARD_CONFIG,
                           make_message)
 
 RELAY = """
@@ -38,21 +36,9 @@ begin retry
 
 
 @pytest.fixture
-def chain(request, base_dir, test_user):
-    """Three instances: hop1 -> hop2 -> hop3 (local delivery)."""
-    made = [Tern(tempfile.mkdtemp(prefix="h", dir=base_dir))
-            for _ in range(3)]
-    yield made
-    for t in made:
-        try:
-            t.stop(timeout=5)
-        except AssertionError:
-            pass
-        t.kill_all()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.passed:
-        for t in made:
-            shutil.rmtree(t.dir, ignore_errors=True)
+def chain(three_terns):
+    """Three instances (conftest.py's three_terns)."""
+    return three_terns
 
 
 def relay_config(t, name, nextport):

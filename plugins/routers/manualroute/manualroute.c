@@ -34,24 +34,16 @@ static const struct tern_option manualroute_options[] = {
 
 static const struct tern_core *core;
 
+/*
+ * hosts_randomize: the core's shuffle (ABI 1.1; an older core keeps the
+ * order).
+ */
 static void
 shuffle(struct tern_host **list)
 {
-	struct tern_host *v[256];
-	size_t n = 0;
-
-	for (struct tern_host *h = *list; h != NULL && n < 256; h = h->next)
-		v[n++] = h;
-	for (size_t i = n; i > 1; i--) {
-		size_t j = arc4random_uniform((uint32_t)i);
-		struct tern_host *t = v[i - 1];
-
-		v[i - 1] = v[j];
-		v[j] = t;
-	}
-	for (size_t i = 0; i < n; i++)
-		v[i]->next = i + 1 < n ? v[i + 1] : NULL;
-	*list = n > 0 ? v[0] : NULL;
+	if (core->size >= offsetof(struct tern_core, host_list_shuffle) +
+	    sizeof core->host_list_shuffle && core->host_list_shuffle != NULL)
+		core->host_list_shuffle(list);
 }
 
 /* host_find_failed for one host; TERN_OK means "ignore it". */

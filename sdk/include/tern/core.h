@@ -361,6 +361,10 @@ struct tern_core {
 	 * message out to look.
 	 */
 	int (*message_8bit)(struct tern_ctx *ctx);
+
+	/* Host lists (core/dns/hostlist.c) */
+	/* Put *list in a random order (hosts_randomize); any length. */
+	void (*host_list_shuffle)(struct tern_host **list);
 };
 
 #endif
