@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "deliver/deliver.h"
 #include "daemon/daemon_int.h"
 #include "lib/arena.h"
 #include "lib/proctitle.h"
@@ -90,28 +91,14 @@ conn_info(int fd, struct smtp_conn_info *ci)
 	ci->is_local = false;
 }
 
-static void
-conn_sigpipe(int sig)
-{
-	(void)sig;
-}
-
 /* The reception process: no root, then SMTP. */
 static _Noreturn void
 conn_session(int fd, int wfd)
 {
 	struct smtp_conn_info ci;
-	/*
-	 * A daemon gone away must not kill us with SIGPIPE on the handoff
-	 * pipe: the write fails and the message waits for a queue run.  A
-	 * handler rather than SIG_IGN: exec resets it for programs started.
-	 */
-	struct sigaction sa = { .sa_handler = conn_sigpipe };
 
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGPIPE, &sa, NULL);
 	runtime_drop_privilege_for_good();
-	receive_set_handoff(wfd);
+	deliver_set_handoff(wfd); /* accepted ids go to the daemon */
 	conn_info(fd, &ci);
 	proctitle_set("tern: handling incoming connection from [%s]",
 		ci.host_address);

@@ -305,7 +305,8 @@ daemon_deliver(struct daemon *d, const char *id)
 		daemon_child_signals(&d->orig_mask);
 		daemon_close_listeners(d->ls, d->nls);
 		close(d->handoff[0]);
-		close(d->handoff[1]);
+		/* A bounce it writes is started by us (deliver_start). */
+		deliver_set_handoff(d->handoff[1]);
 		deliver_detached(id, false); /* listeners closed: no sockets */
 	}
 }

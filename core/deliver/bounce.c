@@ -154,7 +154,7 @@ notice_send(struct delivery *d, const char *const *rcpts, size_t nrcpts,
 	}
 	log_write(TERN_LOG_MAIN, b->id, "<= <> R=%s U=%s P=local S=%" PRIu64,
 		d->msg->id, b->ident, b->size);
-	deliver_fork(b->id);
+	deliver_start(b->id);
 	return 0;
 }
 

@@ -319,6 +319,52 @@ deliver_detached(const char *id, bool sockets)
 	_exit(deliver_message(copy, 0) == 2 ? 1 : 0);
 }
 
+static int handoff_fd = -1;
+
+static void
+on_sigpipe(int sig)
+{
+	(void)sig;
+}
+
+void
+deliver_set_handoff(int fd)
+{
+	/* A handler rather than SIG_IGN: exec resets it for programs run. */
+	struct sigaction sa = { .sa_handler = on_sigpipe };
+
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	handoff_fd = fd;
+}
+
+bool
+deliver_has_handoff(void)
+{
+	return handoff_fd >= 0;
+}
+
+void
+deliver_start(const char *id)
+{
+	char line[MESSAGE_ID_LEN + 2];
+	size_t n = strlen(id);
+
+	if (handoff_fd < 0) {
+		deliver_fork(id);
+		return;
+	}
+	/* The daemon starts it (see daemon/daemon.c). */
+	if (n > MESSAGE_ID_LEN)
+		return;
+	memcpy(line, id, n);
+	line[n] = '\n';
+	/* One line below PIPE_BUF: written whole, never interleaved. */
+	if (write(handoff_fd, line, n + 1) != (ssize_t)(n + 1))
+		log_write(TERN_LOG_MAIN, id, "cannot hand the message over for "
+			"delivery (it waits for a queue run): %m");
+}
+
 void
 deliver_fork(const char *id)
 {

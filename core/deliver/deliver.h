@@ -12,8 +12,9 @@
 
 /*
  * Lock, read and deliver message id in this process: directors for local
- * domains, routers for the rest, transports (local ones in a child as the
- * recipient), journal each success, rewrite -H, bounce failures, remove
+ * domains, routers for the rest, transports (local ones as the recipient,
+ * in a child unless transport.c says local_here), journal each success,
+ * rewrite -H, bounce failures, remove
  * the message when nothing is left ("Completed").  Returns 0 when the
  * message was processed (delivered, deferred or bounced), 1 when it was
  * locked by another process or did not exist, 2 on an error.
@@ -25,6 +26,22 @@ int deliver_message(const char *id, unsigned flags);
  * double fork, so that nobody has to reap it.
  */
 void deliver_fork(const char *id);
+
+/*
+ * The daemon's handoff pipe, in a process the daemon forked (a reception
+ * process, a delivery process): deliver_start() writes ids there and the
+ * daemon starts their deliveries.  Installs a SIGPIPE handler, so that a
+ * daemon gone away only fails the write.
+ */
+void deliver_set_handoff(int fd);
+bool deliver_has_handoff(void);
+
+/*
+ * Have id delivered now: through the daemon's handoff pipe when this
+ * process has it (if the write fails, the message waits for a queue run,
+ * which is logged), else deliver_fork().
+ */
+void deliver_start(const char *id);
 
 /*
  * In a process just forked to deliver id: leave the terminal's session,

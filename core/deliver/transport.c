@@ -1,8 +1,8 @@
 /*
  * Running transports: addresses grouped into batches, local transports in
  * a child process switched to the recipient's uid/gid (never root unless
- * never_users allows it), remote ones here.  Each success is journaled
- * before it is logged.
+ * never_users allows it) or, where that buys nothing, here (local_here),
+ * remote ones here.  Each success is journaled before it is logged.
  */
 #include "deliver/deliver_int.h"
 
@@ -276,18 +276,17 @@ become(const struct ids *ids, bool init_groups, char **err_out)
 	return TERN_OK;
 }
 
-/* In the child: ids, home and working directory. */
+/* Where the transport runs: become ids, set home and working directory. */
 static int
-local_setup(struct delivery *d, struct address_item *first, char **err_out)
+local_setup(struct delivery *d, struct address_item *first,
+	const struct ids *ids, char **err_out)
 {
 	struct driver_inst *t = first->transport;
 	const struct transport_generic *tg = &t->g.transport;
-	struct ids ids;
 	char *home = NULL, *cwd = NULL;
 	int rc;
 
-	if ((rc = local_ids(d, first, &ids, err_out)) != TERN_OK ||
-	    (rc = become(&ids, tg->initgroups, err_out)) != TERN_OK)
+	if ((rc = become(ids, tg->initgroups, err_out)) != TERN_OK)
 		return rc;
 	if (tg->home_directory != NULL) {
 		rc = expand_opt(d, first, t, tg->home_directory, &home, err_out);
@@ -317,32 +316,42 @@ batch_text(const struct address_item *first)
 	return NULL;
 }
 
-static _Noreturn void
-local_child(struct delivery *d, struct address_item *first, int fd)
+/* Set up and call a local transport; *text_out: what to log. */
+static int
+local_transport(struct delivery *d, struct address_item *first,
+	const struct ids *ids, const char **text_out, int *errno_out)
 {
 	struct driver_inst *t = first->transport;
-	struct child_result r = { TERN_DEFER, 0, 0 };
 	char *err = NULL;
-	const char *text;
+	int rc = local_setup(d, first, ids, &err);
 
-	signal(SIGPIPE, SIG_IGN);
-	r.rc = local_setup(d, first, &err);
-	if (r.rc == TERN_OK) {
+	*errno_out = 0;
+	if (rc == TERN_OK) {
 		struct tern_ctx ctx = make_ctx(d, first, t);
 		const struct hdr_changes *hc;
 
 		/* headers_add/remove first: a bad one must not start a write. */
-		r.rc = transport_hdr_changes(&ctx, &hc, &err);
-		if (r.rc == TERN_OK) {
-			r.rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
-			text = batch_text(first);
-			r.basic_errno = first->pub.basic_errno;
-		} else {
-			text = err;
+		rc = transport_hdr_changes(&ctx, &hc, &err);
+		if (rc == TERN_OK) {
+			rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
+			*text_out = batch_text(first);
+			*errno_out = first->pub.basic_errno;
+			return rc;
 		}
-	} else {
-		text = err;
 	}
+	*text_out = err;
+	return rc;
+}
+
+static _Noreturn void
+local_child(struct delivery *d, struct address_item *first,
+	const struct ids *ids, int fd)
+{
+	struct child_result r = { TERN_DEFER, 0, 0 };
+	const char *text = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	r.rc = local_transport(d, first, ids, &text, &r.basic_errno);
 	if (text != NULL)
 		r.len = strlen(text) < RESULT_TEXT_MAX ? strlen(text) :
 			RESULT_TEXT_MAX;
@@ -401,13 +410,78 @@ local_collect(int fd, pid_t pid, struct address_item *first, char **text_out,
 	return TERN_DEFER;
 }
 
+static bool
+unprivileged(void)
+{
+	return geteuid() != 0 && !rt.started_as_root;
+}
+
+/*
+ * May this batch run in the delivery process instead of a child?  Only
+ * for a transport that leaves the process as it found it
+ * (TERN_TRANSPORT_LOCAL_HERE), and only where the child would buy no
+ * privilege separation: unprivileged, the child would run as us anyway;
+ * started as root, the batch must run as tern_user (which we already
+ * are, root kept only as the saved uid), no later local batch may need
+ * root, and a bounce must be startable with root (by the daemon, through
+ * the handoff pipe).  Root is then given up for good before the
+ * transport runs.  This saves a fork and an exit per local message.
+ */
+static bool
+local_here(const struct delivery *d, const struct address_item *first,
+	const struct ids *ids)
+{
+	if (first->transport->mod->transport.is_local !=
+	    TERN_TRANSPORT_LOCAL_HERE)
+		return false;
+	if (unprivileged())
+		return true;
+	if (rt.tern_uid == 0 || ids->uid != rt.tern_uid ||
+	    ids->gid != rt.tern_gid || !deliver_has_handoff())
+		return false;
+	for (const struct address_item *a = d->routed; a != NULL; a = a->next)
+		if (!is_remote(a))
+			return false;
+	return true;
+}
+
+/* The transport in this process; the working directory is put back. */
+static int
+run_local_here(struct delivery *d, struct address_item *first,
+	const struct ids *ids, char **text_out, int *errno_out)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	const char *text = NULL;
+	int rc;
+
+	sigemptyset(&ign.sa_mask);
+	(void)sigaction(SIGPIPE, &ign, &old);
+	rc = local_transport(d, first, ids, &text, errno_out);
+	(void)sigaction(SIGPIPE, &old, NULL);
+	if (cwd < 0 || fchdir(cwd) != 0)
+		(void)!chdir("/");
+	if (cwd >= 0)
+		close(cwd);
+	*text_out = (char *)text;
+	return rc;
+}
+
 static int
 run_local(struct delivery *d, struct address_item *first, char **text_out,
 	int *errno_out)
 {
+	struct ids ids;
 	int pfd[2];
 	pid_t pid;
+	int rc = local_ids(d, first, &ids, text_out);
 
+	if (rc != TERN_OK) {
+		*errno_out = 0;
+		return rc;
+	}
+	if (local_here(d, first, &ids))
+		return run_local_here(d, first, &ids, text_out, errno_out);
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		*text_out = arena_printf(arena_msg, "pipe for transport: %m");
 		return TERN_DEFER;
@@ -422,7 +496,7 @@ run_local(struct delivery *d, struct address_item *first, char **text_out,
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		local_child(d, first, pfd[1]);
+		local_child(d, first, &ids, pfd[1]);
 	}
 	close(pfd[1]);
 	return local_collect(pfd[0], pid, first, text_out, errno_out);

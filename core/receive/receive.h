@@ -94,13 +94,6 @@ void receive_deliver_now(const char *id);
  */
 extern const char *receive_queue_reason;
 
-/*
- * In a reception process that has given up root: write each accepted id
- * (one line each) to fd instead of starting delivery here, so that the
- * daemon can start it (-1: start it here).
- */
-void receive_set_handoff(int fd);
-
 /* Delivery mode from the command line: 'i', 'b' (default), 'q'. */
 extern char receive_delivery_mode;
 

@@ -14,14 +14,6 @@
 char receive_delivery_mode = 'b';
 const char *receive_queue_reason;
 
-static int handoff_fd = -1;
-
-void
-receive_set_handoff(int fd)
-{
-	handoff_fd = fd;
-}
-
 /* -odi: deliver in a child and wait for it, so the caller sees it done. */
 static void
 deliver_and_wait(const char *id)
@@ -79,23 +71,8 @@ receive_start_delivery(const char *id)
 void
 receive_deliver_now(const char *id)
 {
-	if (handoff_fd >= 0) {
-		char line[MESSAGE_ID_LEN + 2];
-		size_t n = strlen(id);
-
-		/* The daemon starts it (see daemon/conn.c). */
-		if (n > MESSAGE_ID_LEN)
-			return;
-		memcpy(line, id, n);
-		line[n] = '\n';
-		/* One line below PIPE_BUF: written whole, never interleaved. */
-		if (write(handoff_fd, line, n + 1) != (ssize_t)(n + 1))
-			log_write(TERN_LOG_MAIN, id, "cannot hand the message "
-				"over for delivery (it waits for a queue run): %m");
-		return;
-	}
-	if (receive_delivery_mode == 'i')
+	if (!deliver_has_handoff() && receive_delivery_mode == 'i')
 		deliver_and_wait(id);
 	else
-		deliver_fork(id);
+		deliver_start(id);
 }

@@ -119,3 +119,121 @@ def test_sighup_reexec_rebinds_and_drops_again(tern, recipients):
     tern.wait_queue_empty()
     (raw,) = tern.mbox(recipients[0].pw_name)
     assert split_message(raw)[1] == b"after hup\n"
+
+
+def traced_processes(tern, daemon, rcpts, sender="sender@example.net"):
+    """Send one message to rcpts while strace follows the daemon and its
+    children; return [(pid, call, text)] for process creation, uid
+    changes and opens, and the message id."""
+    import re
+    import subprocess
+    from pathlib import Path
+    out = tern.path("out", "procs.txt")
+    st = subprocess.Popen(
+        ["strace", "-f", "-qq", "-s", "200", "-o", str(out),
+         "-e", "trace=clone,clone3,fork,vfork,setresuid,openat",
+         "-p", str(daemon.pid)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: re.search(
+            r"^TracerPid:\s+[1-9]",
+            Path(f"/proc/{daemon.pid}/status").read_text(), re.M),
+            20, "strace to attach")
+        assert tern.send(rcpts, make_message(to=", ".join(rcpts)),
+                         sender=sender) == {}
+        tern.wait_queue_empty()
+        tern.wait_for_log(r"Completed")
+    finally:
+        st.terminate()
+        st.wait()
+    (msgid,) = re.findall(r"^\S+ \S+ (\S+) <= (?!<>)", tern.mainlog(), re.M)
+    calls = []
+    for line in out.read_text(errors="replace").splitlines():
+        m = re.match(r"(\d+)\s+(\w+)\((.*)$", line)
+        if m:
+            calls.append((m.group(1), m.group(2), m.group(3)))
+    return calls, msgid
+
+
+def forks(calls):
+    return [c for c in calls if c[1] in ("clone", "clone3", "fork", "vfork")
+            and "CLONE_THREAD" not in c[2]]
+
+
+def test_delivery_as_tern_user_runs_without_a_transport_child(tern,
+                                                               recipients):
+    """A local delivery that runs as tern_user needs no uid change, so
+    appendfile (TERN_TRANSPORT_LOCAL_HERE) runs in the delivery process,
+    which first gives up root for good: two processes per message
+    (reception, delivery) instead of three, and still no saved root
+    where the mailbox is written."""
+    rootmode(tern)
+    daemon = tern.start_daemon(as_user=False)
+    tu = pwd.getpwnam(tern.user)
+    calls, msgid = traced_processes(tern, daemon, [f"{tern.user}@test.example"])
+    assert len(forks(calls)) == 2, "\n".join(" ".join(c) for c in calls)
+    box = str(tern.path("mail", tern.user))
+    (writer,) = {p for p, c, a in calls if c == "openat" and f'"{box}"' in a}
+    drops = [a for p, c, a in calls if p == writer and c == "setresuid"]
+    assert drops and drops[-1].startswith(
+        f"{tu.pw_uid}, {tu.pw_uid}, {tu.pw_uid})"), drops
+    assert os.stat(box).st_uid == tu.pw_uid
+    assert len(tern.mbox(tern.user)) == 1
+
+
+def test_delivery_as_another_user_still_forks_a_child(tern, recipients):
+    rootmode(tern)
+    daemon = tern.start_daemon(as_user=False)
+    pw = recipients[0]
+    calls, msgid = traced_processes(tern, daemon,
+                                    [f"{pw.pw_name}@test.example"])
+    assert len(forks(calls)) == 3, "\n".join(" ".join(c) for c in calls)
+    box = tern.path("mail", pw.pw_name)
+    assert os.stat(box).st_uid == pw.pw_uid
+    assert len(tern.mbox(pw.pw_name)) == 1
+
+
+def test_tern_user_among_other_recipients(tern, recipients):
+    """With other local recipients left, the delivery process keeps its
+    saved root: every mailbox belongs to its own user."""
+    rootmode(tern)
+    tern.start_daemon(as_user=False)
+    users = [recipients[0], pwd.getpwnam(tern.user), recipients[1]]
+    rcpts = [f"{pw.pw_name}@test.example" for pw in users]
+    assert tern.send(rcpts, make_message(to=", ".join(rcpts))) == {}
+    tern.wait_queue_empty()
+    for pw in users:
+        box = tern.path("mail", pw.pw_name)
+        assert os.stat(box).st_uid == pw.pw_uid, pw.pw_name
+        assert len(tern.mbox(pw.pw_name)) == 1
+    assert "cannot change" not in tern.mainlog()
+
+
+def test_bounce_after_root_given_up_is_started_by_the_daemon(tern,
+                                                             recipients):
+    """The delivery process gave up root to deliver to tern_user; the
+    bounce it writes for a failed recipient goes to a local user with
+    another uid, which needs root: the daemon starts that delivery
+    (handoff pipe), at once and without a queue run."""
+    tern.config(main="receiver_verify = false",
+                aliases="gone: :fail: no longer here\n")
+    os.chmod(tern.path("mail"), 0o1777)
+    daemon = tern.start_daemon(as_user=False)
+    sender = recipients[0]
+    calls, msgid = traced_processes(
+        tern, daemon, [f"{tern.user}@test.example", "gone@test.example"],
+        sender=f"{sender.pw_name}@test.example")
+    tu = pwd.getpwnam(tern.user)
+    assert os.stat(tern.path("mail", tern.user)).st_uid == tu.pw_uid
+    (bounce,) = tern.wait_mbox(sender.pw_name)
+    # reception, delivery (no transport child), and the bounce's delivery
+    # started by the daemon, with its transport child for the sender
+    trace = "\n".join(" ".join(c) for c in calls)
+    assert len(forks(calls)) == 4, trace
+    assert len([c for c in forks(calls) if c[0] == str(daemon.pid)]) == 3, \
+        trace
+    (bounce,) = tern.wait_mbox(sender.pw_name)
+    assert b"gone@test.example" in bounce and b"no longer here" in bounce
+    assert os.stat(tern.path("mail", sender.pw_name)).st_uid == \
+        sender.pw_uid
+    log = tern.mainlog()
+    assert "cannot change" not in log and "cannot hand" not in log, log

@@ -480,5 +480,6 @@ TERN_MODULE(appendfile) = {
 	.opts_size = sizeof(struct appendfile_opts),
 	.load = appendfile_load,
 	.init = appendfile_init,
-	.transport = { .deliver = appendfile_deliver, .is_local = 1 },
+	.transport = { .deliver = appendfile_deliver,
+		.is_local = TERN_TRANSPORT_LOCAL_HERE },
 };

@@ -78,13 +78,29 @@ struct tern_transport_ops {
 	/*
 	 * Deliver the message to a batch of addresses (linked by ->next).
 	 * The return value applies to the whole batch; set ->message on
-	 * DEFER or FAIL.  Local transports run in a child process already
-	 * switched to the recipient's uid/gid.
+	 * DEFER or FAIL.  Local transports run as the recipient's uid/gid,
+	 * in a child process (TERN_TRANSPORT_LOCAL) or, for a transport that
+	 * says it may (TERN_TRANSPORT_LOCAL_HERE), in the delivery process
+	 * itself when that is already the recipient and has nothing left to
+	 * do as root (docs/sdk.md, "Transports").
 	 */
 	int (*deliver)(struct tern_instance *inst, struct tern_ctx *ctx,
 		struct tern_address *batch);
-	int is_local; /* 1: run in a child as the user; 0: remote */
+	int is_local; /* TERN_TRANSPORT_REMOTE, _LOCAL or _LOCAL_HERE */
 };
+
+/* tern_transport_ops.is_local */
+#define TERN_TRANSPORT_REMOTE     0 /* runs in the delivery process, as tern_user */
+#define TERN_TRANSPORT_LOCAL      1 /* runs in a child switched to the user */
+/*
+ * Local, and deliver() leaves the process as it found it: every
+ * descriptor and lock it takes is released before it returns, and it
+ * changes no signal disposition, umask, working directory or
+ * environment, and never exits.  The core may then save a fork by
+ * calling it in the delivery process (ABI 1.1; an older core treats it
+ * as TERN_TRANSPORT_LOCAL).
+ */
+#define TERN_TRANSPORT_LOCAL_HERE 2
 
 /*
  * A lookup module serves one or more lookup types.  The core opens a
