@@ -415,12 +415,20 @@ daemon_timeout_ms(const struct daemon *d)
 		(int)(d->next_queue_run - now) * 1000;
 }
 
-/* For tern-what: "tern: daemon: listening on ADDR ...; N connections". */
+/*
+ * For tern-what: "tern: daemon: listening on ADDR ...; N connections".
+ * Rewritten only when a count changed: the loop passes once per event.
+ */
 static void
 daemon_title(const struct daemon *d)
 {
+	static int last_conn = -1, last_runners = -1;
 	struct buf b;
 
+	if (d->nconn == last_conn && (d->nrunners > 0) == last_runners)
+		return;
+	last_conn = d->nconn;
+	last_runners = d->nrunners > 0;
 	buf_init(&b, arena_scratch, 0);
 	for (size_t i = 0; i < d->nls; i++)
 		if (!buf_printf(&b, "%s%s", i ? " " : "", d->ls[i].addr))
