@@ -24,6 +24,7 @@
 #include "deliver/deliver_int.h"
 #include "lib/arena.h"
 #include "lib/proctitle.h"
+#include "lib/runtime.h"
 #include "log/log.h"
 #include "spool/spool.h"
 
@@ -349,20 +350,37 @@ deliver_start(const char *id)
 {
 	char line[MESSAGE_ID_LEN + 2];
 	size_t n = strlen(id);
+	uid_t ru, eu, su;
+	ssize_t w;
+	int e;
 
 	if (handoff_fd < 0) {
 		deliver_fork(id);
 		return;
 	}
 	/* The daemon starts it (see daemon/daemon.c). */
-	if (n > MESSAGE_ID_LEN)
+	if (n > MESSAGE_ID_LEN) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"not a message id, not handed over: %s", id);
 		return;
+	}
 	memcpy(line, id, n);
 	line[n] = '\n';
 	/* One line below PIPE_BUF: written whole, never interleaved. */
-	if (write(handoff_fd, line, n + 1) != (ssize_t)(n + 1))
-		log_write(TERN_LOG_MAIN, id, "cannot hand the message over for "
-			"delivery (it waits for a queue run): %m");
+	do
+		w = write(handoff_fd, line, n + 1);
+	while (w < 0 && errno == EINTR);
+	if (w == (ssize_t)(n + 1))
+		return;
+	e = errno;
+	/* No daemon: a process that can still start it with root does. */
+	if (!rt.started_as_root || (getresuid(&ru, &eu, &su) == 0 && su == 0)) {
+		deliver_fork(id);
+		return;
+	}
+	errno = e;
+	log_write(TERN_LOG_MAIN, id, "cannot hand the message over for "
+		"delivery (it waits for a queue run): %m");
 }
 
 void

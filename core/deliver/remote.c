@@ -156,6 +156,12 @@ remote_wait_deliver(struct tern_ctx *ctx, struct tern_conn *c,
 	return n;
 }
 
+bool
+remote_continuing(void)
+{
+	return cont.depth > 0;
+}
+
 struct tern_conn *
 remote_continued_conn(struct tern_ctx *ctx)
 {

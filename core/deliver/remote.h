@@ -17,6 +17,8 @@ void remote_wait_record(struct tern_ctx *ctx, const char *host_key);
 int remote_wait_deliver(struct tern_ctx *ctx, struct tern_conn *c,
 	const char *host_key);
 struct tern_conn *remote_continued_conn(struct tern_ctx *ctx);
+/* Is this delivery one that remote_wait_deliver runs for another? */
+bool remote_continuing(void);
 int remote_write_message(struct tern_ctx *ctx, struct tern_conn *c,
 	unsigned flags, const struct tern_address *batch, int timeout,
 	char **err_out);

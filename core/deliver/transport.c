@@ -248,9 +248,14 @@ local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
 	return rc;
 }
 
-/* Switch to ids when privileged; refuse never_users. */
+/*
+ * Switch to ids when privileged; refuse never_users.  here: the delivery
+ * process itself runs the transport and already is ids (local_here), so
+ * only its saved root goes, without taking root back first: no failure
+ * can leave it root (runtime_give_up_root dies instead).
+ */
 static int
-become(const struct ids *ids, bool init_groups, char **err_out)
+become(const struct ids *ids, bool init_groups, bool here, char **err_out)
 {
 	const char *never = conf.never_users != NULL ? conf.never_users : "root";
 	const char *uidtext = arena_printf(arena_msg, "%ld", (long)ids->uid);
@@ -266,6 +271,10 @@ become(const struct ids *ids, bool init_groups, char **err_out)
 			ids->login != NULL ? ids->login : uidtext);
 		return TERN_DEFER;
 	}
+	if (here) {
+		runtime_give_up_root();
+		return TERN_OK;
+	}
 	if (runtime_become_user(ids->uid, ids->gid, init_groups, ids->login)
 	    != 0) {
 		*err_out = arena_printf(arena_msg,
@@ -279,14 +288,14 @@ become(const struct ids *ids, bool init_groups, char **err_out)
 /* Where the transport runs: become ids, set home and working directory. */
 static int
 local_setup(struct delivery *d, struct address_item *first,
-	const struct ids *ids, char **err_out)
+	const struct ids *ids, bool here, char **err_out)
 {
 	struct driver_inst *t = first->transport;
 	const struct transport_generic *tg = &t->g.transport;
 	char *home = NULL, *cwd = NULL;
 	int rc;
 
-	if ((rc = become(ids, tg->initgroups, err_out)) != TERN_OK)
+	if ((rc = become(ids, tg->initgroups, here, err_out)) != TERN_OK)
 		return rc;
 	if (tg->home_directory != NULL) {
 		rc = expand_opt(d, first, t, tg->home_directory, &home, err_out);
@@ -319,11 +328,11 @@ batch_text(const struct address_item *first)
 /* Set up and call a local transport; *text_out: what to log. */
 static int
 local_transport(struct delivery *d, struct address_item *first,
-	const struct ids *ids, const char **text_out, int *errno_out)
+	const struct ids *ids, bool here, const char **text_out, int *errno_out)
 {
 	struct driver_inst *t = first->transport;
 	char *err = NULL;
-	int rc = local_setup(d, first, ids, &err);
+	int rc = local_setup(d, first, ids, here, &err);
 
 	*errno_out = 0;
 	if (rc == TERN_OK) {
@@ -351,7 +360,7 @@ local_child(struct delivery *d, struct address_item *first,
 	const char *text = NULL;
 
 	signal(SIGPIPE, SIG_IGN);
-	r.rc = local_transport(d, first, ids, &text, &r.basic_errno);
+	r.rc = local_transport(d, first, ids, false, &text, &r.basic_errno);
 	if (text != NULL)
 		r.len = strlen(text) < RESULT_TEXT_MAX ? strlen(text) :
 			RESULT_TEXT_MAX;
@@ -420,12 +429,15 @@ unprivileged(void)
  * May this batch run in the delivery process instead of a child?  Only
  * for a transport that leaves the process as it found it
  * (TERN_TRANSPORT_LOCAL_HERE), and only where the child would buy no
- * privilege separation: unprivileged, the child would run as us anyway;
- * started as root, the batch must run as tern_user (which we already
- * are, root kept only as the saved uid), no later local batch may need
- * root, and a bounce must be startable with root (by the daemon, through
- * the handoff pipe).  Root is then given up for good before the
- * transport runs.  This saves a fork and an exit per local message.
+ * privilege separation: unprivileged, the child would run as us anyway.
+ * Started as root, the batch must run as tern_user with no supplementary
+ * groups (which we already are, root kept only as the saved uid), and
+ * nothing may follow it in this process that could need root: no other
+ * batch of this message, no other message on a continued connection
+ * (we are not one of them, remote_continuing), and a bounce must be
+ * started by the daemon, through the handoff pipe.  Root is then given
+ * up for good before the transport runs.  This saves a fork and an exit
+ * per local message.
  */
 static bool
 local_here(const struct delivery *d, const struct address_item *first,
@@ -436,13 +448,11 @@ local_here(const struct delivery *d, const struct address_item *first,
 		return false;
 	if (unprivileged())
 		return true;
-	if (rt.tern_uid == 0 || ids->uid != rt.tern_uid ||
-	    ids->gid != rt.tern_gid || !deliver_has_handoff())
-		return false;
-	for (const struct address_item *a = d->routed; a != NULL; a = a->next)
-		if (!is_remote(a))
-			return false;
-	return true;
+	return rt.tern_uid != 0 && ids->uid == rt.tern_uid &&
+		ids->gid == rt.tern_gid &&
+		!first->transport->g.transport.initgroups &&
+		d->routed == NULL && !remote_continuing() &&
+		deliver_has_handoff();
 }
 
 /* The transport in this process; the working directory is put back. */
@@ -457,13 +467,15 @@ run_local_here(struct delivery *d, struct address_item *first,
 
 	sigemptyset(&ign.sa_mask);
 	(void)sigaction(SIGPIPE, &ign, &old);
-	rc = local_transport(d, first, ids, &text, errno_out);
+	rc = local_transport(d, first, ids, true, &text, errno_out);
 	(void)sigaction(SIGPIPE, &old, NULL);
 	if (cwd < 0 || fchdir(cwd) != 0)
 		(void)!chdir("/");
 	if (cwd >= 0)
 		close(cwd);
-	*text_out = (char *)text;
+	/* As long as a child's would be (local_child). */
+	*text_out = text != NULL && strlen(text) > RESULT_TEXT_MAX ?
+		arena_strndup(arena_msg, text, RESULT_TEXT_MAX) : (char *)text;
 	return rc;
 }
 

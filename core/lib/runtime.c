@@ -37,6 +37,18 @@ runtime_drop_privilege_for_good(void)
 			(long)rt.tern_uid, (long)rt.tern_gid);
 }
 
+void
+runtime_give_up_root(void)
+{
+	if (!rt.started_as_root || rt.tern_uid == 0)
+		return;
+	/* Unprivileged calls: every id set is already a real or saved one. */
+	if (setresgid(rt.tern_gid, rt.tern_gid, rt.tern_gid) != 0 ||
+	    setresuid(rt.tern_uid, rt.tern_uid, rt.tern_uid) != 0)
+		tern_die("cannot give up root for good (uid %ld gid %ld): %m",
+			(long)rt.tern_uid, (long)rt.tern_gid);
+}
+
 bool
 runtime_regain_root(void)
 {

@@ -43,6 +43,14 @@ void runtime_drop_privilege_for_good(void);
 /* Delivery: take root back (only possible when started as root). */
 bool runtime_regain_root(void);
 
+/*
+ * Give up the saved root for good, staying tern_uid/tern_gid, without
+ * taking root back first (so that no failure can leave the process
+ * root).  Dies (tern_die) when it cannot.  A no-op when not started as
+ * root.
+ */
+void runtime_give_up_root(void);
+
 /* Switch for good to uid/gid (a local delivery child).  -1 on failure. */
 int runtime_become_user(uid_t uid, gid_t gid, bool init_groups,
 	const char *login);

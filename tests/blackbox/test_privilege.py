@@ -237,3 +237,18 @@ def test_bounce_after_root_given_up_is_started_by_the_daemon(tern,
         sender.pw_uid
     log = tern.mainlog()
     assert "cannot change" not in log and "cannot hand" not in log, log
+
+
+def test_initgroups_keeps_the_transport_child(tern, recipients):
+    """initgroups gives the transport the user's supplementary groups,
+    which the delivery process does not have: the child is forked."""
+    from tern_helpers import STANDARD_CONFIG
+    old = "local_mbox:\n  driver = appendfile\n"
+    assert old in STANDARD_CONFIG
+    tern.config(STANDARD_CONFIG.replace(old, old + "  initgroups\n"))
+    os.chmod(tern.path("mail"), 0o1777)
+    daemon = tern.start_daemon(as_user=False)
+    calls, msgid = traced_processes(tern, daemon, [f"{tern.user}@test.example"])
+    assert len(forks(calls)) == 3, "\n".join(" ".join(c) for c in calls)
+    assert len(tern.mbox(tern.user)) == 1
+

@@ -97,8 +97,7 @@ struct tern_transport_ops {
  * descriptor and lock it takes is released before it returns, and it
  * changes no signal disposition, umask, working directory or
  * environment, and never exits.  The core may then save a fork by
- * calling it in the delivery process (ABI 1.1; an older core treats it
- * as TERN_TRANSPORT_LOCAL).
+ * calling it in the delivery process (ABI 1.1).
  */
 #define TERN_TRANSPORT_LOCAL_HERE 2
 
