@@ -91,18 +91,31 @@ conn_info(int fd, struct smtp_conn_info *ci)
 	ci->is_local = false;
 }
 
-/* The reception process: no root, then SMTP. */
+/*
+ * The reception process: no root, then SMTP.  Its connection's last
+ * message, if held (receive_hold_enable), it then delivers itself: one
+ * process fewer per message (docs/process.md).
+ */
 static _Noreturn void
 conn_session(int fd, int wfd)
 {
 	struct smtp_conn_info ci;
+	const char *id;
+	int rc;
 
 	runtime_drop_privilege_for_good();
 	deliver_set_handoff(wfd); /* accepted ids go to the daemon */
+	if (deliver_without_root_possible())
+		receive_hold_enable();
 	conn_info(fd, &ci);
 	proctitle_set("tern: handling incoming connection from [%s]",
 		ci.host_address);
-	_exit(smtp_in_session(fd, fd, &ci));
+	rc = smtp_in_session(fd, fd, &ci);
+	if ((id = receive_take_held()) == NULL)
+		_exit(rc);
+	close(fd); /* the client has had its 221, or is gone */
+	deliver_connection_over();
+	deliver_detached(id, false, rt.started_as_root ? DELIVER_NO_ROOT : 0);
 }
 
 pid_t

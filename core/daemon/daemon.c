@@ -307,8 +307,27 @@ daemon_deliver(struct daemon *d, const char *id)
 		close(d->handoff[0]);
 		/* A bounce it writes is started by us (deliver_start). */
 		deliver_set_handoff(d->handoff[1]);
-		deliver_detached(id, false); /* listeners closed: no sockets */
+		/* listeners closed: no sockets */
+		deliver_detached(id, false, 0);
 	}
+}
+
+/*
+ * "-PID": reception process PID is done with its connection and goes on
+ * to deliver its last message itself (receive_take_held): it counts no
+ * more against smtp_accept_max and the per-host limits.  Only one of our
+ * reception processes is taken off; the reaping later finds it gone.
+ */
+static void
+daemon_connection_over(struct daemon *d, const char *text)
+{
+	char *end;
+	long pid = strtol(text, &end, 10);
+
+	if (*end != '\0' || pid <= 0 || !limits_remove((pid_t)pid))
+		return;
+	if (d->nconn > 0)
+		d->nconn--;
 }
 
 /* Read the ids reception processes handed over; deliver each. */
@@ -329,6 +348,8 @@ daemon_handoff_read(struct daemon *d)
 			*p = '\0';
 			if (spool_id_valid(d->hbuf))
 				daemon_deliver(d, d->hbuf);
+			else if (d->hbuf[0] == '-')
+				daemon_connection_over(d, d->hbuf + 1);
 			else
 				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 					"daemon: bad id on the handoff pipe");

@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "deliver/deliver_int.h"
+#include "deliver/remote.h"
 #include "lib/arena.h"
 #include "lib/proctitle.h"
 #include "lib/runtime.h"
@@ -208,6 +209,15 @@ deliver_message(const char *id, unsigned flags)
 	d.sender = m->sender;
 	d.host_address = m->host_address;
 	d.flags = flags;
+	d.hold_logs = (flags & DELIVER_NO_ROOT) != 0;
+	if (flags & DELIVER_NO_ROOT) {
+		if (m->frozen) {
+			spool_close(m);
+			return 3;
+		}
+		/* Other messages down our connections may need root. */
+		remote_no_continuation();
+	}
 	if (m->frozen && !(flags & DELIVER_FROZEN) &&
 	    !deliver_frozen_timers(&d)) {
 		DEBUG("%s: frozen", id);
@@ -225,6 +235,14 @@ deliver_message(const char *id, unsigned flags)
 		cancel_all(&d);
 	route_all(&d);
 	retry_filter_routed(&d);
+	if (flags & DELIVER_NO_ROOT) {
+		if (transport_needs_root(&d)) {
+			dlog_drop(&d);
+			spool_close(m);
+			return 3;
+		}
+		dlog_release(&d);
+	}
 	transport_run_all(&d);
 	retry_after_transports(&d);
 	deliver_finish(&d);
@@ -307,20 +325,47 @@ detach_fds(bool sockets)
 			close(fd);
 }
 
+static int handoff_fd = -1; /* deliver_set_handoff */
+
 void
-deliver_detached(const char *id, bool sockets)
+deliver_detached(const char *id, bool sockets, unsigned flags)
 {
 	char copy[MESSAGE_ID_LEN + 1];
+	int rc;
 
 	snprintf(copy, sizeof(copy), "%s", id);
 	setsid();
 	detach_fds(sockets);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);
-	_exit(deliver_message(copy, 0) == 2 ? 1 : 0);
+	rc = deliver_message(copy, flags);
+	if (rc == 3)
+		deliver_start(copy); /* needs root: the daemon starts it */
+	_exit(rc == 2 ? 1 : 0);
 }
 
-static int handoff_fd = -1;
+void
+deliver_connection_over(void)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "-%ld\n", (long)getpid());
+	ssize_t w;
+
+	if (handoff_fd < 0)
+		return;
+	do
+		w = write(handoff_fd, line, (size_t)n);
+	while (w < 0 && errno == EINTR);
+}
+
+bool
+deliver_without_root_possible(void)
+{
+	if (!rt.started_as_root)
+		return true;
+	return rt.tern_uid != 0 && !route_may_need_root();
+}
+
 
 static void
 on_sigpipe(int sig)
@@ -404,7 +449,7 @@ deliver_fork(const char *id)
 
 		if (gc != 0)
 			_exit(gc < 0 ? 1 : 0);
-		deliver_detached(copy, true);
+		deliver_detached(copy, true, 0);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

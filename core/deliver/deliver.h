@@ -9,6 +9,12 @@
 #define DELIVER_FROZEN 0x2 /* -qff, -M: also frozen messages */
 #define DELIVER_QUEUE_SMTP 0x4 /* -qq first pass: route, local only */
 #define DELIVER_TWO_PASS   0x8 /* queue_run: -qq (a DELIVER_QUEUE_SMTP pass first) */
+/*
+ * A process without root (a reception process delivering its own
+ * message): if the message turns out to need root, stop after routing,
+ * with nothing written or logged, and return 3.
+ */
+#define DELIVER_NO_ROOT    0x10
 
 /*
  * Lock, read and deliver message id in this process: directors for local
@@ -17,7 +23,8 @@
  * rewrite -H, bounce failures, remove
  * the message when nothing is left ("Completed").  Returns 0 when the
  * message was processed (delivered, deferred or bounced), 1 when it was
- * locked by another process or did not exist, 2 on an error.
+ * locked by another process or did not exist, 2 on an error, 3 when
+ * DELIVER_NO_ROOT found it needs root (untouched: start it elsewhere).
  */
 int deliver_message(const char *id, unsigned flags);
 
@@ -37,6 +44,14 @@ void deliver_set_handoff(int fd);
 bool deliver_has_handoff(void);
 
 /*
+ * Can a process without root (a reception process, root given up for
+ * good) deliver messages itself with DELIVER_NO_ROOT?  Not when started
+ * as root with tern_user root, nor when a director or router may need
+ * root to route (route_may_need_root).  Rootless: always.
+ */
+bool deliver_without_root_possible(void);
+
+/*
  * Have id delivered now: through the daemon's handoff pipe when this
  * process has it (if the write fails, the message waits for a queue run,
  * which is logged), else deliver_fork().
@@ -46,11 +61,21 @@ void deliver_start(const char *id);
 /*
  * In a process just forked to deliver id: leave the terminal's session,
  * put /dev/null on stdin and stdout, close every inherited socket (unless
- * !sockets: the caller knows it has none), run deliver_message(id) and
- * exit.  The daemon starts deliveries this way, having closed its
- * listening sockets in the child, and reaps them itself.
+ * !sockets: the caller knows it has none), run deliver_message(id, flags)
+ * and exit; a DELIVER_NO_ROOT delivery that needs root goes to
+ * deliver_start.  The daemon starts deliveries this way, having closed
+ * its listening sockets in the child, and reaps them itself; so does a
+ * reception process for its connection's last message.
  */
-_Noreturn void deliver_detached(const char *id, bool sockets);
+_Noreturn void deliver_detached(const char *id, bool sockets,
+	unsigned flags);
+
+/*
+ * A reception process tells the daemon (handoff pipe: "-PID") that its
+ * connection is over, before it goes on to deliver: it no longer counts
+ * against smtp_accept_max and the per-host limits.
+ */
+void deliver_connection_over(void);
 
 /*
  * -bt / -bv: route `address` (verify: as RCPT verification would) and

@@ -31,6 +31,9 @@ struct delivery {
 	struct address_item *all, **all_tail;       /* every item */
 	struct address_item *queue, **queue_tail;   /* to be routed */
 	struct address_item *routed, **routed_tail; /* to be transported */
+	/* DELIVER_NO_ROOT: log lines kept until routing says we go on. */
+	bool                 hold_logs;
+	struct held_log     *held, **held_tail;
 };
 
 void delivery_init(struct delivery *d);
@@ -51,9 +54,21 @@ void transport_run_all(struct delivery *d);
 /* "user@dom <alias@dom>" for the logs. */
 const char *addr_log_name(const struct address_item *a);
 const struct address_item *addr_top(const struct address_item *a);
-/* Mainlog (and the message's msglog) unless only testing. */
+/*
+ * Mainlog (and the message's msglog) unless only testing; kept back while
+ * d->hold_logs, until dlog_release (written) or dlog_drop (forgotten).
+ */
 void dlog(struct delivery *d, int where, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void dlog_release(struct delivery *d);
+void dlog_drop(struct delivery *d);
+/*
+ * DELIVER_NO_ROOT: would a transport of what is routed need root (a uid
+ * or groups other than ours), or would routing have (rt.started_as_root
+ * and a director or router not known to route without it)?
+ */
+bool transport_needs_root(struct delivery *d);
+bool route_may_need_root(void);
 /* Set a's result and message. */
 void addr_result(struct address_item *a, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

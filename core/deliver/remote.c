@@ -125,6 +125,9 @@ wait_pop(struct tern_ctx *ctx, const char *db, const char *key,
 	return id;
 }
 
+/* DELIVER_NO_ROOT: other messages may need the root we do not have. */
+static bool no_continuation;
+
 int
 remote_wait_deliver(struct tern_ctx *ctx, struct tern_conn *c,
 	const char *host_key)
@@ -133,7 +136,7 @@ remote_wait_deliver(struct tern_ctx *ctx, struct tern_conn *c,
 	int n = 0;
 
 	if (ctx == NULL || ctx->msg == NULL || cont.depth > 0 ||
-	    !hints_usable())
+	    no_continuation || !hints_usable())
 		return 0;
 	db = wait_db(ctx);
 	self = ctx->msg->id;
@@ -160,6 +163,12 @@ bool
 remote_continuing(void)
 {
 	return cont.depth > 0;
+}
+
+void
+remote_no_continuation(void)
+{
+	no_continuation = true;
 }
 
 struct tern_conn *

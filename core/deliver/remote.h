@@ -19,6 +19,8 @@ int remote_wait_deliver(struct tern_ctx *ctx, struct tern_conn *c,
 struct tern_conn *remote_continued_conn(struct tern_ctx *ctx);
 /* Is this delivery one that remote_wait_deliver runs for another? */
 bool remote_continuing(void);
+/* From now on, remote_wait_deliver starts nothing in this process. */
+void remote_no_continuation(void);
 int remote_write_message(struct tern_ctx *ctx, struct tern_conn *c,
 	unsigned flags, const struct tern_address *batch, int timeout,
 	char **err_out);

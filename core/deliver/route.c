@@ -19,6 +19,7 @@
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/runtime.h"
 #include "log/log.h"
 #include "spool/spool.h"
 
@@ -124,10 +125,25 @@ addr_log_name(const struct address_item *a)
 		top->pub.address);
 }
 
+struct held_log {
+	int              where;
+	const char      *text;
+	struct held_log *next;
+};
+
+static void
+dlog_write(struct delivery *d, int where, const char *text)
+{
+	const char *id = d->msg != NULL ? d->msg->id : NULL;
+
+	log_write(where, id, "%s", text);
+	if (id != NULL && (where & TERN_LOG_MAIN))
+		spool_msglog(id, "%s", text);
+}
+
 void
 dlog(struct delivery *d, int where, const char *fmt, ...)
 {
-	const char *id = d->msg != NULL ? d->msg->id : NULL;
 	va_list ap;
 	char *text;
 
@@ -138,9 +154,63 @@ dlog(struct delivery *d, int where, const char *fmt, ...)
 	va_start(ap, fmt);
 	text = arena_vprintf(arena_msg, fmt, ap);
 	va_end(ap);
-	log_write(where, id, "%s", text);
-	if (id != NULL && (where & TERN_LOG_MAIN))
-		spool_msglog(id, "%s", text);
+	if (d->hold_logs) {
+		struct held_log *h = arena_zalloc(arena_msg, sizeof(*h));
+
+		h->where = where;
+		h->text = text;
+		if (d->held_tail == NULL)
+			d->held_tail = &d->held;
+		*d->held_tail = h;
+		d->held_tail = &h->next;
+		return;
+	}
+	dlog_write(d, where, text);
+}
+
+void
+dlog_release(struct delivery *d)
+{
+	d->hold_logs = false;
+	for (struct held_log *h = d->held; h != NULL; h = h->next)
+		dlog_write(d, h->where, h->text);
+	dlog_drop(d);
+}
+
+void
+dlog_drop(struct delivery *d)
+{
+	d->hold_logs = false;
+	d->held = NULL;
+	d->held_tail = &d->held;
+}
+
+/*
+ * The directors and routers shipped with Tern that route the same with
+ * or without a saved root.  forwardfile is not one (it reads a user's
+ * file as that user), nor is any driver from elsewhere: Tern cannot
+ * know what it does.
+ */
+bool
+route_may_need_root(void)
+{
+	static const char *const rootless[] = { "aliasfile", "localuser",
+		"smartuser", "dnslookup", "manualroute", NULL };
+
+	if (!rt.started_as_root)
+		return false;
+	for (int k = 0; k < 2; k++)
+		for (const struct driver_inst *i = k == 0 ? cfg.directors :
+		    cfg.routers; i != NULL; i = i->next) {
+			bool known = false;
+
+			for (const char *const *r = rootless; *r != NULL; r++)
+				if (strcmp(i->pub.driver, *r) == 0)
+					known = true;
+			if (!known)
+				return true;
+		}
+	return false;
 }
 
 void

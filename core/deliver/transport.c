@@ -479,6 +479,26 @@ run_local_here(struct delivery *d, struct address_item *first,
 	return rc;
 }
 
+bool
+transport_needs_root(struct delivery *d)
+{
+	if (!rt.started_as_root)
+		return false;
+	for (struct address_item *a = d->routed; a != NULL; a = a->next) {
+		struct ids ids;
+		char *err = NULL;
+
+		if (is_remote(a))
+			continue;
+		/* An error is the full delivery's to report, with root. */
+		if (local_ids(d, a, &ids, &err) != TERN_OK ||
+		    a->transport->g.transport.initgroups ||
+		    ids.uid != rt.tern_uid || ids.gid != rt.tern_gid)
+			return true;
+	}
+	return false;
+}
+
 static int
 run_local(struct delivery *d, struct address_item *first, char **text_out,
 	int *errno_out)

@@ -94,6 +94,20 @@ void receive_deliver_now(const char *id);
  */
 extern const char *receive_queue_reason;
 
+/*
+ * A reception process the daemon started delivers the last message of
+ * its connection itself, once the connection is over, instead of having
+ * the daemon fork a delivery process for it (docs/process.md).  With
+ * receive_hold_enable(), receive_deliver_now() holds each message's id;
+ * the SMTP session hands a held message to the daemon (receive_release)
+ * as soon as the client goes on with anything but QUIT, or is quiet for
+ * a moment; what is left at the end, receive_take_held() returns.
+ */
+void receive_hold_enable(void);
+bool receive_holding(void);
+void receive_release(void);
+const char *receive_take_held(void);
+
 /* Delivery mode from the command line: 'i', 'b' (default), 'q'. */
 extern char receive_delivery_mode;
 

@@ -68,9 +68,50 @@ receive_start_delivery(const char *id)
 	receive_deliver_now(id);
 }
 
+static bool hold_enabled;
+static char held[MESSAGE_ID_LEN + 1];
+
+void
+receive_hold_enable(void)
+{
+	hold_enabled = deliver_has_handoff();
+}
+
+bool
+receive_holding(void)
+{
+	return held[0] != '\0';
+}
+
+void
+receive_release(void)
+{
+	if (held[0] == '\0')
+		return;
+	deliver_start(held);
+	held[0] = '\0';
+}
+
+const char *
+receive_take_held(void)
+{
+	static char id[MESSAGE_ID_LEN + 1];
+
+	if (held[0] == '\0')
+		return NULL;
+	memcpy(id, held, sizeof(id));
+	held[0] = '\0';
+	return id;
+}
+
 void
 receive_deliver_now(const char *id)
 {
+	if (hold_enabled && strlen(id) <= MESSAGE_ID_LEN) {
+		receive_release(); /* an earlier message of this connection */
+		memcpy(held, id, strlen(id) + 1);
+		return;
+	}
 	if (!deliver_has_handoff() && receive_delivery_mode == 'i')
 		deliver_and_wait(id);
 	else

@@ -948,3 +948,40 @@ def spool_sections(path):
             j += 1
         i = j + 2 + int(head[i:j])
     return data[:43], data[43:off], head[:i], head[i + 2:]
+
+
+# ---------------------------------------------------------------- processes
+
+def traced_processes(tern, daemon, rcpts, sender="sender@example.net"):
+    """Send one message to rcpts while strace follows the daemon and its
+    children; return [(pid, call, text)] for process creation, uid
+    changes and opens, and the message id."""
+    out = tern.path("out", "procs.txt")
+    st = subprocess.Popen(
+        ["strace", "-f", "-qq", "-s", "200", "-o", str(out),
+         "-e", "trace=clone,clone3,fork,vfork,setresuid,openat",
+         "-p", str(daemon.pid)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: re.search(
+            r"^TracerPid:\s+[1-9]",
+            Path(f"/proc/{daemon.pid}/status").read_text(), re.M),
+            20, "strace to attach")
+        assert tern.send(rcpts, make_message(to=", ".join(rcpts)),
+                         sender=sender) == {}
+        tern.wait_queue_empty()
+        tern.wait_for_log(r"Completed")
+    finally:
+        st.terminate()
+        st.wait()
+    (msgid,) = re.findall(r"^\S+ \S+ (\S+) <= (?!<>)", tern.mainlog(), re.M)
+    calls = []
+    for line in out.read_text(errors="replace").splitlines():
+        m = re.match(r"(\d+)\s+(\w+)\((.*)$", line)
+        if m:
+            calls.append((m.group(1), m.group(2), m.group(3)))
+    return calls, msgid
+
+
+def forks(calls):
+    return [c for c in calls if c[1] in ("clone", "clone3", "fork", "vfork")
+            and "CLONE_THREAD" not in c[2]]

@@ -65,3 +65,92 @@ def test_reception_across_sighup_still_hands_over(tern):
     assert re.search(rf"{msgid} Completed", tern.mainlog())
     (raw,) = tern.mbox(tern.user)
     assert b"across the re-exec" in raw
+
+
+def send_one(s, rcpt, body):
+    s.expect("MAIL FROM:<sender@example.net>", 250)
+    s.expect(f"RCPT TO:<{rcpt}>", 250)
+    s.expect("DATA", 354)
+    s.send(make_message(to=rcpt, body=body) + b".\r\n")
+    code, text = s.reply()
+    assert code == 250, text
+
+
+def test_reception_delivers_its_last_message_itself(tern):
+    """One message per connection: once the client has quit, the
+    reception process delivers the message itself (docs/process.md), so
+    the daemon forks one process for it, not two."""
+    from tern_helpers import forks, traced_processes
+    tern.config()
+    daemon = tern.start_daemon()
+    calls, msgid = traced_processes(tern, daemon, [f"{tern.user}@test.example"])
+    trace = "\n".join(" ".join(c) for c in calls)
+    assert len(forks(calls)) == 1, trace
+    assert len(tern.mbox(tern.user)) == 1
+    assert len(tern.deliveries(msgid)) == 1
+
+
+def test_next_message_releases_the_held_one(tern):
+    """A second MAIL in the same connection hands the first message to
+    the daemon at once; the last one waits for the QUIT. Each is
+    delivered once."""
+    tern.config()
+    tern.start_daemon()
+    rcpt = f"{tern.user}@test.example"
+    s = tern.raw()
+    s.expect("EHLO client.example", 250)
+    send_one(s, rcpt, b"first\n")
+    send_one(s, rcpt, b"second\n")
+    tern.wait_mbox(tern.user, 1)
+    s.expect("QUIT", 221)
+    s.close()
+    tern.wait_mbox(tern.user, 2)
+    tern.wait_queue_empty()
+    assert len(tern.mbox(tern.user)) == 2
+    assert len(re.findall(r" => ", tern.mainlog())) == 2
+
+
+def test_quiet_client_does_not_hold_its_message(tern):
+    """A client that keeps the connection open and says nothing after
+    the 250 does not hold its message back: it goes to the daemon within
+    a moment, and the QUIT later does not deliver it again."""
+    tern.config()
+    tern.start_daemon()
+    rcpt = f"{tern.user}@test.example"
+    s = tern.raw()
+    s.expect("EHLO client.example", 250)
+    send_one(s, rcpt, b"quiet\n")
+    tern.wait_mbox(tern.user, 1, timeout=5)
+    tern.wait_queue_empty()
+    s.expect("NOOP", 250)
+    s.expect("QUIT", 221)
+    s.close()
+    tern.wait_for_log(r"Completed")
+    assert len(tern.mbox(tern.user)) == 1
+    assert len(re.findall(r" => ", tern.mainlog())) == 1
+
+
+def test_delivering_reception_frees_its_connection_slot(tern):
+    """A reception process delivering its message after the connection
+    ended no longer counts against smtp_accept_max: with a limit of one,
+    a second client is welcome while the first message's (slow) pipe
+    delivery runs."""
+    from tern_helpers import RawSMTP
+    tern.config(main="smtp_accept_max = 1",
+                aliases="slow: |/bin/sleep 4\n")
+    tern.start_daemon()
+    s = tern.raw()
+    s.expect("EHLO client.example", 250)
+    send_one(s, "slow@test.example", b"slowly\n")
+    s.expect("QUIT", 221)
+    s.close()
+    wait_for(lambda: any(b"delivering" in open(f"/proc/{p}/cmdline",
+                                                "rb").read()
+                         for p in tern.processes()), 10,
+             "the delivery in the reception process")
+    c = RawSMTP(tern.port)
+    assert c.banner[0] == 220, c.banner
+    c.expect("QUIT", 221)
+    c.close()
+    tern.wait_queue_empty(timeout=20)
+    assert "refused" not in tern.mainlog()

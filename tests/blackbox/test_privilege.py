@@ -8,7 +8,8 @@ import pwd
 import pytest
 
 from tern_helpers import IS_ROOT, connection_holders, ensure_user, \
-    make_message, proc_ids, split_message, wait_for
+    forks, make_message, proc_ids, split_message, traced_processes, \
+    wait_for
 
 pytestmark = pytest.mark.skipif(
     not IS_ROOT, reason="starts tern as root: run the tests as root (CI does)")
@@ -121,56 +122,60 @@ def test_sighup_reexec_rebinds_and_drops_again(tern, recipients):
     assert split_message(raw)[1] == b"after hup\n"
 
 
-def traced_processes(tern, daemon, rcpts, sender="sender@example.net"):
-    """Send one message to rcpts while strace follows the daemon and its
-    children; return [(pid, call, text)] for process creation, uid
-    changes and opens, and the message id."""
-    import re
-    import subprocess
-    from pathlib import Path
-    out = tern.path("out", "procs.txt")
-    st = subprocess.Popen(
-        ["strace", "-f", "-qq", "-s", "200", "-o", str(out),
-         "-e", "trace=clone,clone3,fork,vfork,setresuid,openat",
-         "-p", str(daemon.pid)], stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: re.search(
-            r"^TracerPid:\s+[1-9]",
-            Path(f"/proc/{daemon.pid}/status").read_text(), re.M),
-            20, "strace to attach")
-        assert tern.send(rcpts, make_message(to=", ".join(rcpts)),
-                         sender=sender) == {}
-        tern.wait_queue_empty()
-        tern.wait_for_log(r"Completed")
-    finally:
-        st.terminate()
-        st.wait()
-    (msgid,) = re.findall(r"^\S+ \S+ (\S+) <= (?!<>)", tern.mainlog(), re.M)
-    calls = []
-    for line in out.read_text(errors="replace").splitlines():
-        m = re.match(r"(\d+)\s+(\w+)\((.*)$", line)
-        if m:
-            calls.append((m.group(1), m.group(2), m.group(3)))
-    return calls, msgid
+def trace_text(calls):
+    return "\n".join(" ".join(c) for c in calls)
 
 
-def forks(calls):
-    return [c for c in calls if c[1] in ("clone", "clone3", "fork", "vfork")
-            and "CLONE_THREAD" not in c[2]]
+def deliveries_logged_once(tern, msgid):
+    """Routing and delivery lines of msgid appear once each: a reception
+    process that found the message needs root wrote nothing."""
+    lines = [l.split(" ", 3)[3] for l in tern.log_lines(msgid)]
+    assert len(lines) == len(set(lines)), "\n".join(lines)
+    assert sum(1 for l in lines if l == "Completed") == 1, "\n".join(lines)
 
 
-def test_delivery_as_tern_user_runs_without_a_transport_child(tern,
-                                                               recipients):
-    """A local delivery that runs as tern_user needs no uid change, so
-    appendfile (TERN_TRANSPORT_LOCAL_HERE) runs in the delivery process,
-    which first gives up root for good: two processes per message
-    (reception, delivery) instead of three, and still no saved root
-    where the mailbox is written."""
+def test_reception_delivers_its_message_to_tern_user_itself(tern,
+                                                            recipients):
+    """Started as root, a message whose delivery needs no root (here:
+    to tern_user) is delivered by its reception process once the client
+    has quit: one process for the message, which has had no root since
+    before it read the client's first byte."""
     rootmode(tern)
     daemon = tern.start_daemon(as_user=False)
     tu = pwd.getpwnam(tern.user)
     calls, msgid = traced_processes(tern, daemon, [f"{tern.user}@test.example"])
-    assert len(forks(calls)) == 2, "\n".join(" ".join(c) for c in calls)
+    assert len(forks(calls)) == 1, trace_text(calls)
+    (reception,) = {c[2].rsplit("= ", 1)[1] for c in forks(calls)}
+    box = str(tern.path("mail", tern.user))
+    (writer,) = {p for p, c, a in calls if c == "openat" and f'"{box}"' in a}
+    assert writer == reception, trace_text(calls)
+    drops = [a for p, c, a in calls if p == writer and c == "setresuid"]
+    assert drops and drops[-1].startswith(
+        f"{tu.pw_uid}, {tu.pw_uid}, {tu.pw_uid})"), drops
+    assert os.stat(box).st_uid == tu.pw_uid
+    assert len(tern.mbox(tern.user)) == 1
+    deliveries_logged_once(tern, msgid)
+
+
+def test_delivery_process_runs_appendfile_itself_for_tern_user(tern,
+                                                              recipients):
+    """With a forwardfile director (it reads users' files as the user,
+    which needs root), reception processes leave every delivery to the
+    daemon. A delivery as tern_user then runs appendfile
+    (TERN_TRANSPORT_LOCAL_HERE) in the delivery process, which first
+    gives up root for good: two processes, not three."""
+    from tern_helpers import STANDARD_CONFIG
+    old = "localuser:\n  driver = localuser\n"
+    assert old in STANDARD_CONFIG
+    tern.config(STANDARD_CONFIG.replace(old, "userforward:\n"
+        "  driver = forwardfile\n  file = .forward\n  no_verify\n\n" + old))
+    os.chmod(tern.path("mail"), 0o1777)
+    daemon = tern.start_daemon(as_user=False)
+    tu = pwd.getpwnam(tern.user)
+    calls, msgid = traced_processes(tern, daemon, [f"{tern.user}@test.example"])
+    assert len(forks(calls)) == 2, trace_text(calls)
+    assert all(c[0] == str(daemon.pid) for c in forks(calls)), \
+        trace_text(calls)
     box = str(tern.path("mail", tern.user))
     (writer,) = {p for p, c, a in calls if c == "openat" and f'"{box}"' in a}
     drops = [a for p, c, a in calls if p == writer and c == "setresuid"]
@@ -180,16 +185,20 @@ def test_delivery_as_tern_user_runs_without_a_transport_child(tern,
     assert len(tern.mbox(tern.user)) == 1
 
 
-def test_delivery_as_another_user_still_forks_a_child(tern, recipients):
+def test_delivery_as_another_user_goes_to_the_daemon(tern, recipients):
+    """The reception process routes the message, finds the delivery needs
+    another uid, and hands it to the daemon having written nothing; the
+    daemon's delivery process forks the transport child."""
     rootmode(tern)
     daemon = tern.start_daemon(as_user=False)
     pw = recipients[0]
     calls, msgid = traced_processes(tern, daemon,
                                     [f"{pw.pw_name}@test.example"])
-    assert len(forks(calls)) == 3, "\n".join(" ".join(c) for c in calls)
+    assert len(forks(calls)) == 3, trace_text(calls)
     box = tern.path("mail", pw.pw_name)
     assert os.stat(box).st_uid == pw.pw_uid
     assert len(tern.mbox(pw.pw_name)) == 1
+    deliveries_logged_once(tern, msgid)
 
 
 def test_tern_user_among_other_recipients(tern, recipients):
@@ -210,10 +219,10 @@ def test_tern_user_among_other_recipients(tern, recipients):
 
 def test_bounce_after_root_given_up_is_started_by_the_daemon(tern,
                                                              recipients):
-    """The delivery process gave up root to deliver to tern_user; the
-    bounce it writes for a failed recipient goes to a local user with
-    another uid, which needs root: the daemon starts that delivery
-    (handoff pipe), at once and without a queue run."""
+    """The reception process delivered to tern_user itself, without
+    root; the bounce it writes for a failed recipient goes to a local
+    user with another uid, which needs root: the daemon starts that
+    delivery (handoff pipe), at once and without a queue run."""
     tern.config(main="receiver_verify = false",
                 aliases="gone: :fail: no longer here\n")
     os.chmod(tern.path("mail"), 0o1777)
@@ -225,11 +234,12 @@ def test_bounce_after_root_given_up_is_started_by_the_daemon(tern,
     tu = pwd.getpwnam(tern.user)
     assert os.stat(tern.path("mail", tern.user)).st_uid == tu.pw_uid
     (bounce,) = tern.wait_mbox(sender.pw_name)
-    # reception, delivery (no transport child), and the bounce's delivery
-    # started by the daemon, with its transport child for the sender
-    trace = "\n".join(" ".join(c) for c in calls)
-    assert len(forks(calls)) == 4, trace
-    assert len([c for c in forks(calls) if c[0] == str(daemon.pid)]) == 3, \
+    # the reception process delivers to tern_user itself; the bounce's
+    # delivery is started by the daemon, with its transport child for
+    # the sender
+    trace = trace_text(calls)
+    assert len(forks(calls)) == 3, trace
+    assert len([c for c in forks(calls) if c[0] == str(daemon.pid)]) == 2, \
         trace
     (bounce,) = tern.wait_mbox(sender.pw_name)
     assert b"gone@test.example" in bounce and b"no longer here" in bounce
@@ -241,7 +251,8 @@ def test_bounce_after_root_given_up_is_started_by_the_daemon(tern,
 
 def test_initgroups_keeps_the_transport_child(tern, recipients):
     """initgroups gives the transport the user's supplementary groups,
-    which the delivery process does not have: the child is forked."""
+    which neither the reception nor the delivery process has: the
+    reception hands the message on, the child is forked."""
     from tern_helpers import STANDARD_CONFIG
     old = "local_mbox:\n  driver = appendfile\n"
     assert old in STANDARD_CONFIG
@@ -249,6 +260,7 @@ def test_initgroups_keeps_the_transport_child(tern, recipients):
     os.chmod(tern.path("mail"), 0o1777)
     daemon = tern.start_daemon(as_user=False)
     calls, msgid = traced_processes(tern, daemon, [f"{tern.user}@test.example"])
-    assert len(forks(calls)) == 3, "\n".join(" ".join(c) for c in calls)
+    assert len(forks(calls)) == 3, trace_text(calls)
     assert len(tern.mbox(tern.user)) == 1
+    deliveries_logged_once(tern, msgid)
 
