@@ -1,10 +1,12 @@
 /*
  * One connection, one process: the reception process gives up root
- * before it reads a byte from the network and hands every accepted
- * message id to the daemon through the daemon's handoff pipe; the daemon
- * (which never reads network data and keeps root as its saved set-user-id)
- * starts the delivery, which may need root to become the recipient.  The
- * delivery process therefore never inherits the client's socket.
+ * before it reads a byte from the network and hands accepted message ids
+ * to the daemon through the daemon's handoff pipe; the daemon (which
+ * never reads network data and keeps root as its saved set-user-id)
+ * starts those deliveries, which may need root to become the recipient,
+ * and never with the client's socket.  The connection's last message the
+ * reception process delivers itself once the socket is closed, when that
+ * needs no root (docs/process.md).
  */
 #include "daemon/daemon.h"
 
@@ -24,8 +26,10 @@
 #include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "lookup/lookup.h"
 #include "receive/receive.h"
 #include "smtp_in/smtp_in.h"
+#include "smtp_in/vars.h"
 
 const char *
 daemon_sockaddr_text(const struct sockaddr_storage *ss, char *host,
@@ -115,6 +119,10 @@ conn_session(int fd, int wfd)
 		_exit(rc);
 	close(fd); /* the client has had its 221, or is gone */
 	deliver_connection_over();
+	/* Nothing of the session may show in the delivery ($tls_in_*, $auth*,
+	 * lookups opened for RCPT): it must be what a fresh process does. */
+	memset(&smtp_in_vars, 0, sizeof(smtp_in_vars));
+	lookup_close_all();
 	deliver_detached(id, false, rt.started_as_root ? DELIVER_NO_ROOT : 0);
 }
 

@@ -209,7 +209,6 @@ deliver_message(const char *id, unsigned flags)
 	d.sender = m->sender;
 	d.host_address = m->host_address;
 	d.flags = flags;
-	d.hold_logs = (flags & DELIVER_NO_ROOT) != 0;
 	if (flags & DELIVER_NO_ROOT) {
 		if (m->frozen) {
 			spool_close(m);
@@ -217,6 +216,7 @@ deliver_message(const char *id, unsigned flags)
 		}
 		/* Other messages down our connections may need root. */
 		remote_no_continuation();
+		dlog_hold(&d);
 	}
 	if (m->frozen && !(flags & DELIVER_FROZEN) &&
 	    !deliver_frozen_timers(&d)) {

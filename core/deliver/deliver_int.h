@@ -55,17 +55,20 @@ void transport_run_all(struct delivery *d);
 const char *addr_log_name(const struct address_item *a);
 const struct address_item *addr_top(const struct address_item *a);
 /*
- * Mainlog (and the message's msglog) unless only testing; kept back while
- * d->hold_logs, until dlog_release (written) or dlog_drop (forgotten).
+ * Mainlog (and the message's msglog) unless only testing.  Between
+ * dlog_hold and dlog_release (written) or dlog_drop (forgotten), these
+ * lines and every other log line of the process are kept back.
  */
 void dlog(struct delivery *d, int where, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void dlog_hold(struct delivery *d);
 void dlog_release(struct delivery *d);
 void dlog_drop(struct delivery *d);
 /*
- * DELIVER_NO_ROOT: would a transport of what is routed need root (a uid
- * or groups other than ours), or would routing have (rt.started_as_root
- * and a director or router not known to route without it)?
+ * DELIVER_NO_ROOT (started as root): might a transport of what is
+ * routed need root (a uid or groups other than ours, or a remote
+ * transport other than Tern's smtp)?  Might routing (a director or router
+ * other than those shipped that route the same without root)?
  */
 bool transport_needs_root(struct delivery *d);
 bool route_may_need_root(void);

@@ -125,25 +125,16 @@ addr_log_name(const struct address_item *a)
 		top->pub.address);
 }
 
+/* A message log line kept back (hold_logs). */
 struct held_log {
-	int              where;
 	const char      *text;
 	struct held_log *next;
 };
 
-static void
-dlog_write(struct delivery *d, int where, const char *text)
-{
-	const char *id = d->msg != NULL ? d->msg->id : NULL;
-
-	log_write(where, id, "%s", text);
-	if (id != NULL && (where & TERN_LOG_MAIN))
-		spool_msglog(id, "%s", text);
-}
-
 void
 dlog(struct delivery *d, int where, const char *fmt, ...)
 {
+	const char *id = d->msg != NULL ? d->msg->id : NULL;
 	va_list ap;
 	char *text;
 
@@ -154,10 +145,12 @@ dlog(struct delivery *d, int where, const char *fmt, ...)
 	va_start(ap, fmt);
 	text = arena_vprintf(arena_msg, fmt, ap);
 	va_end(ap);
+	log_write(where, id, "%s", text); /* held by the log while hold_logs */
+	if (id == NULL || !(where & TERN_LOG_MAIN))
+		return;
 	if (d->hold_logs) {
 		struct held_log *h = arena_zalloc(arena_msg, sizeof(*h));
 
-		h->where = where;
 		h->text = text;
 		if (d->held_tail == NULL)
 			d->held_tail = &d->held;
@@ -165,21 +158,31 @@ dlog(struct delivery *d, int where, const char *fmt, ...)
 		d->held_tail = &h->next;
 		return;
 	}
-	dlog_write(d, where, text);
+	spool_msglog(id, "%s", text);
+}
+
+void
+dlog_hold(struct delivery *d)
+{
+	d->hold_logs = true;
+	log_hold(); /* the drivers' own lines (core->log) too */
 }
 
 void
 dlog_release(struct delivery *d)
 {
-	d->hold_logs = false;
+	log_hold_end(true);
 	for (struct held_log *h = d->held; h != NULL; h = h->next)
-		dlog_write(d, h->where, h->text);
-	dlog_drop(d);
+		spool_msglog(d->msg->id, "%s", h->text);
+	d->hold_logs = false;
+	d->held = NULL;
+	d->held_tail = &d->held;
 }
 
 void
 dlog_drop(struct delivery *d)
 {
+	log_hold_end(false);
 	d->hold_logs = false;
 	d->held = NULL;
 	d->held_tail = &d->held;

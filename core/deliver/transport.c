@@ -488,8 +488,12 @@ transport_needs_root(struct delivery *d)
 		struct ids ids;
 		char *err = NULL;
 
-		if (is_remote(a))
+		/* Tern's own smtp needs no root; of another, nobody knows. */
+		if (is_remote(a)) {
+			if (strcmp(a->transport->pub.driver, "smtp") != 0)
+				return true;
 			continue;
+		}
 		/* An error is the full delivery's to report, with root. */
 		if (local_ids(d, a, &ids, &err) != TERN_OK ||
 		    a->transport->g.transport.initgroups ||

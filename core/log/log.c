@@ -321,6 +321,62 @@ to_syslog(int where, const char *id, const char *text)
 		syslog(pri, "%s", text);
 }
 
+struct held_line {
+	int               where;
+	char             *id;
+	char             *text;
+	struct held_line *next;
+};
+
+static bool holding;
+static struct held_line *held, **held_tail = &held;
+
+void
+log_hold(void)
+{
+	holding = true;
+}
+
+static void log_emit(int where, const char *id, const char *text);
+
+void
+log_hold_end(bool write)
+{
+	struct held_line *h = held, *next;
+
+	holding = false;
+	held = NULL;
+	held_tail = &held;
+	for (; h != NULL; h = next) {
+		next = h->next;
+		if (write)
+			log_emit(h->where, h->id, h->text);
+		free(h->id);
+		free(h->text);
+		free(h);
+	}
+}
+
+/* false: could not keep it (out of memory): write it now. */
+static bool
+hold_line(int where, const char *id, const char *text)
+{
+	struct held_line *h = calloc(1, sizeof(*h));
+
+	if (h == NULL || (h->text = strdup(text)) == NULL ||
+	    (id != NULL && (h->id = strdup(id)) == NULL)) {
+		if (h != NULL) {
+			free(h->text);
+			free(h);
+		}
+		return false;
+	}
+	h->where = where;
+	*held_tail = h;
+	held_tail = &h->next;
+	return true;
+}
+
 /* Emit the formatted, single-line text to every destination in where. */
 static void
 log_emit(int where, const char *id, const char *text)
@@ -328,6 +384,9 @@ log_emit(int where, const char *id, const char *text)
 	char ts[32], head[96], line[8192];
 	int n, hn;
 	bool to_err = false;
+
+	if (holding && where != TERN_LOG_DEBUG && hold_line(where, id, text))
+		return;
 
 	timestamp(ts);
 	hn = snprintf(head, sizeof(head), "%s%s%s ", ts, id ? " " : "",

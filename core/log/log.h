@@ -28,6 +28,15 @@ void log_write(int where, const char *id, const char *fmt, ...)
 void log_vwrite(int where, const char *id, const char *fmt, va_list ap)
 	TERN_PRINTF(3, 0);
 
+/*
+ * Keep every line (debug lines aside) back from log_hold() until
+ * log_hold_end(): written then in order (write), or forgotten.  For a
+ * delivery that may turn out to be someone else's to do
+ * (DELIVER_NO_ROOT).
+ */
+void log_hold(void);
+void log_hold_end(bool write);
+
 #define DEBUG(...) \
 	do { if (log_debug_enabled) log_write(TERN_LOG_DEBUG, NULL, __VA_ARGS__); } while (0)
 

@@ -2,6 +2,7 @@
 #include "receive/receive.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,10 +72,19 @@ receive_start_delivery(const char *id)
 static bool hold_enabled;
 static char held[MESSAGE_ID_LEN + 1];
 
+/* tern_die: what this process held goes to the daemon after all. */
+static void
+release_at_exit(void)
+{
+	receive_release();
+}
+
 void
 receive_hold_enable(void)
 {
 	hold_enabled = deliver_has_handoff();
+	if (hold_enabled)
+		(void)atexit(release_at_exit);
 }
 
 bool

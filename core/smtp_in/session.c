@@ -193,17 +193,34 @@ hold_wait_ms(int fd)
 	return ms > 1000 ? 1000 : (int)ms;
 }
 
-/* A held message goes to the daemon unless the client is quick. */
+/* A whole QUIT line waiting on the socket (looked at, not read)? */
+static bool
+quit_waiting(int fd)
+{
+	char buf[16];
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+
+	return n >= 5 && strncasecmp(buf, "QUIT", 4) == 0 &&
+		memchr(buf, '\n', (size_t)n) != NULL;
+}
+
+/*
+ * A held message goes to the daemon unless the client's QUIT is there
+ * within a moment: anything else (another command, half a line, a TLS
+ * record we cannot look into) releases it, so that it never waits for
+ * the rest of a slow line.
+ */
 static void
 smtp_hold_wait(struct smtp_sess *s)
 {
 	struct pollfd pfd = { .fd = s->in_fd, .events = POLLIN };
-	int n;
+	int n = 0;
 
-	do
-		n = poll(&pfd, 1, hold_wait_ms(s->in_fd));
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
+	if (s->src.io == NULL)
+		do
+			n = poll(&pfd, 1, hold_wait_ms(s->in_fd));
+		while (n < 0 && errno == EINTR);
+	if (n <= 0 || !quit_waiting(s->in_fd))
 		receive_release();
 }
 

@@ -154,3 +154,24 @@ def test_delivering_reception_frees_its_connection_slot(tern):
     c.close()
     tern.wait_queue_empty(timeout=20)
     assert "refused" not in tern.mainlog()
+
+
+def test_half_a_line_does_not_hold_the_message(tern):
+    """After the 250 the client sends half a command and stops: the held
+    message goes to the daemon all the same, without waiting for the
+    rest of the line."""
+    tern.config()
+    tern.start_daemon()
+    rcpt = f"{tern.user}@test.example"
+    s = tern.raw()
+    s.expect("EHLO client.example", 250)
+    send_one(s, rcpt, b"half\n")
+    s.send("NO")
+    tern.wait_mbox(tern.user, 1, timeout=5)
+    s.send("OP\r\n")
+    code, text = s.reply()
+    assert code == 250, text
+    s.expect("QUIT", 221)
+    s.close()
+    tern.wait_for_log(r"Completed")
+    assert len(re.findall(r" => ", tern.mainlog())) == 1

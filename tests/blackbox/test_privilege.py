@@ -4,6 +4,7 @@ root).  Root only: the rest of the suite runs tern rootless."""
 
 import os
 import pwd
+import re
 
 import pytest
 
@@ -264,3 +265,29 @@ def test_initgroups_keeps_the_transport_child(tern, recipients):
     assert len(tern.mbox(tern.user)) == 1
     deliveries_logged_once(tern, msgid)
 
+
+
+def test_driver_log_lines_kept_back_when_handing_over(tern, recipients):
+    """A director's own log line (core->log) written while the reception
+    process routed the message is kept back with the rest: the message
+    needs root (another uid), so the daemon's delivery routes it again,
+    and the line is in the log once."""
+    from tern_helpers import STANDARD_CONFIG
+    old = "  pipe_transport = address_pipe\n"
+    assert old in STANDARD_CONFIG
+    pw = recipients[0]
+    tern.config(STANDARD_CONFIG.replace(old, old + "  skip_syntax_errors\n"),
+                aliases=f"mixed: {pw.pw_name}@test.example, x@\n")
+    os.chmod(tern.path("mail"), 0o1777)
+    tern.start_daemon(as_user=False)
+    assert tern.send("mixed@test.example",
+                     make_message(to="mixed@test.example")) == {}
+    tern.wait_queue_empty()
+    tern.wait_mbox(pw.pw_name)
+    log = tern.mainlog()
+    (msgid,) = tern.arrivals()
+    # (the reception's RCPT check logs it too, without the message id)
+    assert len(re.findall(re.escape(msgid) + r" director system_aliases: "
+                          r"syntax error .*rest of list skipped", log)) \
+        == 1, log
+    assert len(re.findall(r" => ", log)) == 1, log
