@@ -1,7 +1,8 @@
 """The daemon starts deliveries for its reception processes: each writes
-the id of every message it accepted to the daemon's handoff pipe
+the id of a message it accepted to the daemon's handoff pipe, except the
+connection's last, which it delivers itself once the connection is over
 (docs/process.md).  No queue runner runs in these tests (-bdf without
--q), so a message is delivered only if the handoff reached a daemon."""
+-q), so a message is delivered only if one of the two happened."""
 
 import os
 import re
