@@ -77,6 +77,16 @@ def send_one(s, rcpt, body):
     assert code == 250, text
 
 
+def started_session(tern):
+    """A daemon with the standard configuration, a client past EHLO, and
+    tern_user's address."""
+    tern.config()
+    tern.start_daemon()
+    s = tern.raw()
+    s.expect("EHLO client.example", 250)
+    return s, f"{tern.user}@test.example"
+
+
 def test_reception_delivers_its_last_message_itself(tern):
     """One message per connection: once the client has quit, the
     reception process delivers the message itself (docs/process.md), so
@@ -95,11 +105,7 @@ def test_next_message_releases_the_held_one(tern):
     """A second MAIL in the same connection hands the first message to
     the daemon at once; the last one waits for the QUIT. Each is
     delivered once."""
-    tern.config()
-    tern.start_daemon()
-    rcpt = f"{tern.user}@test.example"
-    s = tern.raw()
-    s.expect("EHLO client.example", 250)
+    s, rcpt = started_session(tern)
     send_one(s, rcpt, b"first\n")
     send_one(s, rcpt, b"second\n")
     tern.wait_mbox(tern.user, 1)
@@ -115,11 +121,7 @@ def test_quiet_client_does_not_hold_its_message(tern):
     """A client that keeps the connection open and says nothing after
     the 250 does not hold its message back: it goes to the daemon within
     a moment, and the QUIT later does not deliver it again."""
-    tern.config()
-    tern.start_daemon()
-    rcpt = f"{tern.user}@test.example"
-    s = tern.raw()
-    s.expect("EHLO client.example", 250)
+    s, rcpt = started_session(tern)
     send_one(s, rcpt, b"quiet\n")
     tern.wait_mbox(tern.user, 1, timeout=5)
     tern.wait_queue_empty()
@@ -161,11 +163,7 @@ def test_half_a_line_does_not_hold_the_message(tern):
     """After the 250 the client sends half a command and stops: the held
     message goes to the daemon all the same, without waiting for the
     rest of the line."""
-    tern.config()
-    tern.start_daemon()
-    rcpt = f"{tern.user}@test.example"
-    s = tern.raw()
-    s.expect("EHLO client.example", 250)
+    s, rcpt = started_session(tern)
     send_one(s, rcpt, b"half\n")
     s.send("NO")
     tern.wait_mbox(tern.user, 1, timeout=5)
