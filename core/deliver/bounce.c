@@ -23,6 +23,7 @@
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/io.h"
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "spool/spool.h"
@@ -94,7 +95,7 @@ static int
 notice_write(struct delivery *d, struct message *b, int fd,
 	const struct notice *n, char **err_out)
 {
-	if (write_all_fd(fd, n->text, strlen(n->text)) != 0) {
+	if (io_write_all(fd, n->text, strlen(n->text)) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: write: %m");
 		return -1;
 	}
@@ -103,7 +104,7 @@ notice_write(struct delivery *d, struct message *b, int fd,
 	    err_out) != TERN_OK)
 		return -1;
 	if (n->trailer != NULL &&
-	    write_all_fd(fd, n->trailer, strlen(n->trailer)) != 0) {
+	    io_write_all(fd, n->trailer, strlen(n->trailer)) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: write: %m");
 		return -1;
 	}

@@ -134,9 +134,6 @@ int deliver_write_message_hc(const struct message *m, int fd,
 int transport_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
 	const struct tern_address *batch, char **err_out);
 
-/* Write all of p to fd, across short writes and EINTR.  0 or -1. */
-int write_all_fd(int fd, const char *p, size_t n);
-
 /*
  * Bounce the failed addresses (NULL-terminated) to the sender.  0 when
  * a bounce was spooled (or is not needed), -1 when none could be

@@ -14,6 +14,7 @@
 
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/io.h"
 
 #define RETURN_OUTPUT_MAX (64 * 1024)
 
@@ -55,27 +56,9 @@ return_output_send(int fd, const struct address_item *first)
 	const char *text = first->return_output;
 	uint32_t len = text != NULL ? (uint32_t)strlen(text) : 0;
 
-	if (write_all_fd(fd, (const char *)&len, sizeof len) != 0)
+	if (io_write_all(fd, (const char *)&len, sizeof len) != 0)
 		return -1;
-	return len > 0 ? write_all_fd(fd, text, len) : 0;
-}
-
-/* read(2) until n bytes or the end; the count read. */
-static size_t
-read_some(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		r = read(fd, (char *)p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	return got;
+	return len > 0 ? io_write_all(fd, text, len) : 0;
 }
 
 void
@@ -83,12 +66,14 @@ return_output_receive(int fd, struct address_item *first)
 {
 	uint32_t len = 0;
 	char *text;
+	ssize_t got;
 
-	if (read_some(fd, &len, sizeof len) != sizeof len || len == 0 ||
-	    len > RETURN_OUTPUT_MAX + sizeof cut_note)
+	if (io_read_full(fd, &len, sizeof len) != (ssize_t)sizeof len ||
+	    len == 0 || len > RETURN_OUTPUT_MAX + sizeof cut_note)
 		return;
 	text = arena_alloc(arena_msg, (size_t)len + 1);
-	text[read_some(fd, text, len)] = '\0';
+	got = io_read_full(fd, text, len);
+	text[got > 0 ? got : 0] = '\0';
 	return_output_set(NULL, &first->pub, text, strlen(text));
 }
 

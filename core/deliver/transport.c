@@ -26,6 +26,7 @@
 #include "deliver/remote.h"
 #include "expand/expand.h"
 #include "lib/arena.h"
+#include "lib/io.h"
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "spool/spool.h"
@@ -364,28 +365,11 @@ local_child(struct delivery *d, struct address_item *first,
 	if (text != NULL)
 		r.len = strlen(text) < RESULT_TEXT_MAX ? strlen(text) :
 			RESULT_TEXT_MAX;
-	if (write_all_fd(fd, (const char *)&r, sizeof(r)) != 0 ||
-	    write_all_fd(fd, text != NULL ? text : "", r.len) != 0 ||
+	if (io_write_all(fd, (const char *)&r, sizeof(r)) != 0 ||
+	    io_write_all(fd, text != NULL ? text : "", r.len) != 0 ||
 	    return_output_send(fd, first) != 0)
 		_exit(1);
 	_exit(0);
-}
-
-static size_t
-read_full(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, (char *)p + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	return got;
 }
 
 /* The parent's side: collect the child's result; a crash is a DEFER. */
@@ -395,12 +379,14 @@ local_collect(int fd, pid_t pid, struct address_item *first, char **text_out,
 {
 	struct child_result r;
 	int status = 0;
-	size_t got = read_full(fd, &r, sizeof(r));
+	ssize_t got = io_read_full(fd, &r, sizeof(r));
 
-	if (got == sizeof(r) && r.len <= RESULT_TEXT_MAX) {
+	if (got == (ssize_t)sizeof(r) && r.len <= RESULT_TEXT_MAX) {
 		char *text = arena_alloc(arena_msg, r.len + 1);
 
-		text[read_full(fd, text, r.len)] = '\0';
+		ssize_t t = io_read_full(fd, text, r.len);
+
+		text[t > 0 ? t : 0] = '\0';
 		*text_out = r.len > 0 ? text : NULL;
 		*errno_out = r.basic_errno;
 		return_output_receive(fd, first);
@@ -408,7 +394,7 @@ local_collect(int fd, pid_t pid, struct address_item *first, char **text_out,
 	close(fd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (got == sizeof(r) && r.len <= RESULT_TEXT_MAX)
+	if (got == (ssize_t)sizeof(r) && r.len <= RESULT_TEXT_MAX)
 		return r.rc;
 	if (WIFSIGNALED(status))
 		*text_out = arena_printf(arena_msg,

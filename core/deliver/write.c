@@ -20,6 +20,7 @@
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/io.h"
 #include "spool/spool.h"
 
 #define CHUNK (64u * 1024)
@@ -35,29 +36,10 @@ struct wout {
 	int      err;       /* errno of the first write error */
 };
 
-int
-write_all_fd(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void
 w_flush(struct wout *w)
 {
-	if (w->err == 0 && w->len > 0 && write_all_fd(w->fd, w->buf, w->len) != 0)
+	if (w->err == 0 && w->len > 0 && io_write_all(w->fd, w->buf, w->len) != 0)
 		w->err = errno;
 	w->len = 0;
 }

@@ -15,6 +15,7 @@
 
 #include "deliver/deliver_int.h"
 #include "lib/arena.h"
+#include "lib/io.h"
 #include "spool/spool.h"
 
 static struct header h2 = { "Subject: hi\n", 12, HDR_NORMAL, NULL };
@@ -30,7 +31,7 @@ make_msg(struct message *m, const char *sender, const char *body, size_t len)
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, first, sizeof(first) - 1), sizeof(first) - 1);
-	assert_int_equal(write_all_fd(fd, body, len), 0);
+	assert_int_equal(io_write_all(fd, body, len), 0);
 	memset(m, 0, sizeof(*m));
 	memcpy(m->id, "1tX9aB-0004Kd-Q2", 17);
 	m->sender = sender;
@@ -150,7 +151,7 @@ test_body_end(void **state)
 	(void)state;
 	make_msg(&m, "s@example.org", "body line\n", 10);
 	m.body_end = m.body_offset + 10;
-	assert_int_equal(write_all_fd(m.data_fd, tail, sizeof(tail) - 1), 0);
+	assert_int_equal(io_write_all(m.data_fd, tail, sizeof(tail) - 1), 0);
 	out = run(&m, TERN_WR_BODY_ONLY, NULL, NULL);
 	assert_string_equal(out, "body line\n");
 	free(out);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "lib/io.h"
 #include "lib/runtime.h"
 
 #ifndef TERN_SPOOL_DEFAULT
@@ -182,22 +183,6 @@ open_log(const char *path)
 	return fd;
 }
 
-/* write(2) all of p; one call in the normal case. */
-static void
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 /*
  * The open log file idx: the cached one unless the path now names
  * another file (rotated, removed), checked at most once a second.
@@ -268,7 +253,7 @@ write_file(int idx, const char *line, size_t len)
 		errno = saved;
 		return false;
 	}
-	write_all(fd, line, len);
+	(void)io_write_all(fd, line, len);
 	if (lg.fd1[idx] == 0)
 		close(fd); /* opened, but could not be kept */
 	errno = saved;
@@ -426,7 +411,7 @@ log_emit(int where, const char *id, const char *text)
 	if (lg.use_syslog && (where & ~TERN_LOG_DEBUG) != 0)
 		to_syslog(where, id, text);
 	if (to_err)
-		write_all(STDERR_FILENO, line, (size_t)n);
+		(void)io_write_all(STDERR_FILENO, line, (size_t)n);
 }
 
 void

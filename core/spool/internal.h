@@ -61,7 +61,6 @@ bool spool_first_line_parse(const char *line, const char *id,
 	uint64_t *off_out);
 
 /* Write all of [p, p+n) to fd (at its offset, or its end with O_APPEND). */
-int spool_write_all(int fd, const char *p, size_t n);
 
 /* This process has fd open for message id (committed or being received). */
 void spool_open_add(const char *id, int fd, bool committed);

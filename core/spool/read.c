@@ -16,6 +16,7 @@
 
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/io.h"
 #include "log/log.h"
 #include "spool/internal.h"
 
@@ -61,24 +62,16 @@ read_header_section(int fd, off_t off, const char *path, struct message *m,
 	*size_out = st.st_size;
 	want = FIRST_READ;
 	for (;;) {
-		size_t avail = (size_t)(st.st_size - off), got = 0;
+		size_t avail = (size_t)(st.st_size - off), got;
+		ssize_t n;
 		char *text;
 
 		if (want > avail)
 			want = avail;
 		text = arena_alloc(arena_msg, want + 1);
-		while (got < want) {
-			ssize_t n = pread(fd, text + got, want - got,
-				off + (off_t)got);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return fail(err_out, "read", path);
-			if (n == 0)
-				break;
-			got += (size_t)n;
-		}
+		if ((n = io_pread_full(fd, text, want, off)) < 0)
+			return fail(err_out, "read", path);
+		got = (size_t)n;
 		text[got] = '\0';
 		*m = keep;
 		if (spool_header_decode(arena_msg, path, text, got, m, used_out,
@@ -349,7 +342,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	 * so that it stays malformed (ignored) whatever it was cut after,
 	 * and the next record stands alone.
 	 */
-	if (lock && torn && spool_write_all(fd, "\x7f\n", 2) != 0) {
+	if (lock && torn && io_write_all(fd, "\x7f\n", 2) != 0) {
 		fail(err_out, "write", path);
 		goto out_close;
 	}

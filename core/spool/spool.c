@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/io.h"
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "spool/internal.h"
@@ -156,39 +157,6 @@ spool_fsync_input(int fd, char **err_out)
 	if (dfd >= 0)
 		close(dfd);
 	return rc;
-}
-
-int
-spool_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-pwrite_all(int fd, const char *p, size_t n, off_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
 }
 
 static int
@@ -346,7 +314,7 @@ spool_msglog(const char *id, const char *fmt, ...)
 		}
 		return;
 	}
-	if (spool_write_all(o->fd, line, (size_t)n) != 0)
+	if (io_write_all(o->fd, line, (size_t)n) != 0)
 		log_write(TERN_LOG_MAIN, id, "spool: write %s: %m",
 			spool_path(id, 'M'));
 }
@@ -418,7 +386,7 @@ spool_data_create(struct message *m, char **err_out)
 	if (fd < 0)
 		return -1;
 	spool_first_line(line, m->id, 0);
-	if (spool_write_all(fd, line, SPOOL_FIRST_LINE_LEN) != 0) {
+	if (io_write_all(fd, line, SPOOL_FIRST_LINE_LEN) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
 			spool_path(m->id, 'M'));
 		unlink(spool_path(m->id, 'M'));
@@ -504,8 +472,8 @@ spool_commit(struct message *m, int data_fd, char **err_out)
 	}
 	spool_first_line(line, m->id, (uint64_t)m->body_end);
 	/* One write for the section, then the offset: the commit. */
-	if (pwrite_all(data_fd, b.p, b.len, m->body_end) != 0 ||
-	    pwrite_all(data_fd, line, SPOOL_FIRST_LINE_LEN, 0) != 0) {
+	if (io_pwrite_all(data_fd, b.p, b.len, m->body_end) != 0 ||
+	    io_pwrite_all(data_fd, line, SPOOL_FIRST_LINE_LEN, 0) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m", path);
 		goto out_remove;
 	}
@@ -576,7 +544,7 @@ spool_journal_add(struct message *m, const char *address, char **err_out)
 			spool_path(m->id, 'M'));
 		return -1;
 	}
-	if (m->data_fd < 0 || spool_write_all(m->data_fd, b.p, b.len) != 0) {
+	if (m->data_fd < 0 || io_write_all(m->data_fd, b.p, b.len) != 0) {
 		if (m->data_fd < 0)
 			errno = EBADF;
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
@@ -636,7 +604,7 @@ spool_update(struct message *m, char **err_out)
 		}
 	if (b.len == 0)
 		return 0;
-	if (m->data_fd < 0 || spool_write_all(m->data_fd, b.p, b.len) != 0) {
+	if (m->data_fd < 0 || io_write_all(m->data_fd, b.p, b.len) != 0) {
 		if (m->data_fd < 0)
 			errno = EBADF;
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
@@ -674,7 +642,7 @@ copy_range(int from, int to, off_t off, size_t len)
 			continue;
 		if (n <= 0)
 			return n == 0 ? (errno = EIO, -1) : -1;
-		if (pwrite_all(to, buf, (size_t)n, out) != 0)
+		if (io_pwrite_all(to, buf, (size_t)n, out) != 0)
 			return -1;
 		in += n;
 		out += n;
@@ -743,10 +711,10 @@ spool_rewrite_header(struct message *m, char **err_out)
 	spool_first_line(line, m->id, (uint64_t)m->body_end);
 	/* Locked before it takes the name: nobody can deliver from it. */
 	if (fcntl(fd, F_SETLK, &fl) != 0 ||
-	    pwrite_all(fd, line, SPOOL_FIRST_LINE_LEN, 0) != 0 ||
+	    io_pwrite_all(fd, line, SPOOL_FIRST_LINE_LEN, 0) != 0 ||
 	    copy_range(m->data_fd, fd, m->body_offset,
 		(size_t)(m->body_end - m->body_offset)) != 0 ||
-	    pwrite_all(fd, b.p, b.len, m->body_end) != 0 ||
+	    io_pwrite_all(fd, b.p, b.len, m->body_end) != 0 ||
 	    (conf.spool_sync && fdatasync(fd) != 0) || set_append(fd) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m", tmp);
 		goto out_fail;
