@@ -101,14 +101,13 @@ conn_info(int fd, struct smtp_conn_info *ci)
  * process fewer per message (docs/process.md).
  */
 static _Noreturn void
-conn_session(int fd, int wfd)
+conn_session(int fd)
 {
 	struct smtp_conn_info ci;
 	const char *id;
 	int rc;
 
 	runtime_drop_privilege_for_good();
-	deliver_set_handoff(wfd); /* accepted ids go to the daemon */
 	if (deliver_without_root_possible())
 		receive_hold_enable();
 	conn_info(fd, &ci);
@@ -142,11 +141,9 @@ daemon_connection(int fd, struct listener *ls, size_t nls,
 		}
 		return pid;
 	}
-	daemon_child_signals(orig_mask);
-	daemon_close_listeners(ls, nls);
+	daemon_child_init(orig_mask, ls, nls, handoff);
 	arena_reset(arena_conn);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);
-	close(handoff[0]);
-	conn_session(fd, handoff[1]);
+	conn_session(fd);
 }

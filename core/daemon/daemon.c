@@ -72,12 +72,16 @@ on_signal(int sig)
 static const int daemon_signals[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
 
 void
-daemon_child_signals(const sigset_t *orig_mask)
+daemon_child_init(const sigset_t *orig_mask, struct listener *ls,
+	size_t nls, const int handoff[2])
 {
 	for (size_t i = 0; i < sizeof(daemon_signals) / sizeof(int); i++)
 		signal(daemon_signals[i], SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, orig_mask, NULL);
+	daemon_close_listeners(ls, nls);
+	close(handoff[0]);
+	deliver_set_handoff(handoff[1]);
 }
 
 /*
@@ -246,10 +250,7 @@ daemon_queue_run(struct daemon *d)
 		return;
 	}
 	if (pid == 0) {
-		daemon_child_signals(&d->orig_mask);
-		daemon_close_listeners(d->ls, d->nls);
-		close(d->handoff[0]);
-		close(d->handoff[1]);
+		daemon_child_init(&d->orig_mask, d->ls, d->nls, d->handoff);
 		_exit(queue_run(daemon_queue_flags) == 0 ? 0 : 1);
 	}
 	d->runners[d->nrunners++] = pid;
@@ -302,13 +303,8 @@ daemon_deliver(struct daemon *d, const char *id)
 		return;
 	}
 	if (pid == 0) {
-		daemon_child_signals(&d->orig_mask);
-		daemon_close_listeners(d->ls, d->nls);
-		close(d->handoff[0]);
-		/* A bounce it writes is started by us (deliver_start). */
-		deliver_set_handoff(d->handoff[1]);
-		/* listeners closed: no sockets */
-		deliver_detached(id, false, 0);
+		daemon_child_init(&d->orig_mask, d->ls, d->nls, d->handoff);
+		deliver_detached(id, false, 0); /* no sockets left */
 	}
 }
 

@@ -48,7 +48,13 @@ const char *limits_check(const char *host, int nconn, const char **queue_out);
 void limits_add(pid_t pid, const char *host);
 bool limits_remove(pid_t pid); /* false: pid was not a reception process */
 
-/* The child side of a fork: default signals, the daemon's mask restored. */
-void daemon_child_signals(const sigset_t *orig_mask);
+/*
+ * The child side of a fork (reception, delivery, queue runner): default
+ * signals and the daemon's mask, no listening sockets, and the handoff
+ * pipe's write end only, for the ids it wants the daemon to deliver
+ * (deliver_set_handoff).
+ */
+void daemon_child_init(const sigset_t *orig_mask, struct listener *ls,
+	size_t nls, const int handoff[2]);
 
 #endif
