@@ -121,6 +121,9 @@ int hdr_changes_parse(struct arena *a, const char *add, const char *remove,
  */
 int transport_hdr_changes(struct tern_ctx *ctx,
 	const struct hdr_changes **out, char **err_out);
+/* The same, after checking ctx has a message (TERN_ERROR if not). */
+int transport_write_begin(struct tern_ctx *ctx,
+	const struct hdr_changes **out, char **err_out);
 
 /* deliver_write_message, leaving out and adding headers as hc says. */
 int deliver_write_message_hc(const struct message *m, int fd,

@@ -207,13 +207,8 @@ remote_write_message(struct tern_ctx *ctx, struct tern_conn *c,
 	const struct hdr_changes *hc;
 	int rc;
 
-	if (ctx == NULL || ctx->msg == NULL) {
-		*err_out = arena_strdup(arena_msg, "no message to write");
-		return TERN_ERROR;
-	}
-	if ((rc = transport_hdr_changes(ctx, &hc, err_out)) != TERN_OK)
-		return rc;
-	if ((rc = net_flush(c, timeout, err_out)) != TERN_OK)
+	if ((rc = transport_write_begin(ctx, &hc, err_out)) != TERN_OK ||
+	    (rc = net_flush(c, timeout, err_out)) != TERN_OK)
 		return rc;
 	flags = transport_write_flags(ctx, flags);
 	if (c->is_tls)

@@ -497,17 +497,24 @@ transport_hdr_changes(struct tern_ctx *ctx, const struct hdr_changes **out,
 }
 
 int
+transport_write_begin(struct tern_ctx *ctx, const struct hdr_changes **out,
+	char **err_out)
+{
+	if (ctx == NULL || ctx->msg == NULL) {
+		*err_out = arena_strdup(arena_msg, "no message to write");
+		return TERN_ERROR;
+	}
+	return transport_hdr_changes(ctx, out, err_out);
+}
+
+int
 transport_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
 	const struct tern_address *batch, char **err_out)
 {
 	const struct hdr_changes *hc;
 	int rc;
 
-	if (ctx == NULL || ctx->msg == NULL) {
-		*err_out = arena_strdup(arena_msg, "no message to write");
-		return TERN_ERROR;
-	}
-	if ((rc = transport_hdr_changes(ctx, &hc, err_out)) != TERN_OK)
+	if ((rc = transport_write_begin(ctx, &hc, err_out)) != TERN_OK)
 		return rc;
 	return deliver_write_message_hc(ctx->msg, fd,
 		transport_write_flags(ctx, flags), batch, hc, NULL, err_out);
