@@ -212,11 +212,13 @@ resolve_group(struct delivery *d, struct address_item *a,
 /*
  * The uid/gid of a local delivery: the address's (set by localuser),
  * else the transport's user/group, else the director's (for pipes and
- * files from an alias file), else tern_user.
+ * files from an alias file), else tern_user.  The login name (for
+ * never_users and initgroups) only when want_login: it costs a passwd
+ * lookup when the uid came without one.
  */
 static int
 local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
-	char **err_out)
+	bool want_login, char **err_out)
 {
 	struct driver_inst *t = a->transport, *dir = a->handled_by;
 	const struct transport_generic *tg = &t->g.transport;
@@ -240,7 +242,7 @@ local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
 		rc = resolve_user(d, a, t, user, ids, err_out);
 	if (rc == TERN_OK && group != NULL)
 		rc = resolve_group(d, a, t, group, ids, err_out);
-	if (rc == TERN_OK && ids->login == NULL) {
+	if (rc == TERN_OK && want_login && ids->login == NULL) {
 		struct passwd *pw = getpwuid(ids->uid);
 
 		if (pw != NULL)
@@ -481,7 +483,7 @@ transport_needs_root(struct delivery *d)
 			continue;
 		}
 		/* An error is the full delivery's to report, with root. */
-		if (local_ids(d, a, &ids, &err) != TERN_OK ||
+		if (local_ids(d, a, &ids, false, &err) != TERN_OK ||
 		    a->transport->g.transport.initgroups ||
 		    ids.uid != rt.tern_uid || ids.gid != rt.tern_gid)
 			return true;
@@ -496,7 +498,7 @@ run_local(struct delivery *d, struct address_item *first, char **text_out,
 	struct ids ids;
 	int pfd[2];
 	pid_t pid;
-	int rc = local_ids(d, first, &ids, text_out);
+	int rc = local_ids(d, first, &ids, true, text_out);
 
 	if (rc != TERN_OK) {
 		*errno_out = 0;
