@@ -67,8 +67,8 @@ void dlog_drop(struct delivery *d);
 /*
  * DELIVER_NO_ROOT (started as root): might a transport of what is
  * routed need root (a uid or groups other than ours, or a remote
- * transport other than Tern's smtp)?  Might routing (a director or router
- * other than those shipped that route the same without root)?
+ * transport that does not say TERN_MODF_NO_ROOT)?  Might routing (a
+ * director or router that does not say it)?
  */
 bool transport_needs_root(struct delivery *d);
 bool route_may_need_root(void);

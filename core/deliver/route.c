@@ -21,6 +21,7 @@
 #include "lib/buf.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "modules/modules.h"
 #include "spool/spool.h"
 
 void
@@ -189,30 +190,19 @@ dlog_drop(struct delivery *d)
 }
 
 /*
- * The directors and routers shipped with Tern that route the same with
- * or without a saved root.  forwardfile is not one (it reads a user's
- * file as that user), nor is any driver from elsewhere: Tern cannot
- * know what it does.
+ * Might a director or router need root to route?  Any that does not say
+ * TERN_MODF_NO_ROOT might: forwardfile reads a user's file as the user.
  */
 bool
 route_may_need_root(void)
 {
-	static const char *const rootless[] = { "aliasfile", "localuser",
-		"smartuser", "dnslookup", "manualroute", NULL };
-
 	if (!rt.started_as_root)
 		return false;
 	for (int k = 0; k < 2; k++)
 		for (const struct driver_inst *i = k == 0 ? cfg.directors :
-		    cfg.routers; i != NULL; i = i->next) {
-			bool known = false;
-
-			for (const char *const *r = rootless; *r != NULL; r++)
-				if (strcmp(i->pub.driver, *r) == 0)
-					known = true;
-			if (!known)
+		    cfg.routers; i != NULL; i = i->next)
+			if (!module_never_needs_root(i->mod))
 				return true;
-		}
 	return false;
 }
 

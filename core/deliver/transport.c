@@ -29,6 +29,7 @@
 #include "lib/io.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "modules/modules.h"
 #include "spool/spool.h"
 
 #define RESULT_TEXT_MAX 4000
@@ -476,9 +477,8 @@ transport_needs_root(struct delivery *d)
 		struct ids ids;
 		char *err = NULL;
 
-		/* Tern's own smtp needs no root; of another, nobody knows. */
 		if (is_remote(a)) {
-			if (strcmp(a->transport->pub.driver, "smtp") != 0)
+			if (!module_never_needs_root(a->transport->mod))
 				return true;
 			continue;
 		}

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <ltdl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@
 #endif
 
 /* Every ABI 1.0 module has at least this much descriptor. */
-#define MODULE_SIZE_1_0 sizeof(struct tern_module)
+#define MODULE_SIZE_1_0 offsetof(struct tern_module, flags)
 
 struct loaded {
 	enum tern_kind            kind;
@@ -371,4 +372,11 @@ module_list_all(void)
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		list_kind(kinds[i]);
 	fflush(stdout);
+}
+
+bool
+module_never_needs_root(const struct tern_module *m)
+{
+	return m->size >= offsetof(struct tern_module, flags) +
+		sizeof(m->flags) && (m->flags & TERN_MODF_NO_ROOT) != 0;
 }

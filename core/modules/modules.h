@@ -2,6 +2,8 @@
 #ifndef TERN_CORE_MODULES_MODULES_H
 #define TERN_CORE_MODULES_MODULES_H
 
+#include <stdbool.h>
+
 #include <tern/module.h>
 
 extern const struct tern_core core_services;
@@ -28,6 +30,9 @@ const struct tern_module *module_load_lookup(const char *type,
  * runs.  The next module_load opens them again.
  */
 void module_cache_reset(void);
+
+/* Does m say TERN_MODF_NO_ROOT (a module built for ABI 1.0 cannot)? */
+bool module_never_needs_root(const struct tern_module *m);
 
 /* -bV: print every module found under the module directory. */
 void module_list_all(void);

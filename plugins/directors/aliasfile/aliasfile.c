@@ -319,4 +319,5 @@ TERN_MODULE(aliasfile) = {
 	.load = aliasfile_load,
 	.init = aliasfile_init,
 	.director = { .direct = aliasfile_direct },
+	.flags = TERN_MODF_NO_ROOT, /* uses no root */
 };

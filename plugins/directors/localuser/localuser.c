@@ -332,4 +332,5 @@ TERN_MODULE(localuser) = {
 	.load = localuser_load,
 	.init = localuser_init,
 	.director = { .direct = localuser_direct },
+	.flags = TERN_MODF_NO_ROOT, /* uses no root */
 };

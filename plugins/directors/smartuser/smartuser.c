@@ -104,4 +104,5 @@ TERN_MODULE(smartuser) = {
 	.load = smartuser_load,
 	.init = smartuser_init,
 	.director = { .direct = smartuser_direct },
+	.flags = TERN_MODF_NO_ROOT, /* uses no root */
 };

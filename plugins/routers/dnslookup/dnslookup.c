@@ -329,4 +329,5 @@ TERN_MODULE(dnslookup) = {
 	.load = dnslookup_load,
 	.init = dnslookup_init,
 	.router = { .route = dnslookup_route },
+	.flags = TERN_MODF_NO_ROOT, /* uses no root */
 };

@@ -248,4 +248,5 @@ TERN_MODULE(manualroute) = {
 	.load = manualroute_load,
 	.init = manualroute_init,
 	.router = { .route = manualroute_route },
+	.flags = TERN_MODF_NO_ROOT, /* uses no root */
 };

@@ -394,4 +394,5 @@ TERN_MODULE(smtp) = {
 	.load = smtp_load,
 	.init = smtp_init,
 	.transport = { .deliver = smtp_deliver, .is_local = 0 },
+	.flags = TERN_MODF_NO_ROOT, /* uses no root */
 };

@@ -190,7 +190,20 @@ struct tern_module {
 		struct tern_lookup_ops    lookup;
 		struct tern_auth_ops      auth;
 	};
+
+	/* ABI 1.1 (the core reads it only when size covers it): */
+	unsigned    flags;      /* TERN_MODF_* */
 };
+
+/*
+ * tern_module.flags: the module never uses root, so that it routes (a
+ * director or router) or delivers (a remote transport) the same in a
+ * process that has none.  Started as root, a reception process delivers
+ * its own message only when every director and router configured, and
+ * every remote transport the message is routed to, says so
+ * (docs/process.md).  A module that switches uid itself must not.
+ */
+#define TERN_MODF_NO_ROOT 0x1u
 
 /*
  * TERN_MODULE(name) = { ... }; defines the descriptor as
