@@ -130,7 +130,7 @@ deliver_finish(struct delivery *d)
 	char *err = NULL;
 
 	if (mark_done(d, handled) && !d->freeze) {
-		if (spool_remove(m->id, &err) != 0)
+		if (spool_remove(m, &err) != 0)
 			dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
 		log_write(TERN_LOG_MAIN, m->id, "Completed");
 		return;

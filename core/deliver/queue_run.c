@@ -121,6 +121,7 @@ queue_run(unsigned flags)
 	label = arena_strdup(arena_msg, label);
 	proctitle_set("tern: running queue%s", label);
 	log_write(TERN_LOG_MAIN, NULL, "Start queue run: pid=%ld%s", pid, label);
+	spool_reuse_recover();
 	if (spool_list(&ids, &n, conf.queue_run_in_order, &err) != 0) {
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 			"queue run: %s", err);

@@ -153,7 +153,7 @@ queue_remove(const char *id)
 	if (open_message(id, &m, true) != 0)
 		return 1;
 	/* Removed while the lock is held: no delivery can start meanwhile. */
-	if (spool_remove(id, &err) != 0) {
+	if (spool_remove(&m, &err) != 0) {
 		fprintf(stderr, "%s: %s\n", prog(), err);
 		spool_close(&m);
 		return 1;

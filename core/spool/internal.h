@@ -60,12 +60,60 @@ void spool_first_line(char line[SPOOL_FIRST_LINE_LEN + 1], const char *id,
 bool spool_first_line_parse(const char *line, const char *id,
 	uint64_t *off_out);
 
-/* Write all of [p, p+n) to fd (at its offset, or its end with O_APPEND). */
+/*
+ * The check record, "C " and SPOOL_CHECK_HEX hex digits, follows the
+ * header section's end line: the first half of the SHA-256 of the file's
+ * bytes from SPOOL_FIRST_LINE_LEN up to the end line's end, or up to
+ * SPOOL_CHECK_SPAN when the file is longer.  Only that part of a file can
+ * ever have held another message (files of at most SPOOL_REUSE_SIZE bytes
+ * go to pool/), so it tells a message from a mixture of two that a power
+ * cut left.  See docs/spool.md.
+ */
+#define SPOOL_CHECK_HEX  32
+#define SPOOL_CHECK_LEN  (2 + SPOOL_CHECK_HEX + 1)
+#define SPOOL_REUSE_SIZE ((off_t)64 * 1024)
+#define SPOOL_CHECK_SPAN SPOOL_REUSE_SIZE
 
-/* This process has fd open for message id (committed or being received). */
-void spool_open_add(const char *id, int fd, bool committed);
-/* fd is closed (or replaced by new_fd, when >= 0). */
-void spool_open_drop(int fd, int new_fd);
+/*
+ * The check digest of the bytes [SPOOL_FIRST_LINE_LEN, min(end,
+ * SPOOL_CHECK_SPAN)): those before `from` read from fd, those from `from`
+ * on taken from p.  0, or -1 with errno.
+ */
+int spool_check_digest(int fd, off_t from, const char *p, off_t end,
+	char hex[SPOOL_CHECK_HEX + 1]) TERN_MUST_CHECK;
+
+/*
+ * This process has fd open for message id (committed or being received);
+ * the next record goes at end.
+ */
+void spool_open_add(const char *id, int fd, bool committed, off_t end);
+/* fd is closed (or replaced by new_fd, whose records end at new_end). */
+void spool_open_drop(int fd, int new_fd, off_t new_end);
+/*
+ * Append a record to the message file open as fd: at the end of its
+ * records, which is not the end of a file taken from pool/.  0 or -1.
+ */
+int spool_append(int fd, const char *p, size_t n) TERN_MUST_CHECK;
+/* Where the records of fd end (-1: error). */
+off_t spool_open_end(int fd);
+
+/*
+ * pool/: emptied message files kept for reuse (reuse.c).  A file of at
+ * most SPOOL_REUSE_SIZE bytes, all NULs, whose blocks are allocated: a
+ * message written into it is made durable by an fdatasync that commits
+ * no metadata.
+ *
+ * spool_reuse_take: an emptied file from pool/, renamed to input/ID-M
+ * for a fresh m->id and locked, its offset at 0; -1 when there is none
+ * (or spool_reuse_max is 0).
+ */
+int spool_reuse_take(struct message *m);
+/*
+ * Empty m's file (locked, open as m->data_fd) and move it to pool/
+ * instead of removing it.  0, or -1 when it is not kept (too big, the
+ * pool full, an error): the caller removes it.
+ */
+int spool_reuse_put(struct message *m);
 
 /* spool_directory, or the built-in default. */
 const char *spool_base(void);

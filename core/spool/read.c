@@ -90,15 +90,17 @@ read_header_section(int fd, off_t off, const char *path, struct message *m,
 
 /*
  * Each whole line of [start, end) of fd, '\n' included, to line(arg, ...),
- * reading in chunks: any number of lines.  A line longer than a chunk is
- * skipped (no record is that long).  line() returns false to stop (-1,
- * with *err_out set by it).  *torn_out: the last line has no '\n'.
+ * reading in chunks: any number of lines.  The records end at the first
+ * NUL, if any before end: a file taken from pool/ is longer than its
+ * content.  A line longer than a chunk is skipped (no record is that
+ * long).  line() returns false to stop (-1, with *err_out set by it).
+ * *torn_out: the last line has no '\n'; *end_out: where the records end.
  */
 typedef bool (*line_fn)(void *arg, const char *p, size_t n, char **err_out);
 
 static int
 stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
-	void *arg, bool *torn_out, char **err_out)
+	void *arg, bool *torn_out, off_t *end_out, char **err_out)
 {
 	char *buf = arena_alloc(arena_scratch, RECORD_CHUNK);
 	size_t have = 0;
@@ -109,7 +111,7 @@ stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
 	while (pos < end) {
 		size_t want = RECORD_CHUNK - have;
 		ssize_t n;
-		char *p, *e, *nl;
+		char *p, *e, *nl, *nul;
 
 		if ((off_t)want > end - pos)
 			want = (size_t)(end - pos);
@@ -120,6 +122,10 @@ stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
 			return fail(err_out, "read", path);
 		if (n == 0)
 			break;
+		if ((nul = memchr(buf + have, '\0', (size_t)n)) != NULL) {
+			n = nul - (buf + have);
+			end = pos + n; /* the last round */
+		}
 		pos += n;
 		have += (size_t)n;
 		p = buf;
@@ -140,6 +146,7 @@ stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
 		}
 	}
 	*torn_out = have > 0 || skipping;
+	*end_out = pos;
 	return 0;
 }
 
@@ -199,8 +206,8 @@ open_locked(const char *path, bool lock, char **err_out)
 
 	for (int tries = 0; tries < OPEN_TRIES; tries++) {
 		struct stat a, b;
-		int fd = open(path, (lock ? O_RDWR | O_APPEND : O_RDONLY) |
-			O_CLOEXEC | O_NOFOLLOW);
+		int fd = open(path, (lock ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+			O_NOFOLLOW);
 
 		if (fd < 0)
 			return fail(err_out, "open", path);
@@ -270,6 +277,37 @@ compute_size(struct message *m)
 	m->size += (uint64_t)(m->body_end - m->body_offset);
 }
 
+/*
+ * The check record at off (just after the header section), against the
+ * file's bytes: 0, or -1 with *err_out (errno EINVAL when they differ).
+ */
+static int
+check_record(int fd, off_t off, const char *path, char **err_out)
+{
+	char rec[SPOOL_CHECK_LEN], hex[SPOOL_CHECK_HEX + 1];
+	ssize_t n = io_pread_full(fd, rec, sizeof(rec), off);
+
+	if (n < 0)
+		return fail(err_out, "read", path);
+	if (n != (ssize_t)sizeof(rec) || rec[0] != 'C' || rec[1] != ' ' ||
+	    rec[SPOOL_CHECK_LEN - 1] != '\n') {
+		*err_out = arena_printf(arena_msg, "spool: %s: no check record "
+			"after the header section", path);
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_check_digest(fd, off, NULL, off, hex) != 0)
+		return fail(err_out, "read", path);
+	if (memcmp(rec + 2, hex, SPOOL_CHECK_HEX) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: %s: the check record "
+			"does not match the content (damaged, or left by a "
+			"crash)", path);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 spool_read(const char *id, struct message *m, bool lock, char **err_out)
 {
@@ -277,7 +315,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	char first[SPOOL_FIRST_LINE_LEN], *text;
 	uint64_t off;
 	size_t used;
-	off_t size;
+	off_t size, end;
 	bool torn;
 	int fd, saved;
 
@@ -299,8 +337,13 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	    !spool_first_line_parse(first, id, &off)) {
 		struct stat st;
 
-		/* A reception that has not written its first line yet. */
-		if (fstat(fd, &st) == 0 && st.st_size < SPOOL_FIRST_LINE_LEN)
+		/*
+		 * A reception that has not written its first line yet, or a
+		 * file emptied for pool/ (all NULs) on its way there.
+		 */
+		if ((fstat(fd, &st) == 0 && st.st_size < SPOOL_FIRST_LINE_LEN)
+		    || (first[0] == '\0' && memcmp(first, first + 1,
+		    sizeof(first) - 1) == 0))
 			return incomplete(m, fd, lock, path, err_out);
 		close(fd);
 		*err_out = arena_printf(arena_msg, "spool: %s: first line is "
@@ -330,25 +373,30 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	if (read_header_section(fd, m->body_end, path, m, &text, &used, &size,
 	    err_out) != 0)
 		goto out_close;
+	if (check_record(fd, m->body_end + (off_t)used, path, err_out) != 0)
+		goto out_close;
 	m->spooled_frozen = m->frozen;
 	m->spooled_warnings = m->warning_count;
 	for (size_t i = 0; i < m->nrcpts; i++)
 		m->rcpts[i].spooled = m->rcpts[i].done;
-	if (stream_lines(fd, m->body_end + (off_t)used, size, path,
-	    apply_line, m, &torn, err_out) != 0)
+	if (stream_lines(fd, m->body_end + (off_t)used + SPOOL_CHECK_LEN,
+	    size, path, apply_line, m, &torn, &end, err_out) != 0)
 		goto out_close;
 	/*
 	 * A torn last record: end it with a DEL, which no record may hold,
 	 * so that it stays malformed (ignored) whatever it was cut after,
 	 * and the next record stands alone.
 	 */
-	if (lock && torn && io_write_all(fd, "\x7f\n", 2) != 0) {
-		fail(err_out, "write", path);
-		goto out_close;
+	if (lock && torn) {
+		if (io_pwrite_all(fd, "\x7f\n", 2, end) != 0) {
+			fail(err_out, "write", path);
+			goto out_close;
+		}
+		end += 2;
 	}
 	compute_size(m);
 	if (lock)
-		spool_open_add(id, fd, true);
+		spool_open_add(id, fd, true, end);
 	return 0;
 
 out_close:
@@ -363,7 +411,7 @@ void
 spool_close(struct message *m)
 {
 	if (m->data_fd >= 0) {
-		spool_open_drop(m->data_fd, -1);
+		spool_open_drop(m->data_fd, -1, 0);
 		close(m->data_fd);
 	}
 	m->data_fd = -1;
@@ -398,7 +446,7 @@ section(const struct message *m, char which, size_t keep, char **text_out,
 	struct log_lines l;
 	char *text;
 	size_t used;
-	off_t size;
+	off_t size, end;
 	bool torn;
 
 	memset(&scratch, 0, sizeof(scratch));
@@ -418,7 +466,7 @@ section(const struct message *m, char which, size_t keep, char **text_out,
 	l.keep = keep;
 	l.dropped = false;
 	if (stream_lines(m->data_fd, m->body_end + (off_t)used, size, path,
-	    log_line, &l, &torn, err_out) != 0)
+	    log_line, &l, &torn, &end, err_out) != 0)
 		return -1;
 	*text_out = l.b.p != NULL ? l.b.p : arena_strdup(arena_msg, "");
 	*len_out = l.b.len;
@@ -442,10 +490,42 @@ spool_log_tail(const struct message *m, size_t keep, char **text_out,
 }
 
 int
-spool_remove(const char *id, char **err_out)
+spool_check_file(int fd, const char *id, const char *path, char **err_out)
 {
-	const char *path;
+	char first[SPOOL_FIRST_LINE_LEN], *text;
+	struct message m;
+	uint64_t off;
+	size_t used;
+	off_t size;
 
+	memset(&m, 0, sizeof(m));
+	memcpy(m.id, id, MESSAGE_ID_LEN + 1);
+	m.data_fd = fd;
+	if (io_pread_full(fd, first, sizeof(first), 0) != (ssize_t)sizeof(first)
+	    || !spool_first_line_parse(first, id, &off) || off == 0)
+		return 1;
+	if (off < SPOOL_FIRST_LINE_LEN || off > (uint64_t)INT64_MAX) {
+		*err_out = arena_printf(arena_msg, "spool: %s: bad header "
+			"offset", path);
+		return -1;
+	}
+	if (read_header_section(fd, (off_t)off, path, &m, &text, &used, &size,
+	    err_out) != 0) {
+		if (*err_out == NULL)
+			fail(err_out, "read", path);
+		return -1;
+	}
+	return check_record(fd, (off_t)off + (off_t)used, path, err_out);
+}
+
+int
+spool_remove(struct message *m, char **err_out)
+{
+	const char *path, *id = m->id;
+
+	/* Emptied and kept in pool/ for the next reception, when it can be. */
+	if (spool_reuse_put(m) == 0)
+		return 0;
 	if (!spool_id_valid(id)) {
 		*err_out = arena_printf(arena_msg, "spool: bad message id");
 		errno = EINVAL;

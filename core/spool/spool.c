@@ -1,7 +1,8 @@
 /*
- * Spool files: creating a message (ID-M under its final name, the body,
- * the header section, one fdatasync), rewriting it, appending D and L
- * records, and the table of the files this process has open.  The format,
+ * Spool files: creating a message (ID-M under its final name, or an
+ * emptied file taken from pool/; the body, the header section and its
+ * check record, one fdatasync), rewriting it, appending D and L records,
+ * and the table of the files this process has open.  The format,
  * the commit protocol and what a crash at each step leaves behind are in
  * docs/spool.md.
  */
@@ -18,6 +19,8 @@
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "config/config.h"
 #include "lib/arena.h"
@@ -91,7 +94,7 @@ make_dir(const char *path, char **err_out)
 int
 spool_init(char **err_out)
 {
-	static const char *const subdirs[] = { "input", "log", "db" };
+	static const char *const subdirs[] = { "input", "pool", "log", "db" };
 	const char *base = spool_base();
 
 	if (make_dir(base, err_out) != 0)
@@ -159,12 +162,73 @@ spool_fsync_input(int fd, char **err_out)
 	return rc;
 }
 
-static int
-set_append(int fd)
+int
+spool_check_digest(int fd, off_t from, const char *p, off_t end,
+	char hex[SPOOL_CHECK_HEX + 1])
 {
-	int fl = fcntl(fd, F_GETFL);
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE], chunk[16384];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	off_t pos = SPOOL_FIRST_LINE_LEN;
+	unsigned int mdlen = 0;
+	bool read_failed = false;
+	int rc = -1;
 
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_APPEND);
+	if (end > SPOOL_CHECK_SPAN)
+		end = SPOOL_CHECK_SPAN;
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	while (pos < end && pos < from) {
+		off_t lim = end < from ? end : from;
+		size_t want = (size_t)(lim - pos) < sizeof(chunk) ?
+			(size_t)(lim - pos) : sizeof(chunk);
+		ssize_t n = io_pread_full(fd, chunk, want, pos);
+
+		if (n < (ssize_t)want) {
+			if (n >= 0)
+				errno = EIO;
+			read_failed = true;
+			goto out;
+		}
+		if (EVP_DigestUpdate(ctx, chunk, want) != 1)
+			goto out;
+		pos += (off_t)want;
+	}
+	if (pos < end && EVP_DigestUpdate(ctx, p + (pos - from),
+	    (size_t)(end - pos)) != 1)
+		goto out;
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen * 2 <
+	    SPOOL_CHECK_HEX)
+		goto out;
+	for (size_t i = 0; i < SPOOL_CHECK_HEX / 2; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[SPOOL_CHECK_HEX] = '\0';
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	if (rc != 0 && !read_failed)
+		errno = EIO;
+	return rc;
+}
+
+/*
+ * Append the check record for a file whose header section, just encoded
+ * into b, goes at off (bytes before off are in fd already).
+ */
+static int
+add_check(struct buf *b, int fd, off_t off)
+{
+	char hex[SPOOL_CHECK_HEX + 1];
+
+	if (spool_check_digest(fd, off, b->p, off + (off_t)b->len, hex) != 0)
+		return -1;
+	if (!buf_adds(b, "C ") || !buf_adds(b, hex) || !buf_addc(b, '\n')) {
+		errno = EFBIG;
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -205,6 +269,7 @@ static struct open_msg {
 	dev_t  dev;
 	ino_t  ino;
 	bool   committed;
+	off_t  end;     /* where the next record goes */
 	size_t npending;
 	char   pending[PENDING_MAX];
 } open_msgs[OPEN_MAX] = {
@@ -222,7 +287,7 @@ open_valid(const struct open_msg *o)
 }
 
 void
-spool_open_add(const char *id, int fd, bool committed)
+spool_open_add(const char *id, int fd, bool committed, off_t end)
 {
 	struct open_msg *o = NULL;
 	struct stat st;
@@ -243,6 +308,7 @@ spool_open_add(const char *id, int fd, bool committed)
 	o->dev = st.st_dev;
 	o->ino = st.st_ino;
 	o->committed = committed;
+	o->end = end;
 	o->npending = 0;
 }
 
@@ -256,7 +322,7 @@ open_find_fd(int fd)
 }
 
 void
-spool_open_drop(int fd, int new_fd)
+spool_open_drop(int fd, int new_fd, off_t new_end)
 {
 	struct open_msg *o = open_find_fd(fd);
 	struct stat st;
@@ -268,7 +334,63 @@ spool_open_drop(int fd, int new_fd)
 		o->fd = new_fd;
 		o->dev = st.st_dev;
 		o->ino = st.st_ino;
+		o->end = new_end;
 	}
+}
+
+/*
+ * Where the records of fd end, without the table: the file's last byte
+ * that is not NUL, plus one.  No record holds a NUL, and a file taken
+ * from pool/ is all NULs after its content.
+ */
+static off_t
+scan_end(int fd)
+{
+	char chunk[4096];
+	struct stat st;
+	off_t pos;
+
+	if (fstat(fd, &st) != 0)
+		return -1;
+	for (pos = st.st_size; pos > 0;) {
+		size_t want = pos < (off_t)sizeof(chunk) ? (size_t)pos :
+			sizeof(chunk);
+		ssize_t n = io_pread_full(fd, chunk, want, pos - (off_t)want);
+
+		if (n != (ssize_t)want)
+			return -1;
+		for (size_t i = want; i > 0; i--)
+			if (chunk[i - 1] != '\0')
+				return pos - (off_t)want + (off_t)i;
+		pos -= (off_t)want;
+	}
+	return 0;
+}
+
+int
+spool_append(int fd, const char *p, size_t n)
+{
+	struct open_msg *o = NULL;
+	off_t end;
+
+	for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
+		if (open_msgs[i].fd == fd && fd >= 0 && open_valid(&open_msgs[i]))
+			o = &open_msgs[i];
+	end = o != NULL ? o->end : scan_end(fd);
+	if (end < 0 || io_pwrite_all(fd, p, n, end) != 0)
+		return -1;
+	if (o != NULL)
+		o->end = end + (off_t)n;
+	return 0;
+}
+
+off_t
+spool_open_end(int fd)
+{
+	for (size_t i = 0; i < OPEN_MAX; i++)
+		if (open_msgs[i].fd == fd && fd >= 0 && open_valid(&open_msgs[i]))
+			return open_msgs[i].end;
+	return scan_end(fd);
 }
 
 void
@@ -314,7 +436,7 @@ spool_msglog(const char *id, const char *fmt, ...)
 		}
 		return;
 	}
-	if (io_write_all(o->fd, line, (size_t)n) != 0)
+	if (spool_append(o->fd, line, (size_t)n) != 0)
 		log_write(TERN_LOG_MAIN, id, "spool: write %s: %m",
 			spool_path(id, 'M'));
 }
@@ -380,9 +502,11 @@ create_data(struct message *m, char **err_out)
 int
 spool_data_create(struct message *m, char **err_out)
 {
-	int fd = create_data(m, err_out);
+	int fd = spool_reuse_take(m);
 	char line[SPOOL_FIRST_LINE_LEN + 1];
 
+	if (fd < 0)
+		fd = create_data(m, err_out);
 	if (fd < 0)
 		return -1;
 	spool_first_line(line, m->id, 0);
@@ -395,7 +519,7 @@ spool_data_create(struct message *m, char **err_out)
 	}
 	m->body_offset = SPOOL_FIRST_LINE_LEN;
 	m->body_end = 0;
-	spool_open_add(m->id, fd, false);
+	spool_open_add(m->id, fd, false, 0);
 	return fd;
 }
 
@@ -408,7 +532,7 @@ spool_data_abort(struct message *m, int fd)
 	if (unlink(path) != 0 && errno != ENOENT)
 		log_write(TERN_LOG_MAIN, m->id, "spool: unlink %s: %m", path);
 	if (fd >= 0) {
-		spool_open_drop(fd, -1);
+		spool_open_drop(fd, -1, 0);
 		close(fd);
 	}
 }
@@ -419,7 +543,7 @@ spool_data_close(struct message *m, int data_fd)
 	(void)m;
 	if (data_fd < 0)
 		return;
-	spool_open_drop(data_fd, -1);
+	spool_open_drop(data_fd, -1, 0);
 	close(data_fd);
 }
 
@@ -453,19 +577,35 @@ spool_commit(struct message *m, int data_fd, char **err_out)
 	const char *path = spool_path(m->id, 'M');
 	struct open_msg *o = open_find_fd(data_fd);
 	char line[SPOOL_FIRST_LINE_LEN + 1];
-	struct stat st;
+	off_t pos;
 	struct buf b;
 
-	if (fstat(data_fd, &st) != 0 || st.st_size < SPOOL_FIRST_LINE_LEN) {
-		*err_out = arena_printf(arena_msg, "spool: stat %s: %m", path);
+	/*
+	 * The body ends where the writes through data_fd got to: a file
+	 * taken from pool/ is longer than what it holds.
+	 */
+	pos = lseek(data_fd, 0, SEEK_CUR);
+	if (pos < SPOOL_FIRST_LINE_LEN) {
+		if (pos >= 0)
+			errno = EINVAL;
+		*err_out = arena_printf(arena_msg, "spool: seek %s: %m", path);
 		goto out_remove;
 	}
 	m->body_offset = SPOOL_FIRST_LINE_LEN;
-	m->body_end = st.st_size;
+	m->body_end = pos;
 	m->size = message_size(m);
 	buf_init(&b, arena_scratch, 0);
-	if (!spool_header_encode(&b, m) || (o != NULL && o->npending > 0 &&
-	    !buf_add(&b, o->pending, o->npending))) {
+	if (!spool_header_encode(&b, m)) {
+		*err_out = arena_printf(arena_msg, "spool: %s: header too big",
+			path);
+		goto out_remove;
+	}
+	if (add_check(&b, data_fd, m->body_end) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: read %s: %m", path);
+		goto out_remove;
+	}
+	if (o != NULL && o->npending > 0 &&
+	    !buf_add(&b, o->pending, o->npending)) {
 		*err_out = arena_printf(arena_msg, "spool: %s: header too big",
 			path);
 		goto out_remove;
@@ -484,14 +624,14 @@ spool_commit(struct message *m, int data_fd, char **err_out)
 	}
 	if (spool_fsync_input(data_fd, err_out) != 0)
 		goto out_remove;
-	if (set_append(data_fd) != 0) {
-		*err_out = arena_printf(arena_msg, "spool: fcntl %s: %m", path);
-		goto out_remove;
-	}
 	mark_spooled(m);
 	if (o != NULL) {
 		o->committed = true;
+		o->end = m->body_end + (off_t)b.len;
 		o->npending = 0;
+	} else {
+		spool_open_add(m->id, data_fd, true,
+			m->body_end + (off_t)b.len);
 	}
 	return 0;
 
@@ -500,7 +640,7 @@ out_remove:
 		int saved = errno;
 
 		unlink(path);
-		spool_open_drop(data_fd, -1);
+		spool_open_drop(data_fd, -1, 0);
 		errno = saved;
 	}
 	return -1;
@@ -544,7 +684,7 @@ spool_journal_add(struct message *m, const char *address, char **err_out)
 			spool_path(m->id, 'M'));
 		return -1;
 	}
-	if (m->data_fd < 0 || io_write_all(m->data_fd, b.p, b.len) != 0) {
+	if (m->data_fd < 0 || spool_append(m->data_fd, b.p, b.len) != 0) {
 		if (m->data_fd < 0)
 			errno = EBADF;
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
@@ -604,7 +744,7 @@ spool_update(struct message *m, char **err_out)
 		}
 	if (b.len == 0)
 		return 0;
-	if (m->data_fd < 0 || io_write_all(m->data_fd, b.p, b.len) != 0) {
+	if (m->data_fd < 0 || spool_append(m->data_fd, b.p, b.len) != 0) {
 		if (m->data_fd < 0)
 			errno = EBADF;
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
@@ -696,10 +836,9 @@ spool_rewrite_header(struct message *m, char **err_out)
 		return -1;
 	}
 	buf_init(&b, arena_scratch, 0);
-	if (!spool_header_encode(&b, m) || keep_msglog(m, &b, err_out) != 0) {
-		if (*err_out == NULL)
-			*err_out = arena_printf(arena_msg, "spool: %s: header "
-				"too big", path);
+	if (!spool_header_encode(&b, m)) {
+		*err_out = arena_printf(arena_msg, "spool: %s: header too big",
+			path);
 		return -1;
 	}
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
@@ -714,8 +853,18 @@ spool_rewrite_header(struct message *m, char **err_out)
 	    io_pwrite_all(fd, line, SPOOL_FIRST_LINE_LEN, 0) != 0 ||
 	    copy_range(m->data_fd, fd, m->body_offset,
 		(size_t)(m->body_end - m->body_offset)) != 0 ||
-	    io_pwrite_all(fd, b.p, b.len, m->body_end) != 0 ||
-	    (conf.spool_sync && fdatasync(fd) != 0) || set_append(fd) != 0) {
+	    add_check(&b, fd, m->body_end) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: write %s: %m", tmp);
+		goto out_fail;
+	}
+	if (keep_msglog(m, &b, err_out) != 0) {
+		if (*err_out == NULL)
+			*err_out = arena_printf(arena_msg, "spool: %s: message "
+				"log too big", path);
+		goto out_fail;
+	}
+	if (io_pwrite_all(fd, b.p, b.len, m->body_end) != 0 ||
+	    (conf.spool_sync && fdatasync(fd) != 0)) {
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m", tmp);
 		goto out_fail;
 	}
@@ -731,7 +880,7 @@ spool_rewrite_header(struct message *m, char **err_out)
 	 */
 	if (spool_fsync_input(fd, err_out) != 0)
 		log_write(TERN_LOG_MAIN, m->id, "%s", *err_out);
-	spool_open_drop(m->data_fd, fd);
+	spool_open_drop(m->data_fd, fd, m->body_end + (off_t)b.len);
 	close(m->data_fd);
 	m->data_fd = fd;
 	mark_spooled(m);

@@ -181,8 +181,26 @@ int spool_journal_add(struct message *m, const char *address, char **err_out)
  */
 int spool_check_space(uint64_t msg_size, char **why_out);
 
-/* Remove ID-M.  0 or -1 with *err_out (errno ENOENT: no such message). */
-int spool_remove(const char *id, char **err_out);
+/*
+ * Remove m's ID-M: with m->data_fd open and locked, the file may instead
+ * be emptied and kept in pool/ for a later reception (spool_reuse_max).
+ * 0 or -1 with *err_out (errno ENOENT: no such message).
+ */
+int spool_remove(struct message *m, char **err_out);
+
+/*
+ * After a crash: move a committed message found in pool/ (its rename to
+ * input/ was lost) to input/, and empty anything else left in a pool
+ * file.  Queue runs call it.
+ */
+void spool_reuse_recover(void);
+
+/*
+ * Is the file open as fd (named path) message id, complete and
+ * matching its check record?  0, 1 (not committed), -1 (*err_out).
+ */
+int spool_check_file(int fd, const char *id, const char *path,
+	char **err_out);
 
 /*
  * All message ids in input/ (arena_scratch), sorted when `sorted`: every

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include "log/log.h"
 #include "queue/queue.h"
 #include "spool/spool.h"
+#include "spool/internal.h"
 
 static char spool_dir[] = "/tmp/tern-spool-test-XXXXXX";
 
@@ -313,7 +315,7 @@ test_round_trip(void **state)
 	assert_int_equal(r.size, sizeof(body) - 1 + 29 + 12 + 20);
 	assert_int_equal(m.size, r.size);
 	spool_close(&r);
-	assert_int_equal(spool_remove(m.id, &err), 0);
+	assert_int_equal(spool_remove(&m, &err), 0);
 }
 
 /* While one process holds the lock, another gets 1, not an error. */
@@ -341,7 +343,7 @@ test_lock(void **state)
 	spool_close(&r);
 	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
 	spool_close(&r);
-	assert_int_equal(spool_remove(m.id, &err), 0);
+	assert_int_equal(spool_remove(&m, &err), 0);
 }
 
 static void
@@ -422,11 +424,11 @@ test_journal_and_rewrite(void **state)
 	assert_true(memmem(text, len, "-frozen\n", 8) != NULL);
 	spool_close(&r);
 
-	assert_int_equal(spool_remove(m.id, &err), 0);
+	assert_int_equal(spool_remove(&m, &err), 0);
 	assert_false(file_exists(path));
 	assert_int_equal(spool_read(m.id, &r, false, &err), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(spool_remove(m.id, &err), -1);
+	assert_int_equal(spool_remove(&m, &err), -1);
 }
 
 /*
@@ -453,7 +455,7 @@ expect_bad_header(bool id_line, const char *rest, const char *err_part)
 	if (strstr(err, err_part) == NULL || strstr(err, m.id) == NULL)
 		fail_msg("bad -H: got \"%s\", want \"%s\" and the file name",
 		    err, err_part);
-	assert_int_equal(spool_remove(m.id, &err), 0);
+	assert_int_equal(spool_remove(&m, &err), 0);
 }
 
 static void
@@ -500,8 +502,24 @@ test_format_and_torn_record(void **state)
 	assert_true(strncmp(text + m.body_end, arena_printf(arena_scratch,
 		"%s-H\nalice 1000 100\n<sender@src.example>\n", m.id),
 		MESSAGE_ID_LEN + 39) == 0);
-	if (strstr(text + m.body_end, "To: one@dst.example\n.\nL ") == NULL)
-		fail_msg("no end line then L record: \"%s\"", text + m.body_end);
+	/* The end line, the check record, then the L record. */
+	{
+		const char *end = strstr(text + m.body_end,
+			"To: one@dst.example\n.\nC ");
+		char hex[SPOOL_CHECK_HEX + 1];
+		int fd = open(path, O_RDONLY);
+
+		if (end == NULL)
+			fail_msg("no end line then C record: \"%s\"",
+			    text + m.body_end);
+		end += strlen("To: one@dst.example\n.\n");
+		assert_true(fd >= 0);
+		assert_int_equal(spool_check_digest(fd, end - text, NULL,
+			end - text, hex), 0);
+		close(fd);
+		assert_memory_equal(end + 2, hex, SPOOL_CHECK_HEX);
+		assert_memory_equal(end + SPOOL_CHECK_LEN - 1, "\nL ", 3);
+	}
 
 	/* A crash in the middle of appending "D one@dst.example\n". */
 	append(path, "D one@dst.exa");
@@ -528,7 +546,7 @@ test_format_and_torn_record(void **state)
 	assert_false(r.rcpts[0].done);
 	assert_int_equal(r.ndelivered, 0);
 	spool_close(&r);
-	assert_int_equal(spool_remove(m.id, &err), 0);
+	assert_int_equal(spool_remove(&m, &err), 0);
 }
 
 /*
@@ -629,7 +647,170 @@ test_queue_list(void **state)
 	}
 	if (strcmp(out, want) != 0)
 		fail_msg("-bp: got \"%s\", want \"%s\"", out, want);
-	assert_int_equal(spool_remove(m.id, &err), 0);
+	assert_int_equal(spool_remove(&m, &err), 0);
+}
+
+static int
+count_dir(const char *sub)
+{
+	char path[600];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", spool_dir, sub);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The one name in pool/ (arena_scratch). */
+static const char *
+pool_file(void)
+{
+	char path[600];
+	struct dirent *e;
+	const char *found = NULL;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/pool", spool_dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			found = arena_printf(arena_scratch, "%s/%s", path,
+				e->d_name);
+	closedir(d);
+	assert_non_null(found);
+	return found;
+}
+
+/* Read and lock id, then spool_remove it: emptied into pool/ or not. */
+static void
+finish(const char *id)
+{
+	struct message r;
+	char *err = NULL;
+
+	assert_int_equal(spool_read(id, &r, true, &err), 0);
+	assert_int_equal(spool_remove(&r, &err), 0);
+	spool_close(&r);
+}
+
+/*
+ * pool/: a delivered message's file is emptied (all NULs, grown to its
+ * full size) and the next reception writes into it; its records go
+ * after its content, not at the end of the file; a crash's leftovers in
+ * pool/ are recovered (a committed message) or emptied (anything else);
+ * a mixture of two messages fails its check record; the pool is capped.
+ */
+static void
+test_reuse(void **state)
+{
+	struct message m, r;
+	char *err = NULL, *text;
+	const char *pf, *path;
+	size_t len;
+	ino_t ino;
+	int fd;
+
+	(void)state;
+	conf.spool_reuse_max = 2;
+	rt.tern_uid = geteuid();
+	make_message(&m);
+	ino = inode(spool_path(m.id, 'M'));
+	finish(m.id);
+	assert_false(file_exists(spool_path(m.id, 'M')));
+	pf = pool_file();
+	assert_int_equal(inode(pf), ino);
+	text = slurp(pf, &len);
+	assert_int_equal(len, 65536);
+	for (size_t i = 0; i < len; i++)
+		if (text[i] != '\0')
+			fail_msg("pool file byte %zu is %d", i, text[i]);
+
+	/* The next message takes it, and reads back whole. */
+	make_message(&m);
+	path = spool_path(m.id, 'M');
+	assert_int_equal(inode(path), ino);
+	assert_int_equal(count_dir("pool"), 0);
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	assert_int_equal(r.nrcpts, 3);
+	assert_false(r.rcpts[0].done);
+	assert_true(r.rcpts[2].done);
+	assert_int_equal(spool_journal_add(&r, "one@dst.example", &err), 0);
+	spool_msglog(m.id, "delivered one");
+	spool_close(&r);
+	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+	assert_true(r.rcpts[0].done);
+	assert_false(r.rcpts[1].done);
+	spool_close(&r);
+	text = slurp(path, &len);
+	assert_int_equal(len, 65536);
+	assert_non_null(strstr(text + m.body_end, "\nD one@dst.example\nL "));
+	assert_non_null(strstr(text + m.body_end, " delivered one\n"));
+
+	/* One byte of the body changed: the check record tells. */
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, m.body_offset), 1);
+	assert_int_equal(spool_read(m.id, &r, false, &err), -1);
+	assert_non_null(strstr(err, "check record"));
+	assert_int_equal(pwrite(fd, body, 1, m.body_offset), 1);
+	close(fd);
+	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+	spool_close(&r);
+
+	/*
+	 * A power cut lost the rename from pool/ to input/: the committed
+	 * message is found in pool/ and put back.
+	 */
+	assert_int_equal(rename(path, arena_printf(arena_scratch, "%s/pool/%s",
+		spool_dir, "1xVGHz-00033W-0uj1alrX0")), 0);
+	spool_reuse_recover();
+	assert_true(file_exists(path));
+	assert_int_equal(count_dir("pool"), 0);
+	finish(m.id);
+	assert_int_equal(count_dir("pool"), 1);
+
+	/* A reception in a pool file that the crash cut short: emptied. */
+	memset(&m, 0, sizeof(m));
+	fd = spool_data_create(&m, &err);
+	assert_true(fd >= 0);
+	assert_int_equal(inode(spool_path(m.id, 'M')), ino);
+	assert_int_equal(write(fd, body, sizeof(body) - 1), sizeof(body) - 1);
+	assert_int_equal(rename(spool_path(m.id, 'M'), arena_printf(
+		arena_scratch, "%s/pool/%s", spool_dir, m.id)), 0);
+	spool_data_close(&m, fd);
+	spool_reuse_recover();
+	text = slurp(pool_file(), &len);
+	assert_int_equal(len, 65536);
+	assert_int_equal(text[0], '\0');
+	assert_null(memchr(text, 'H', len));
+
+	/* At most spool_reuse_max files are kept; the rest are removed. */
+	{
+		struct message a, b, c;
+
+		make_message(&a);
+		make_message(&b);
+		make_message(&c);
+		assert_int_equal(count_dir("pool"), 0);
+		finish(a.id);
+		finish(b.id);
+		finish(c.id);
+		assert_int_equal(count_dir("pool"), 2);
+		assert_int_equal(count_dir("input"), 0);
+		conf.spool_reuse_max = 0;
+		make_message(&a);
+		assert_int_equal(count_dir("pool"), 2);
+		finish(a.id);
+		assert_int_equal(count_dir("pool"), 2);
+		assert_int_equal(count_dir("input"), 0);
+	}
 }
 
 static void
@@ -703,6 +884,7 @@ main(void)
 		cmocka_unit_test(test_incomplete),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_queue_list),
+		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_log_format),
 	};
 

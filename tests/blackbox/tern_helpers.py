@@ -933,6 +933,21 @@ def spool_committed(path):
         first[26:42] != b"0" * 16
 
 
+def spool_reseal(path):
+    """Write the check record of the spool file at path anew, after a test
+    changed its content by hand: "C " and the first 16 bytes of the
+    SHA-256 of the file from byte 43 to the end of the header section's end
+    line, or to byte 65,536 (docs/spool.md)."""
+    import hashlib
+    data = bytearray(Path(path).read_bytes())
+    first, body, head, rest = spool_sections(path)
+    end = 43 + len(body) + len(head) + 2
+    assert data[end:end + 2] == b"C ", data[end:end + 40]
+    digest = hashlib.sha256(bytes(data[43:min(end, 65536)])).hexdigest()
+    data[end + 2:end + 34] = digest[:32].encode()
+    Path(path).write_bytes(bytes(data))
+
+
 def spool_sections(path):
     """(first line, body, header section, records) of the spool file at
     path, as bytes (docs/spool.md)."""

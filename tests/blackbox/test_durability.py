@@ -7,7 +7,8 @@ removed", at most two fsyncs where the file system allows it):
   fsync(maildir tmp/X)   before  rename into new/
   fsync(new/)            only where needed (below: the file system, and
                          whether the spool shares it)
-  all of those           before  unlink(input/ID-M)
+  all of those           before  unlink(input/ID-M), or its rename to
+                                 pool/ (emptied for reuse, docs/spool.md)
 """
 
 import os
@@ -91,6 +92,12 @@ def index(lines, pred, what):
                          "\n".join(" ".join(x) for x in lines))
 
 
+def removal(msgid):
+    """The spool file's end: unlinked, or renamed to pool/ for reuse."""
+    return lambda p, c, a: f"input/{msgid}-M" in a and (
+        c.startswith("unlink") or (c.startswith("rename") and "/pool/" in a))
+
+
 def test_local_delivery_durable_order_and_fsync_count(tern):
     rcpt = f"{tern.user}@maildir.example"
     lines, msgid = traced_delivery(tern, rcpt)
@@ -106,8 +113,7 @@ def test_local_delivery_durable_order_and_fsync_count(tern):
                      f"{mdir}/tmp/" in a, "fsync of the Maildir file")
     moved = index(lines, lambda p, c, a: c.startswith("rename") and
                   f"{mdir}/new/" in a, "rename into new/")
-    removed = index(lines, lambda p, c, a: c.startswith("unlink") and
-                    f"input/{msgid}-M" in a, "removal of the spool file")
+    removed = index(lines, removal(msgid), "removal of the spool file")
     assert commit < ack, "the 250 came before the spool was fsynced"
     assert tmp_sync < moved < removed
 
@@ -144,8 +150,7 @@ def test_maildir_on_another_file_system_fsyncs_new(tern, tmp_path):
         mdir = tern.path("maildir", tern.user)
         moved = index(lines, lambda p, c, a: c.startswith("rename") and
                       f"{mdir}/new/" in a, "rename into new/")
-        removed = index(lines, lambda p, c, a: c.startswith("unlink") and
-                        f"input/{msgid}-M" in a, "removal of the spool file")
+        removed = index(lines, removal(msgid), "removal of the spool file")
         new_sync = [i for i, (p, c, a) in enumerate(lines)
                     if c in SYNCS and f"<{mdir}/new>" in a]
         assert len(new_sync) == 1 and moved < new_sync[0] < removed, lines

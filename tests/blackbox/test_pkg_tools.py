@@ -10,6 +10,7 @@ import shutil
 import subprocess
 
 from tern_helpers import (PREFIX, STANDARD_ALIASES, IS_ROOT, make_message,
+                          spool_reseal,
                           wait_for)
 
 SLOWPIPE = """#!/bin/sh
@@ -212,6 +213,7 @@ def freeze(tern, msgid):
     off = int(data[26:42], 16)
     h.write_bytes(data[:off] + data[off:].replace(b"\nXX\n",
                                                   b"\n-frozen\nXX\n", 1))
+    spool_reseal(h)
 
 
 def test_qgrep_selects(tern):

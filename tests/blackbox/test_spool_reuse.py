@@ -1,0 +1,187 @@
+"""Message files reused through spool/pool/ (docs/spool.md, "Reusing
+message files"): a delivered message's file is emptied and kept, and the
+next reception writes into it instead of creating a file; after a power
+cut, what the lost renames left in pool/ is recovered (a committed message)
+or emptied (anything else); spool_reuse_max caps the pool and 0 turns it
+off.  A power cut is played by doing on disk what it can leave behind."""
+
+import os
+import re
+import shutil
+
+from tern_helpers import (IS_ROOT, STANDARD_ALIASES, make_message,
+                          read_mbox, wait_for)
+
+RCPT = "alice@test.example"
+
+
+def submit(tern, body, rcpts=(RCPT,)):
+    """Queue one message with sendmail -odq; return its id."""
+    before = set(tern.queue_ids())
+    r = tern.run(["-odq", "-f", "sender@example.net", "-i", *rcpts],
+                 input=f"Subject: reuse\n\n{body}\n", prog="sendmail")
+    assert r.returncode == 0, r
+    (msgid,) = set(tern.queue_ids()) - before
+    return msgid
+
+
+def pool(tern):
+    d = tern.spool / "pool"
+    return sorted(d.iterdir()) if d.is_dir() else []
+
+
+def input_file(tern, msgid):
+    return tern.spool / "input" / f"{msgid}-M"
+
+
+def delivered_bodies(tern, name="alice"):
+    """The bodies of the messages in mail/NAME, in order."""
+    return [raw.split(b"\n\n", 1)[1].decode().strip()
+            for raw in read_mbox(tern.path("mail", name))]
+
+
+def queue_run(tern):
+    tern.run(["-q"]).ok()
+
+
+def test_delivered_file_is_reused(tern):
+    tern.config()
+    first = submit(tern, "first body")
+    ino = input_file(tern, first).stat().st_ino
+    assert pool(tern) == []
+    queue_run(tern)
+    assert tern.queue_ids() == []
+    (kept,) = pool(tern)
+    assert kept.name == first
+    assert kept.stat().st_ino == ino
+    data = kept.read_bytes()
+    assert len(data) == 65536 and data == bytes(65536)
+
+    second = submit(tern, "second body")
+    assert input_file(tern, second).stat().st_ino == ino
+    assert pool(tern) == []
+    # it reads back as a message: listed, its header section shown
+    assert second in tern.run(["-bp"]).ok().stdout
+    assert "Subject: reuse" in tern.run(["-Mvh", second]).ok().stdout
+    queue_run(tern)
+    assert delivered_bodies(tern) == ["first body", "second body"]
+    (kept,) = pool(tern)
+    assert kept.name == second and kept.stat().st_ino == ino
+    assert kept.read_bytes() == bytes(65536)
+    assert "damaged" not in tern.mainlog() and tern.paniclog() == ""
+
+
+def test_records_go_after_the_content(tern):
+    """A message in a reused file that is deferred keeps its D records and
+    message log where readers find them: two recipients, one delivered,
+    one deferred; the next run delivers only the second."""
+    # bob's delivery is deferred (a pipe that exits 75, EX_TEMPFAIL)
+    tern.config(aliases=STANDARD_ALIASES.replace(
+        "bob:     @DIR@/mail/bob", "bob: \"|/bin/sh -c 'exit 75'\""))
+    submit(tern, "warm up")
+    queue_run(tern)
+    assert len(pool(tern)) == 1
+    msgid = submit(tern, "two rcpts", ("alice@test.example",
+                                       "bob@test.example"))
+    queue_run(tern)
+    assert msgid in tern.queue_ids()
+    data = input_file(tern, msgid).read_bytes()
+    assert len(data) == 65536
+    assert b"\nD alice@test.example\n" in data
+    log = tern.run(["-Mvl", msgid]).ok().stdout
+    assert re.search(r"^\S+ \S+ => \S+ <alice@test\.example>", log, re.M), log
+    assert "== |/bin/sh -c 'exit 75' <bob@test.example>" in log, log
+    tern.config(aliases=STANDARD_ALIASES)
+    tern.run(["-M", msgid]).ok()
+    assert tern.queue_ids() == []
+    assert delivered_bodies(tern).count("two rcpts") == 1
+    assert delivered_bodies(tern, "bob") == ["two rcpts"]
+
+
+def test_power_cut_lost_the_rename_from_pool(tern):
+    """The rename pool/ -> input/ of a reception was not on disk yet: the
+    committed message sits in pool/ under the old name.  Not listed (it is
+    not in input/) until a queue run moves it back, and then delivered."""
+    tern.config()
+    submit(tern, "warm up")
+    queue_run(tern)
+    msgid = submit(tern, "lost rename")
+    assert len(input_file(tern, msgid).read_bytes()) == 65536
+    shutil.move(input_file(tern, msgid),
+                tern.spool / "pool" / "1xVGHz-00033W-0uj1alrX0")
+    assert tern.run(["-bpc"]).ok().stdout.strip() == "0"
+    queue_run(tern)
+    assert f"{msgid} spool: recovered from" in tern.mainlog()
+    assert delivered_bodies(tern) == ["warm up", "lost rename"]
+    assert [p.name for p in pool(tern)] == [msgid]
+
+
+def test_power_cut_mixture_is_emptied(tern):
+    """What a power cut leaves in a pool file that a reception was filling:
+    part old message, part new.  It fails its check record, was never
+    acknowledged, and is emptied -- not delivered, not reported damaged in
+    input/."""
+    tern.config()
+    one = submit(tern, "one " * 4000)
+    two = submit(tern, "two " * 4000)
+    mixed = bytearray(input_file(tern, one).read_bytes())
+    other = input_file(tern, two).read_bytes()
+    # the second page of the body from the other message
+    mixed[4096:8192] = other[4096:8192]
+    os.unlink(input_file(tern, one))
+    name = tern.spool / "pool" / "1xVGHz-00033W-0uj1alrX0"
+    name.write_bytes(bytes(mixed) + bytes(65536 - len(mixed)))
+    if IS_ROOT:
+        os.chown(name, tern.uid, tern.gid)
+    queue_run(tern)
+    assert "pool/1xVGHz-00033W-0uj1alrX0: spool:" in tern.mainlog()
+    assert "check record does not match" in tern.mainlog()
+    assert name.read_bytes() == bytes(65536)
+    assert delivered_bodies(tern) == [("two " * 4000).strip()]
+
+
+def test_big_files_and_the_cap(tern):
+    """Files over 64 KiB are removed, not kept; at most spool_reuse_max
+    files are kept; spool_reuse_max = 0 removes every file."""
+    tern.config(main="spool_reuse_max = 2")
+    big = submit(tern, "b" * 100000)
+    queue_run(tern)
+    assert pool(tern) == []
+    assert not input_file(tern, big).exists()
+    for i in range(3):
+        submit(tern, f"small {i}")
+    queue_run(tern)
+    assert len(pool(tern)) == 2
+    assert tern.queue_ids() == [] and not list((tern.spool / "input")
+                                              .iterdir())
+    # a big message that takes a pool file grows it: removed afterwards
+    submit(tern, "c" * 100000)
+    assert len(pool(tern)) == 1
+    queue_run(tern)
+    assert len(pool(tern)) == 1
+
+    tern.config(main="spool_reuse_max = 0")
+    submit(tern, "no reuse")
+    assert len(pool(tern)) == 1      # not taken
+    queue_run(tern)
+    assert len(pool(tern)) == 1      # nor given back
+    assert delivered_bodies(tern)[-1] == "no reuse"
+
+
+def test_smtp_reception_reuses(tern):
+    """Through the daemon: the file of the first message, delivered by the
+    reception process, is the file of the second."""
+    tern.config()
+    tern.start_daemon()
+    assert tern.send(RCPT, make_message(to=RCPT)) == {}
+    tern.wait_queue_empty()
+    tern.wait_for_log("Completed")
+    (kept,) = pool(tern)
+    ino = kept.stat().st_ino
+    assert tern.send(RCPT, make_message(to=RCPT)) == {}
+    tern.wait_queue_empty()
+    wait_for(lambda: len(re.findall("Completed", tern.mainlog())) == 2, 20,
+             "the second delivery")
+    (kept,) = pool(tern)
+    assert kept.stat().st_ino == ino
+    tern.stop()
