@@ -23,7 +23,7 @@
 #define GARBAGE_AGE     3600 /* seconds before a stray file is removed */
 #define INCOMPLETE_AGE  300  /* ... before an uncommitted ID-M is */
 #define TAIL_MAX        (64u * 1024 * 1024) /* the header section, -Mvl */
-#define FIRST_READ      (64u * 1024)
+#define FIRST_READ      (8u * 1024)  /* most header sections fit */
 #define RECORD_CHUNK    (64u * 1024)
 #define OPEN_TRIES      5
 
@@ -103,13 +103,16 @@ stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
 	void *arg, bool *torn_out, off_t *end_out, char **err_out)
 {
 	char *buf = arena_alloc(arena_scratch, RECORD_CHUNK);
-	size_t have = 0;
+	size_t have = 0, step = 4096; /* most messages have few records */
 	bool skipping = false;
 	off_t pos = start;
 
 	*torn_out = false;
 	while (pos < end) {
-		size_t want = RECORD_CHUNK - have;
+		size_t want = (step < RECORD_CHUNK ? step : RECORD_CHUNK) - have;
+
+		if (want == 0) /* a line longer than step: read on */
+			want = RECORD_CHUNK - have;
 		ssize_t n;
 		char *p, *e, *nl, *nul;
 
@@ -128,6 +131,8 @@ stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
 		}
 		pos += n;
 		have += (size_t)n;
+		if (step < RECORD_CHUNK)
+			step *= 4;
 		p = buf;
 		e = buf + have;
 		while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {

@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -33,6 +35,27 @@ static const char *
 pool_dir(void)
 {
 	return arena_printf(arena_scratch, "%s/pool", spool_base());
+}
+
+/*
+ * Is reuse worth it?  Only when commits are synced (spool_sync) on a file
+ * system with a disk: on tmpfs, or without the fdatasync, there is no
+ * journal commit to save, and emptying files would only cost.  Asked
+ * once per process.
+ */
+static bool
+reuse_on(void)
+{
+	static int on = -1;
+	struct statfs sfs;
+
+	if (conf.spool_reuse_max <= 0 || !conf.spool_sync)
+		return false;
+	if (on < 0)
+		on = statfs(spool_base(), &sfs) != 0 ? 0 :
+			(unsigned long)sfs.f_type != TMPFS_MAGIC &&
+			(unsigned long)sfs.f_type != RAMFS_MAGIC;
+	return on == 1;
 }
 
 /* A name in pool/ is the id of the last message the file held. */
@@ -67,31 +90,32 @@ write_zeros(int fd, off_t off, off_t len)
 }
 
 /*
- * One past the last byte of fd that is not NUL (0 for an empty file):
- * everything a message file ever held there, torn records included.
+ * One past the last byte of fd that is not NUL, looking from `from` (where
+ * its records end, as far as this process knows) to size: everything a
+ * message file ever held, records a crash tore included.
  */
 static off_t
-content_end(int fd, off_t size)
+content_end(int fd, off_t from, off_t size)
 {
-	char chunk[4096];
+	char chunk[16384];
+	off_t end = from;
 
-	for (off_t pos = size; pos > 0;) {
-		size_t want = pos < (off_t)sizeof(chunk) ? (size_t)pos :
-			sizeof(chunk);
+	for (off_t pos = from; pos < size;) {
+		size_t want = size - pos < (off_t)sizeof(chunk) ?
+			(size_t)(size - pos) : sizeof(chunk);
 
-		if (io_pread_full(fd, chunk, want, pos - (off_t)want) !=
-		    (ssize_t)want)
+		if (io_pread_full(fd, chunk, want, pos) != (ssize_t)want)
 			return -1;
 		if (!all_nul(chunk, want)) {
 			size_t i = want;
 
 			while (chunk[i - 1] == '\0')
 				i--;
-			return pos - (off_t)want + (off_t)i;
+			end = pos + (off_t)i;
 		}
-		pos -= (off_t)want;
+		pos += (off_t)want;
 	}
-	return 0;
+	return end;
 }
 
 /*
@@ -142,7 +166,7 @@ spool_reuse_take(struct message *m)
 	int fd = -1;
 	DIR *d;
 
-	if (conf.spool_reuse_max <= 0 || (d = opendir(pool_dir())) == NULL)
+	if (!reuse_on() || (d = opendir(pool_dir())) == NULL)
 		return -1;
 	while (fd < 0 && (e = readdir(d)) != NULL) {
 		struct stat st;
@@ -200,7 +224,7 @@ spool_reuse_put(struct message *m)
 	off_t end;
 	int fd = m->data_fd;
 
-	if (conf.spool_reuse_max <= 0 || fd < 0 || fstat(fd, &st) != 0 ||
+	if (!reuse_on() || fd < 0 || fstat(fd, &st) != 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    st.st_size > SPOOL_REUSE_SIZE || st.st_uid != rt.tern_uid ||
 	    pool_count(conf.spool_reuse_max) >= conf.spool_reuse_max)
@@ -212,7 +236,10 @@ spool_reuse_put(struct message *m)
 	 * full size once, so that later messages up to that size find their
 	 * blocks allocated.
 	 */
-	end = content_end(fd, st.st_size);
+	end = spool_open_end(fd);
+	if (end < 0 || end > st.st_size)
+		end = 0;
+	end = content_end(fd, end, st.st_size);
 	if (end < 0 || write_zeros(fd, 0, end) != 0 ||
 	    write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE - st.st_size) != 0)
 		return -1;
@@ -275,7 +302,7 @@ spool_reuse_recover(void)
 		 * by the crash) or was delivered before (its emptying was
 		 * lost): emptied again.
 		 */
-		end = content_end(fd, st.st_size);
+		end = content_end(fd, 0, st.st_size);
 		if (end >= 0 && write_zeros(fd, 0, end) == 0 &&
 		    write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE - st.st_size)
 		    == 0)

@@ -30,6 +30,8 @@
 #include "log/log.h"
 #include "spool/internal.h"
 
+static const EVP_MD *check_md(void);
+
 #ifndef TERN_SPOOL_DEFAULT
 #define TERN_SPOOL_DEFAULT "/var/spool/tern"
 #endif
@@ -97,6 +99,7 @@ spool_init(char **err_out)
 	static const char *const subdirs[] = { "input", "pool", "log", "db" };
 	const char *base = spool_base();
 
+	(void)check_md();
 	if (make_dir(base, err_out) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
@@ -162,6 +165,22 @@ spool_fsync_input(int fd, char **err_out)
 	return rc;
 }
 
+/*
+ * SHA-256 for the check record, fetched once: the first fetch sets up
+ * OpenSSL's library context (its configuration file, the default
+ * provider), which costs about a millisecond.  spool_init does it, so
+ * that the daemon's children inherit it instead of each paying it.
+ */
+static const EVP_MD *
+check_md(void)
+{
+	static EVP_MD *md;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	return md;
+}
+
 int
 spool_check_digest(int fd, off_t from, const char *p, off_t end,
 	char hex[SPOOL_CHECK_HEX + 1])
@@ -176,7 +195,8 @@ spool_check_digest(int fd, off_t from, const char *p, off_t end,
 
 	if (end > SPOOL_CHECK_SPAN)
 		end = SPOOL_CHECK_SPAN;
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+	if (ctx == NULL || check_md() == NULL ||
+	    EVP_DigestInit_ex(ctx, check_md(), NULL) != 1)
 		goto out;
 	while (pos < end && pos < from) {
 		off_t lim = end < from ? end : from;
