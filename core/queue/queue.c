@@ -119,7 +119,9 @@ static int
 open_message(const char *id, struct message *m, bool lock)
 {
 	char *err = NULL;
-	int rc = spool_read(id, m, lock, &err);
+	/* Shown under a shared lock: the file cannot be reused meanwhile. */
+	int rc = lock ? spool_read(id, m, true, &err) :
+		spool_read_shared(id, m, &err);
 
 	if (rc == 1) {
 		fprintf(stderr, "%s: message %s is locked (being delivered "

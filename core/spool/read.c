@@ -40,7 +40,7 @@ fail(char **err_out, const char *what, const char *path)
 
 /*
  * The header section at off into m: read a prefix of the tail that grows
- * (64K, then four times as much) until the section decodes, so that the
+ * (8K, then four times as much) until the section decodes, so that the
  * records after it -- the message log grows with every queue run -- are
  * never read here.  *used_out: the section's length; *size_out: the
  * file's.  The section itself is at most TAIL_MAX.
@@ -200,23 +200,31 @@ log_line(void *arg, const char *p, size_t n, char **err_out)
 	return false;
 }
 
+/* How spool_read opens a message file. */
+enum read_mode {
+	READ_PLAIN,  /* no lock: -bp, a look that may race a delivery */
+	READ_LOCK,   /* read-write, the exclusive lock: deliveries, -Mrm */
+	READ_SHARED  /* a shared lock: -Mvh, -Mvb, -Mvl */
+};
+
 /*
- * Open ID-M (with lock: read-write, appending, locked, and checked to be
- * still the file of that name).  fd, -2 when locked elsewhere, -1 error.
+ * Open ID-M (with a lock: locked, and checked to be still the file of
+ * that name).  fd, -2 when locked elsewhere, -1 error.
  */
 static int
-open_locked(const char *path, bool lock, char **err_out)
+open_locked(const char *path, enum read_mode mode, char **err_out)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = { .l_type = mode == READ_SHARED ? F_RDLCK : F_WRLCK,
+		.l_whence = SEEK_SET };
 
 	for (int tries = 0; tries < OPEN_TRIES; tries++) {
 		struct stat a, b;
-		int fd = open(path, (lock ? O_RDWR : O_RDONLY) | O_CLOEXEC |
-			O_NOFOLLOW);
+		int fd = open(path, (mode == READ_LOCK ? O_RDWR : O_RDONLY) |
+			O_CLOEXEC | O_NOFOLLOW);
 
 		if (fd < 0)
 			return fail(err_out, "open", path);
-		if (!lock)
+		if (mode == READ_PLAIN)
 			return fd;
 		if (fcntl(fd, F_SETLK, &fl) != 0) {
 			int saved = errno;
@@ -313,11 +321,73 @@ check_record(int fd, off_t off, const char *path, char **err_out)
 	return 0;
 }
 
-int
-spool_read(const char *id, struct message *m, bool lock, char **err_out)
+/*
+ * For an unlocked read that failed: is path no longer the file open as fd,
+ * or its first line no longer `first`?  Then the message was delivered
+ * and its file emptied for reuse (or taken by another message) while
+ * this process read it: it is gone, not damaged.
+ */
+static bool
+changed_under(int fd, const char *path, const char *first)
+{
+	char now[SPOOL_FIRST_LINE_LEN];
+	struct stat a, b;
+
+	return fstat(fd, &a) != 0 || stat(path, &b) != 0 ||
+		a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
+		io_pread_full(fd, now, sizeof(now), 0) != (ssize_t)sizeof(now) ||
+		memcmp(now, first, sizeof(now)) != 0;
+}
+
+/*
+ * input/ID-M whose first line names another message: after a power cut
+ * that lost both renames of a reused file (docs/spool.md), the other
+ * message's content under this name.  With the lock, a committed one that
+ * matches its check record is moved to its own name; anything else was
+ * never acknowledged, and goes as an incomplete file does.  -1 (ENOENT:
+ * this message is gone) or what incomplete() returns.
+ */
+static int
+stranded(struct message *m, int fd, bool lock, const char *path,
+	const char *first, char **err_out)
+{
+	char other[MESSAGE_ID_LEN + 1];
+	char *err = NULL;
+
+	memcpy(other, first, MESSAGE_ID_LEN);
+	other[MESSAGE_ID_LEN] = '\0';
+	if (lock && spool_check_file(fd, other, path, &err) == 0) {
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, spool_path(other, 'M'),
+		    RENAME_NOREPLACE) == 0)
+			log_write(TERN_LOG_MAIN, other, "spool: recovered from "
+				"%s", path);
+		else
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, other,
+				"spool: rename %s -> %s: %m", path,
+				spool_path(other, 'M'));
+		close(fd);
+		*err_out = arena_printf(arena_msg, "spool: no message %s",
+			m->id);
+		errno = ENOENT;
+		return -1;
+	}
+	if (!lock) {
+		close(fd);
+		*err_out = arena_printf(arena_msg, "spool: no message %s",
+			m->id);
+		errno = ENOENT;
+		return -1;
+	}
+	return incomplete(m, fd, lock, path, err_out);
+}
+
+static int
+read_message(const char *id, struct message *m, enum read_mode mode,
+	char **err_out)
 {
 	const char *path;
 	char first[SPOOL_FIRST_LINE_LEN], *text;
+	bool lock = mode == READ_LOCK;
 	uint64_t off;
 	size_t used;
 	off_t size, end;
@@ -333,23 +403,30 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	}
 	memcpy(m->id, id, MESSAGE_ID_LEN + 1);
 	path = spool_path(id, 'M');
-	fd = open_locked(path, lock, err_out);
+	fd = open_locked(path, mode, err_out);
 	if (fd == -2)
 		return 1;
 	if (fd < 0)
 		return -1;
-	if (pread(fd, first, sizeof(first), 0) != (ssize_t)sizeof(first) ||
-	    !spool_first_line_parse(first, id, &off)) {
+	memset(first, '?', sizeof(first));
+	if (io_pread_full(fd, first, sizeof(first), 0) !=
+	    (ssize_t)sizeof(first) || !spool_first_line_parse(first, id, &off)) {
 		struct stat st;
+		uint64_t other_off;
 
 		/*
 		 * A reception that has not written its first line yet, or a
 		 * file emptied for pool/ (all NULs) on its way there.
 		 */
-		if ((fstat(fd, &st) == 0 && st.st_size < SPOOL_FIRST_LINE_LEN)
-		    || (first[0] == '\0' && memcmp(first, first + 1,
-		    sizeof(first) - 1) == 0))
+		if (fstat(fd, &st) == 0 && st.st_size < SPOOL_FIRST_LINE_LEN)
 			return incomplete(m, fd, lock, path, err_out);
+		if (first[0] == '\0' && memcmp(first, first + 1,
+		    sizeof(first) - 1) == 0)
+			return incomplete(m, fd, lock, path, err_out);
+		if (spool_first_line_parse(first, first, &other_off) &&
+		    spool_id_valid(arena_strndup(arena_scratch, first,
+		    MESSAGE_ID_LEN)))
+			return stranded(m, fd, lock, path, first, err_out);
 		close(fd);
 		*err_out = arena_printf(arena_msg, "spool: %s: first line is "
 			"not \"%s-M offset\"", path, id);
@@ -406,10 +483,26 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 
 out_close:
 	saved = errno;
+	if (mode == READ_PLAIN && changed_under(fd, path, first)) {
+		*err_out = arena_printf(arena_msg, "spool: no message %s", id);
+		saved = ENOENT;
+	}
 	close(fd);
 	m->data_fd = -1;
 	errno = saved;
 	return -1;
+}
+
+int
+spool_read(const char *id, struct message *m, bool lock, char **err_out)
+{
+	return read_message(id, m, lock ? READ_LOCK : READ_PLAIN, err_out);
+}
+
+int
+spool_read_shared(const char *id, struct message *m, char **err_out)
+{
+	return read_message(id, m, READ_SHARED, err_out);
 }
 
 void

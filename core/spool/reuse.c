@@ -9,15 +9,22 @@
  * allocated, overwritten within its size, needs no journal commit: its
  * fdatasync writes the data and flushes the disk.  docs/spool.md,
  * "Reusing message files", has the protocol and what a crash leaves.
+ *
+ * The files are pool/0 ... pool/N-1 (N = spool_reuse_max): a slot name
+ * caps the pool without counting it.  pool/.checked-BOOTID says that the
+ * pool was checked since this boot: a power cut can leave anything in a
+ * pool file (an emptying not yet on disk, a message whose renames were
+ * lost), and a file is trusted to be empty only after a full check.
  */
 #include "spool/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
 #include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -30,6 +37,8 @@
 #include "spool/internal.h"
 
 #define NEW_ID_TRIES 20
+#define PUT_TRIES    4    /* slots tried before a file is removed instead */
+#define CHECKED      ".checked-"
 
 static const char *
 pool_dir(void)
@@ -58,11 +67,39 @@ reuse_on(void)
 	return on == 1;
 }
 
-/* A name in pool/ is the id of the last message the file held. */
+/* A slot name: decimal, below spool_reuse_max. */
 static bool
-pool_name(const char *name)
+slot_name(const char *name)
 {
-	return strlen(name) == MESSAGE_ID_LEN && spool_id_valid(name);
+	long k = 0;
+
+	if (*name == '\0' || strlen(name) > 9)
+		return false;
+	for (const char *s = name; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		k = k * 10 + (*s - '0');
+	}
+	return (name[0] != '0' || name[1] == '\0') && k < conf.spool_reuse_max;
+}
+
+/* This boot's id (36 characters), or "" when the kernel does not say. */
+static const char *
+boot_id(void)
+{
+	static char id[40];
+	int fd;
+
+	if (id[0] != '\0')
+		return id;
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = io_read_full(fd, id, 36);
+
+		id[n == 36 ? 36 : 0] = '\0';
+		close(fd);
+	}
+	return id;
 }
 
 static bool
@@ -90,41 +127,40 @@ write_zeros(int fd, off_t off, off_t len)
 }
 
 /*
- * One past the last byte of fd that is not NUL, looking from `from` (where
- * its records end, as far as this process knows) to size: everything a
- * message file ever held, records a crash tore included.
+ * One past the last byte of fd that is not NUL (0: all NULs): everything
+ * the file holds, whatever a crash left.  For the check after a boot.
  */
 static off_t
-content_end(int fd, off_t from, off_t size)
+content_end(int fd, off_t size)
 {
 	char chunk[16384];
-	off_t end = from;
+	off_t end = 0;
 
-	for (off_t pos = from; pos < size;) {
+	for (off_t pos = 0; pos < size;) {
 		size_t want = size - pos < (off_t)sizeof(chunk) ?
 			(size_t)(size - pos) : sizeof(chunk);
+		ssize_t n = io_pread_full(fd, chunk, want, pos);
 
-		if (io_pread_full(fd, chunk, want, pos) != (ssize_t)want)
-			return -1;
-		if (!all_nul(chunk, want)) {
-			size_t i = want;
+		if (n <= 0)
+			return n == 0 ? end : -1;
+		if (!all_nul(chunk, (size_t)n)) {
+			size_t i = (size_t)n;
 
 			while (chunk[i - 1] == '\0')
 				i--;
 			end = pos + (off_t)i;
 		}
-		pos += (off_t)want;
+		pos += n;
 	}
 	return end;
 }
 
 /*
  * Open and lock pool/name (dfd: pool/), checked to be still the file of
- * that name and a pool file: SPOOL_REUSE_SIZE bytes (with exact; else at
- * most that).  fd, or -1.
+ * that name.  fd, or -1.
  */
 static int
-open_pool_file(int dfd, const char *name, bool exact, struct stat *st)
+open_pool_file(int dfd, const char *name, struct stat *st)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat b;
@@ -141,22 +177,116 @@ open_pool_file(int dfd, const char *name, bool exact, struct stat *st)
 	if (fcntl(fd, F_SETLK, &fl) != 0 || fstat(fd, st) != 0 ||
 	    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    st->st_dev != b.st_dev || st->st_ino != b.st_ino ||
-	    !S_ISREG(st->st_mode) || st->st_size > SPOOL_REUSE_SIZE ||
-	    (exact && st->st_size != SPOOL_REUSE_SIZE)) {
+	    !S_ISREG(st->st_mode)) {
 		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
-/* Is the first line of fd all NULs (an emptied file)? */
-static bool
-emptied(int fd)
+/*
+ * Check one pool file after a boot (fd locked): a committed message that
+ * matches its check record goes to input/; anything else is emptied
+ * again, its first line last, so that an emptying cut short is checked
+ * again.  Files that are not SPOOL_REUSE_SIZE long, or not named as a
+ * slot, are removed.
+ */
+static void
+check_one(int dfd, const char *name, int fd, const struct stat *st)
 {
-	char first[SPOOL_FIRST_LINE_LEN];
+	bool keep = slot_name(name) && st->st_size == SPOOL_REUSE_SIZE;
+	char first[SPOOL_FIRST_LINE_LEN], id[MESSAGE_ID_LEN + 1];
+	const char *path = arena_printf(arena_scratch, "%s/%s", pool_dir(),
+		name);
+	off_t end = content_end(fd, st->st_size);
+	char *err = NULL;
 
-	return io_pread_full(fd, first, sizeof(first), 0) ==
-		(ssize_t)sizeof(first) && all_nul(first, sizeof(first));
+	if (end == 0 && keep)
+		return;
+	if (end > 0 && io_pread_full(fd, first, sizeof(first), 0) ==
+	    (ssize_t)sizeof(first)) {
+		memcpy(id, first, MESSAGE_ID_LEN);
+		id[MESSAGE_ID_LEN] = '\0';
+		/* A committed message whose move to input/ a crash undid. */
+		if (spool_id_valid(id) && spool_check_file(fd, id, path,
+		    &err) == 0) {
+			if (renameat2(dfd, name, AT_FDCWD, spool_path(id, 'M'),
+			    RENAME_NOREPLACE) == 0)
+				log_write(TERN_LOG_MAIN, id, "spool: recovered "
+					"from %s", path);
+			else
+				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id,
+					"spool: rename %s -> %s: %m", path,
+					spool_path(id, 'M'));
+			return;
+		}
+	}
+	/*
+	 * Anything else was never acknowledged (a reception the crash cut
+	 * short) or was delivered before (its emptying was lost).
+	 */
+	if (end < 0 || !keep || (end > SPOOL_FIRST_LINE_LEN && write_zeros(fd,
+	    SPOOL_FIRST_LINE_LEN, end - SPOOL_FIRST_LINE_LEN) != 0) ||
+	    write_zeros(fd, 0, SPOOL_FIRST_LINE_LEN) != 0) {
+		if (unlinkat(dfd, name, 0) == 0)
+			log_write(TERN_LOG_MAIN, NULL, "spool: removed %s",
+				path);
+		return;
+	}
+	log_write(TERN_LOG_MAIN, NULL, "spool: emptied %s: %s", path,
+		err != NULL ? err : "not a complete message");
+}
+
+/*
+ * The check after a boot, unless pool/.checked-BOOTID says it was done:
+ * every pool file is read whole.  0 when the pool may be used.
+ */
+static int
+check_pool(DIR *d)
+{
+	const char *bid = boot_id(), *mark;
+	struct dirent *e;
+	int fd;
+
+	if (*bid == '\0')
+		return -1;
+	mark = arena_printf(arena_scratch, CHECKED "%s", bid);
+	if (faccessat(dirfd(d), mark, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strncmp(e->d_name, CHECKED, strlen(CHECKED)) == 0) {
+			unlinkat(dirfd(d), e->d_name, 0); /* an older boot's */
+			continue;
+		}
+		if (e->d_name[0] == '.')
+			continue;
+		fd = open_pool_file(dirfd(d), e->d_name, &st);
+		if (fd < 0)
+			continue; /* locked: another process checks it */
+		check_one(dirfd(d), e->d_name, fd, &st);
+		close(fd);
+	}
+	fd = openat(dirfd(d), mark, O_WRONLY | O_CREAT | O_CLOEXEC |
+		O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	rewinddir(d);
+	return 0;
+}
+
+void
+spool_reuse_recover(void)
+{
+	DIR *d;
+
+	if (conf.spool_reuse_max <= 0 || (d = opendir(pool_dir())) == NULL)
+		return;
+	(void)check_pool(d);
+	closedir(d);
 }
 
 int
@@ -168,16 +298,23 @@ spool_reuse_take(struct message *m)
 
 	if (!reuse_on() || (d = opendir(pool_dir())) == NULL)
 		return -1;
+	if (check_pool(d) != 0) {
+		closedir(d);
+		return -1;
+	}
 	while (fd < 0 && (e = readdir(d)) != NULL) {
+		char first[SPOOL_FIRST_LINE_LEN];
 		struct stat st;
 
-		if (!pool_name(e->d_name))
+		if (!slot_name(e->d_name))
 			continue;
-		fd = open_pool_file(dirfd(d), e->d_name, true, &st);
+		fd = open_pool_file(dirfd(d), e->d_name, &st);
 		if (fd < 0)
 			continue;
-		/* Not emptied: a crash's leftover, for spool_reuse_recover. */
-		if (!emptied(fd)) {
+		/* Checked whole since the boot; emptied first line first. */
+		if (st.st_size != SPOOL_REUSE_SIZE ||
+		    io_pread_full(fd, first, sizeof(first), 0) !=
+		    (ssize_t)sizeof(first) || !all_nul(first, sizeof(first))) {
 			close(fd);
 			fd = -1;
 			continue;
@@ -200,115 +337,53 @@ spool_reuse_take(struct message *m)
 	return fd;
 }
 
-/* The number of files in pool/, counted up to limit. */
-static int
-pool_count(int limit)
-{
-	struct dirent *e;
-	int n = 0;
-	DIR *d = opendir(pool_dir());
-
-	if (d == NULL)
-		return limit;
-	while (n < limit && (e = readdir(d)) != NULL)
-		if (pool_name(e->d_name))
-			n++;
-	closedir(d);
-	return n;
-}
-
 int
 spool_reuse_put(struct message *m)
 {
+	const char *path = spool_path(m->id, 'M');
 	struct stat st;
 	off_t end;
-	int fd = m->data_fd;
+	int fd = m->data_fd, dfd;
+	unsigned start;
 
 	if (!reuse_on() || fd < 0 || fstat(fd, &st) != 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-	    st.st_size > SPOOL_REUSE_SIZE || st.st_uid != rt.tern_uid ||
-	    pool_count(conf.spool_reuse_max) >= conf.spool_reuse_max)
+	    st.st_size > SPOOL_REUSE_SIZE || st.st_uid != rt.tern_uid)
+		return -1;
+	dfd = open(pool_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -1;
 	/*
-	 * Zeros over all it held, from its first line on: until a reception
-	 * fills it again it is not a message, and after that nothing of the
-	 * old message is left past the new one's records.  Grown to its
-	 * full size once, so that later messages up to that size find their
-	 * blocks allocated.
+	 * Zeros over all it held, the first line first: until a reception
+	 * fills it again it is not a message.  Its records end where this
+	 * process wrote the last one (a torn record after a crash is left to
+	 * the check after the boot).  Grown to its full size once, so that
+	 * later messages up to that size find their blocks allocated.
 	 */
 	end = spool_open_end(fd);
 	if (end < 0 || end > st.st_size)
-		end = 0;
-	end = content_end(fd, end, st.st_size);
-	if (end < 0 || write_zeros(fd, 0, end) != 0 ||
-	    write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE - st.st_size) != 0)
+		end = st.st_size;
+	if (write_zeros(fd, 0, end) != 0 ||
+	    write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE - st.st_size) != 0) {
+		close(dfd);
 		return -1;
-	if (renameat2(AT_FDCWD, spool_path(m->id, 'M'), AT_FDCWD,
-	    arena_printf(arena_scratch, "%s/%s", pool_dir(), m->id),
-	    RENAME_NOREPLACE) != 0)
-		return -1;
-	return 0;
-}
-
-void
-spool_reuse_recover(void)
-{
-	struct dirent *e;
-	DIR *d = opendir(pool_dir());
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		char first[SPOOL_FIRST_LINE_LEN], id[MESSAGE_ID_LEN + 1];
-		const char *path;
-		char *err = NULL;
-		struct stat st;
-		off_t end;
-		int fd;
-
-		if (!pool_name(e->d_name))
-			continue;
-		fd = open_pool_file(dirfd(d), e->d_name, false, &st);
-		if (fd < 0)
-			continue;
-		if (io_pread_full(fd, first, sizeof(first), 0) !=
-		    (ssize_t)sizeof(first) || all_nul(first, sizeof(first))) {
-			close(fd);
-			continue;
-		}
-		path = arena_printf(arena_scratch, "%s/%s", pool_dir(),
-			e->d_name);
-		memcpy(id, first, MESSAGE_ID_LEN);
-		id[MESSAGE_ID_LEN] = '\0';
-		/*
-		 * A committed message whose move to input/ a power cut
-		 * undid: it goes where it belongs.
-		 */
-		if (spool_id_valid(id) && spool_check_file(fd, id, path,
-		    &err) == 0) {
-			if (renameat2(dirfd(d), e->d_name, AT_FDCWD,
-			    spool_path(id, 'M'), RENAME_NOREPLACE) == 0)
-				log_write(TERN_LOG_MAIN, id, "spool: recovered "
-					"from %s", path);
-			else
-				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id,
-					"spool: rename %s -> %s: %m", path,
-					spool_path(id, 'M'));
-			close(fd);
-			continue;
-		}
-		/*
-		 * Anything else was never acknowledged (a reception cut short
-		 * by the crash) or was delivered before (its emptying was
-		 * lost): emptied again.
-		 */
-		end = content_end(fd, 0, st.st_size);
-		if (end >= 0 && write_zeros(fd, 0, end) == 0 &&
-		    write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE - st.st_size)
-		    == 0)
-			log_write(TERN_LOG_MAIN, NULL, "spool: emptied %s: %s",
-				path, err != NULL ? err : "not a message");
-		close(fd);
 	}
-	closedir(d);
+	/* A few slots from a place of its own; the pool is full otherwise. */
+	start = (unsigned)getpid();
+	for (int i = 0; i < PUT_TRIES; i++) {
+		char slot[16];
+
+		snprintf(slot, sizeof(slot), "%u",
+			(start + (unsigned)i * 7919u) %
+			(unsigned)conf.spool_reuse_max);
+		if (renameat2(AT_FDCWD, path, dfd, slot, RENAME_NOREPLACE)
+		    == 0) {
+			close(dfd);
+			return 0;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	close(dfd);
+	return -1;
 }

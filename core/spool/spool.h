@@ -99,11 +99,12 @@ void spool_new_id(char id[MESSAGE_ID_LEN + 1]);
 bool spool_id_valid(const char *id);
 
 /*
- * Reception: create input/ID-M for message m->id (O_EXCL, under its
- * final name), lock it and write its first line (offset zero: not a
- * message yet).  When m->id is empty, or the file already exists, a new
- * id is put into m->id first.  Returns an fd to which the body (LF line
- * ends) is appended with write(), or -1 with *err_out.
+ * Reception: input/ID-M for message m->id -- an emptied file from pool/
+ * renamed there, or else created (O_EXCL, under its final name) -- locked,
+ * with its first line written (offset zero: not a message yet).  When
+ * m->id is empty, or the file already exists, a new id is put into m->id
+ * first.  Returns an fd to which the body (LF line ends) is written with
+ * write() (its offset is where the body ends), or -1 with *err_out.
  */
 int spool_data_create(struct message *m, char **err_out);
 
@@ -142,6 +143,13 @@ void spool_data_close(struct message *m, int data_fd);
  * pread on m->data_fd only; never open the path again or close a dup.
  */
 int spool_read(const char *id, struct message *m, bool lock, char **err_out);
+
+/*
+ * spool_read with a shared lock, for showing a message (-Mvh, -Mvb,
+ * -Mvl): no delivery can complete it, and so empty its file for reuse,
+ * while it is shown.  1 when a delivery or reception holds it.
+ */
+int spool_read_shared(const char *id, struct message *m, char **err_out);
 
 /* Close m->data_fd (releasing the lock). */
 void spool_close(struct message *m);
@@ -189,9 +197,10 @@ int spool_check_space(uint64_t msg_size, char **why_out);
 int spool_remove(struct message *m, char **err_out);
 
 /*
- * After a crash: move a committed message found in pool/ (its rename to
- * input/ was lost) to input/, and empty anything else left in a pool
- * file.  Queue runs call it.
+ * Once per boot (pool/.checked-BOOTID): check every file in pool/ whole,
+ * moving a committed message found there (its rename to input/ was lost
+ * in a power cut) to input/ and emptying anything else.  Queue runs call
+ * it, and so does the first reception that would take a pool file.
  */
 void spool_reuse_recover(void);
 

@@ -688,6 +688,43 @@ pool_file(void)
 	return found;
 }
 
+/* The one name in pool/, or NULL (arena_scratch). */
+static const char *
+pool_file_or_null(void)
+{
+	return count_dir("pool") == 0 ? NULL : pool_file();
+}
+
+/* A new boot, as far as pool/ can tell: its check mark goes. */
+static void
+new_boot(void)
+{
+	char path[600];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/pool", spool_dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, ".checked-", 9) == 0)
+			assert_int_equal(unlinkat(dirfd(d), e->d_name, 0), 0);
+	closedir(d);
+}
+
+/* path is a pool file: 64 KiB of NULs. */
+static void
+expect_empty(const char *path)
+{
+	size_t len;
+	char *text = slurp(path, &len);
+
+	assert_int_equal(len, 65536);
+	for (size_t i = 0; i < len; i++)
+		if (text[i] != '\0')
+			fail_msg("%s: byte %zu is %d", path, i, text[i]);
+}
+
 /* Read and lock id, then spool_remove it: emptied into pool/ or not. */
 static void
 finish(const char *id)
@@ -766,10 +803,16 @@ test_reuse(void **state)
 
 	/*
 	 * A power cut lost the rename from pool/ to input/: the committed
-	 * message is found in pool/ and put back.
+	 * message is found in pool/ by the check after the boot.  Before the
+	 * boot's check it is not looked at.
 	 */
-	assert_int_equal(rename(path, arena_printf(arena_scratch, "%s/pool/%s",
-		spool_dir, "1xVGHz-00033W-0uj1alrX0")), 0);
+	pf = pool_file_or_null();
+	assert_null(pf);
+	pf = arena_printf(arena_scratch, "%s/pool/0", spool_dir);
+	assert_int_equal(rename(path, pf), 0);
+	spool_reuse_recover();
+	assert_false(file_exists(path));
+	new_boot();
 	spool_reuse_recover();
 	assert_true(file_exists(path));
 	assert_int_equal(count_dir("pool"), 0);
@@ -777,19 +820,56 @@ test_reuse(void **state)
 	assert_int_equal(count_dir("pool"), 1);
 
 	/* A reception in a pool file that the crash cut short: emptied. */
+	pf = pool_file();
 	memset(&m, 0, sizeof(m));
 	fd = spool_data_create(&m, &err);
 	assert_true(fd >= 0);
 	assert_int_equal(inode(spool_path(m.id, 'M')), ino);
 	assert_int_equal(write(fd, body, sizeof(body) - 1), sizeof(body) - 1);
-	assert_int_equal(rename(spool_path(m.id, 'M'), arena_printf(
-		arena_scratch, "%s/pool/%s", spool_dir, m.id)), 0);
+	assert_int_equal(rename(spool_path(m.id, 'M'), pf), 0);
 	spool_data_close(&m, fd);
+	new_boot();
 	spool_reuse_recover();
-	text = slurp(pool_file(), &len);
-	assert_int_equal(len, 65536);
-	assert_int_equal(text[0], '\0');
-	assert_null(memchr(text, 'H', len));
+	expect_empty(pf);
+
+	/*
+	 * An emptying that reached the disk only in part: the first line is
+	 * NULs, an old record is not.  The check after the boot empties it
+	 * whole, so that no later message reads it as its own record.
+	 */
+	fd = open(pf, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "D one@dst.example\n", 18, 4096), 18);
+	close(fd);
+	new_boot();
+	spool_reuse_recover();
+	expect_empty(pf);
+
+	/*
+	 * Both renames lost: the taken file, holding a committed message,
+	 * is back under the name of the message it held before.  Reading
+	 * that one with the lock moves the message to its own name.
+	 */
+	make_message(&m);
+	path = spool_path(m.id, 'M');
+	{
+		char old[MESSAGE_ID_LEN + 1];
+		const char *oldpath;
+
+		spool_new_id(old);
+		oldpath = spool_path(old, 'M');
+		assert_int_equal(rename(path, oldpath), 0);
+		assert_int_equal(spool_read(old, &r, false, &err), -1);
+		assert_int_equal(errno, ENOENT);
+		assert_true(file_exists(oldpath));
+		assert_int_equal(spool_read(old, &r, true, &err), -1);
+		assert_int_equal(errno, ENOENT);
+		assert_false(file_exists(oldpath));
+		assert_true(file_exists(path));
+	}
+	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+	spool_close(&r);
+	finish(m.id);
 
 	/* At most spool_reuse_max files are kept; the rest are removed. */
 	{

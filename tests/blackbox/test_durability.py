@@ -95,7 +95,7 @@ def index(lines, pred, what):
 def removal(msgid):
     """The spool file's end: unlinked, or renamed to pool/ for reuse."""
     return lambda p, c, a: f"input/{msgid}-M" in a and (
-        c.startswith("unlink") or (c.startswith("rename") and "/pool/" in a))
+        c.startswith("unlink") or (c.startswith("rename") and "/pool" in a))
 
 
 def test_local_delivery_durable_order_and_fsync_count(tern):
