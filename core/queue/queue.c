@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/arena.h"
+#include "lib/io.h"
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "spool/spool.h"
@@ -119,9 +120,7 @@ static int
 open_message(const char *id, struct message *m, bool lock)
 {
 	char *err = NULL;
-	/* Shown under a shared lock: the file cannot be reused meanwhile. */
-	int rc = lock ? spool_read(id, m, true, &err) :
-		spool_read_shared(id, m, &err);
+	int rc = spool_read(id, m, lock, &err);
 
 	if (rc == 1) {
 		fprintf(stderr, "%s: message %s is locked (being delivered "
@@ -242,6 +241,16 @@ view_file(const char *id, char which)
 	if (open_message(id, &m, false) != 0)
 		return 1;
 	rc = spool_section(&m, which, &text, &len, &err);
+	/*
+	 * Read without a lock (a delivery may run): if the message was
+	 * completed meanwhile and its file reused, what was read is another
+	 * message's.
+	 */
+	if (!spool_still(&m)) {
+		spool_close(&m);
+		fprintf(stderr, "%s: message %s not found\n", prog(), id);
+		return 1;
+	}
 	spool_close(&m);
 	if (rc != 0) {
 		fprintf(stderr, "%s: %s\n", prog(), err);
@@ -275,6 +284,26 @@ queue_view_body(const char *id)
 
 	if (open_message(id, &m, false) != 0)
 		return 1;
+	/*
+	 * A file that can be reused (docs/spool.md: at most 64 KiB) is read
+	 * whole and shown only if it is still this message afterwards; a
+	 * bigger one is removed when done, and its data stay.
+	 */
+	if (m.body_end <= SPOOL_REUSE_SIZE) {
+		size_t len = (size_t)(m.body_end - m.body_offset);
+		char *body = arena_alloc(arena_msg, len + 1);
+		ssize_t n = io_pread_full(m.data_fd, body, len, m.body_offset);
+		bool still = spool_still(&m);
+
+		spool_close(&m);
+		if (n != (ssize_t)len || !still) {
+			fprintf(stderr, "%s: message %s not found\n", prog(),
+				id);
+			return 1;
+		}
+		return fwrite(body, 1, len, stdout) == len &&
+			fflush(stdout) == 0 ? 0 : 1;
+	}
 	rc = copy_out(m.data_fd, m.body_offset, m.body_end,
 		spool_path(id, 'M'));
 	spool_close(&m);

@@ -110,6 +110,7 @@ encode_options(struct buf *b, const struct message *m)
 		put_opt(b, "tls_cipher", m->tls_cipher) &&
 		put_opt(b, "tls_peerdn", m->tls_peerdn) &&
 		put_opt(b, "errors_to", m->errors_to) &&
+		put_opt(b, "boot_id", m->boot_id) &&
 		buf_printf(b, "-body_linecount %" PRIu64 "\n",
 			m->body_linecount) &&
 		(!m->frozen || buf_adds(b, "-frozen\n")) &&
@@ -330,6 +331,8 @@ decode_option(struct hdr_reader *r, struct message *m)
 		m->tls_peerdn = v;
 	} else if (strcmp(name, "errors_to") == 0) {
 		m->errors_to = v;
+	} else if (strcmp(name, "boot_id") == 0) {
+		m->boot_id = v;
 	} else if (strcmp(name, "delivered") == 0) {
 		spool_add_delivered(r->a, m, v);
 	}

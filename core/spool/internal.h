@@ -71,7 +71,6 @@ bool spool_first_line_parse(const char *line, const char *id,
  */
 #define SPOOL_CHECK_HEX  32
 #define SPOOL_CHECK_LEN  (2 + SPOOL_CHECK_HEX + 1)
-#define SPOOL_REUSE_SIZE ((off_t)64 * 1024)
 #define SPOOL_CHECK_SPAN SPOOL_REUSE_SIZE
 
 /*
@@ -94,8 +93,17 @@ void spool_open_drop(int fd, int new_fd, off_t new_end);
  * records, which is not the end of a file taken from pool/.  0 or -1.
  */
 int spool_append(int fd, const char *p, size_t n) TERN_MUST_CHECK;
-/* Where the records of fd end (-1: error). */
+/*
+ * Where the records of fd end, as this process wrote or read them, when
+ * that is all the file holds: -1 when it is not known (a write failed
+ * part way, or the file was written before this boot, when a power cut
+ * may have kept a later page of records and lost an earlier one).
+ */
 off_t spool_open_end(int fd);
+/* The file open as fd was written before this boot. */
+void spool_open_suspect(int fd);
+/* This boot's id (/proc/sys/kernel/random/boot_id), or "". */
+const char *spool_boot_id(void);
 
 /*
  * pool/: emptied message files kept for reuse (reuse.c).  A file of at
@@ -114,6 +122,15 @@ int spool_reuse_take(struct message *m);
  * pool full, an error): the caller removes it.
  */
 int spool_reuse_put(struct message *m);
+
+/*
+ * The file open (and locked) as fd, at path, whose first
+ * line is `first`, holds another message than its name says (a crash
+ * undid its renames): when that message is committed and matches its
+ * check record, rename the file to input/ID-M and log it.  0 moved, 1 not
+ * such a message (*err_out may say why), -1 the rename failed (logged).
+ */
+int spool_recover(const char *path, int fd, const char *first, char **err_out);
 
 /* spool_directory, or the built-in default. */
 const char *spool_base(void);

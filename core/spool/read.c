@@ -200,31 +200,23 @@ log_line(void *arg, const char *p, size_t n, char **err_out)
 	return false;
 }
 
-/* How spool_read opens a message file. */
-enum read_mode {
-	READ_PLAIN,  /* no lock: -bp, a look that may race a delivery */
-	READ_LOCK,   /* read-write, the exclusive lock: deliveries, -Mrm */
-	READ_SHARED  /* a shared lock: -Mvh, -Mvb, -Mvl */
-};
-
 /*
- * Open ID-M (with a lock: locked, and checked to be still the file of
- * that name).  fd, -2 when locked elsewhere, -1 error.
+ * Open ID-M (with lock: read-write, locked, and checked to be still the
+ * file of that name).  fd, -2 when locked elsewhere, -1 error.
  */
 static int
-open_locked(const char *path, enum read_mode mode, char **err_out)
+open_locked(const char *path, bool lock, char **err_out)
 {
-	struct flock fl = { .l_type = mode == READ_SHARED ? F_RDLCK : F_WRLCK,
-		.l_whence = SEEK_SET };
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
 	for (int tries = 0; tries < OPEN_TRIES; tries++) {
 		struct stat a, b;
-		int fd = open(path, (mode == READ_LOCK ? O_RDWR : O_RDONLY) |
-			O_CLOEXEC | O_NOFOLLOW);
+		int fd = open(path, (lock ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+			O_NOFOLLOW);
 
 		if (fd < 0)
 			return fail(err_out, "open", path);
-		if (mode == READ_PLAIN)
+		if (!lock)
 			return fd;
 		if (fcntl(fd, F_SETLK, &fl) != 0) {
 			int saved = errno;
@@ -351,27 +343,20 @@ static int
 stranded(struct message *m, int fd, bool lock, const char *path,
 	const char *first, char **err_out)
 {
-	char other[MESSAGE_ID_LEN + 1];
 	char *err = NULL;
+	int rc = lock ? spool_recover(path, fd, first, &err) : 0;
 
-	memcpy(other, first, MESSAGE_ID_LEN);
-	other[MESSAGE_ID_LEN] = '\0';
-	if (lock && spool_check_file(fd, other, path, &err) == 0) {
-		if (renameat2(AT_FDCWD, path, AT_FDCWD, spool_path(other, 'M'),
-		    RENAME_NOREPLACE) == 0)
-			log_write(TERN_LOG_MAIN, other, "spool: recovered from "
-				"%s", path);
-		else
-			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, other,
-				"spool: rename %s -> %s: %m", path,
-				spool_path(other, 'M'));
+	if (rc < 0) {
+		/* Kept as it is, for the next try or the administrator. */
 		close(fd);
-		*err_out = arena_printf(arena_msg, "spool: no message %s",
-			m->id);
-		errno = ENOENT;
+		*err_out = arena_printf(arena_msg, "spool: %s holds another "
+			"message that cannot be moved: %s", path,
+			err != NULL ? err : "see the paniclog");
+		errno = EIO;
 		return -1;
 	}
-	if (!lock) {
+	/* Moved to its own name; without the lock, only: not this one. */
+	if (rc == 0) {
 		close(fd);
 		*err_out = arena_printf(arena_msg, "spool: no message %s",
 			m->id);
@@ -381,13 +366,11 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 	return incomplete(m, fd, lock, path, err_out);
 }
 
-static int
-read_message(const char *id, struct message *m, enum read_mode mode,
-	char **err_out)
+int
+spool_read(const char *id, struct message *m, bool lock, char **err_out)
 {
 	const char *path;
 	char first[SPOOL_FIRST_LINE_LEN], *text;
-	bool lock = mode == READ_LOCK;
 	uint64_t off;
 	size_t used;
 	off_t size, end;
@@ -403,7 +386,7 @@ read_message(const char *id, struct message *m, enum read_mode mode,
 	}
 	memcpy(m->id, id, MESSAGE_ID_LEN + 1);
 	path = spool_path(id, 'M');
-	fd = open_locked(path, mode, err_out);
+	fd = open_locked(path, lock, err_out);
 	if (fd == -2)
 		return 1;
 	if (fd < 0)
@@ -477,13 +460,17 @@ read_message(const char *id, struct message *m, enum read_mode mode,
 		end += 2;
 	}
 	compute_size(m);
-	if (lock)
+	if (lock) {
 		spool_open_add(id, fd, true, end);
+		if (m->boot_id == NULL || *spool_boot_id() == '\0' ||
+		    strcmp(m->boot_id, spool_boot_id()) != 0)
+			spool_open_suspect(fd);
+	}
 	return 0;
 
 out_close:
 	saved = errno;
-	if (mode == READ_PLAIN && changed_under(fd, path, first)) {
+	if (!lock && changed_under(fd, path, first)) {
 		*err_out = arena_printf(arena_msg, "spool: no message %s", id);
 		saved = ENOENT;
 	}
@@ -493,16 +480,15 @@ out_close:
 	return -1;
 }
 
-int
-spool_read(const char *id, struct message *m, bool lock, char **err_out)
+bool
+spool_still(const struct message *m)
 {
-	return read_message(id, m, lock ? READ_LOCK : READ_PLAIN, err_out);
-}
+	char first[SPOOL_FIRST_LINE_LEN + 1];
 
-int
-spool_read_shared(const char *id, struct message *m, char **err_out)
-{
-	return read_message(id, m, READ_SHARED, err_out);
+	if (m->data_fd < 0)
+		return false;
+	spool_first_line(first, m->id, (uint64_t)m->body_end);
+	return !changed_under(m->data_fd, spool_path(m->id, 'M'), first);
 }
 
 void
@@ -588,6 +574,35 @@ spool_log_tail(const struct message *m, size_t keep, char **text_out,
 }
 
 int
+spool_recover(const char *path, int fd, const char *first, char **err_out)
+{
+	char id[MESSAGE_ID_LEN + 1];
+
+	int rc;
+
+	memcpy(id, first, MESSAGE_ID_LEN);
+	id[MESSAGE_ID_LEN] = '\0';
+	if (!spool_id_valid(id))
+		return 1;
+	rc = spool_check_file(fd, id, path, err_out);
+	/* Not committed, or damaged (EINVAL): certainly not a message. */
+	if (rc == 1 || (rc < 0 && errno == EINVAL))
+		return 1;
+	if (rc < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "%s", *err_out);
+		return -1;
+	}
+	if (renameat2(AT_FDCWD, path, AT_FDCWD, spool_path(id, 'M'),
+	    RENAME_NOREPLACE) != 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "spool: rename "
+			"%s -> %s: %m", path, spool_path(id, 'M'));
+		return -1;
+	}
+	log_write(TERN_LOG_MAIN, id, "spool: recovered from %s", path);
+	return 0;
+}
+
+int
 spool_check_file(int fd, const char *id, const char *path, char **err_out)
 {
 	char first[SPOOL_FIRST_LINE_LEN], *text;
@@ -605,6 +620,7 @@ spool_check_file(int fd, const char *id, const char *path, char **err_out)
 	if (off < SPOOL_FIRST_LINE_LEN || off > (uint64_t)INT64_MAX) {
 		*err_out = arena_printf(arena_msg, "spool: %s: bad header "
 			"offset", path);
+		errno = EINVAL;
 		return -1;
 	}
 	if (read_header_section(fd, (off_t)off, path, &m, &text, &used, &size,

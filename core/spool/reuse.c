@@ -58,7 +58,8 @@ reuse_on(void)
 	static int on = -1;
 	struct statfs sfs;
 
-	if (conf.spool_reuse_max <= 0 || !conf.spool_sync)
+	if (conf.spool_reuse_max <= 0 || !conf.spool_sync ||
+	    *spool_boot_id() == '\0') /* the check after a boot needs it */
 		return false;
 	if (on < 0)
 		on = statfs(spool_base(), &sfs) != 0 ? 0 :
@@ -81,25 +82,6 @@ slot_name(const char *name)
 		k = k * 10 + (*s - '0');
 	}
 	return (name[0] != '0' || name[1] == '\0') && k < conf.spool_reuse_max;
-}
-
-/* This boot's id (36 characters), or "" when the kernel does not say. */
-static const char *
-boot_id(void)
-{
-	static char id[40];
-	int fd;
-
-	if (id[0] != '\0')
-		return id;
-	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = io_read_full(fd, id, 36);
-
-		id[n == 36 ? 36 : 0] = '\0';
-		close(fd);
-	}
-	return id;
 }
 
 static bool
@@ -128,7 +110,7 @@ write_zeros(int fd, off_t off, off_t len)
 
 /*
  * One past the last byte of fd that is not NUL (0: all NULs): everything
- * the file holds, whatever a crash left.  For the check after a boot.
+ * the file holds, whatever a crash left.  -1 on a read error.
  */
 static off_t
 content_end(int fd, off_t size)
@@ -157,7 +139,8 @@ content_end(int fd, off_t size)
 
 /*
  * Open and lock pool/name (dfd: pool/), checked to be still the file of
- * that name.  fd, or -1.
+ * that name.  fd; -2 when it is locked or gone (another process has it);
+ * -1 on another error.
  */
 static int
 open_pool_file(int dfd, const char *name, struct stat *st)
@@ -167,19 +150,27 @@ open_pool_file(int dfd, const char *name, struct stat *st)
 	int fd = openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
-		return -1;
+		return errno == ENOENT ? -2 : -1;
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		int e = errno;
+
+		close(fd);
+		return e == EAGAIN || e == EACCES ? -2 : -1;
+	}
 	/*
 	 * Locked before anything else, by every process that takes, fills
 	 * or checks a pool file: the lock stays with the file when it is
 	 * renamed to input/, so nobody finds an unlocked input/ID-M that
 	 * is not yet a reception's.
 	 */
-	if (fcntl(fd, F_SETLK, &fl) != 0 || fstat(fd, st) != 0 ||
-	    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    st->st_dev != b.st_dev || st->st_ino != b.st_ino ||
-	    !S_ISREG(st->st_mode)) {
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
 		return -1;
+	}
+	if (fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    st->st_dev != b.st_dev || st->st_ino != b.st_ino) {
+		close(fd);
+		return -2;
 	}
 	return fd;
 }
@@ -191,67 +182,67 @@ open_pool_file(int dfd, const char *name, struct stat *st)
  * again.  Files that are not SPOOL_REUSE_SIZE long, or not named as a
  * slot, are removed.
  */
-static void
+static int
 check_one(int dfd, const char *name, int fd, const struct stat *st)
 {
-	bool keep = slot_name(name) && st->st_size == SPOOL_REUSE_SIZE;
-	char first[SPOOL_FIRST_LINE_LEN], id[MESSAGE_ID_LEN + 1];
+	bool keep = reuse_on() && slot_name(name) &&
+		st->st_size == SPOOL_REUSE_SIZE;
+	int rc;
+	char first[SPOOL_FIRST_LINE_LEN];
 	const char *path = arena_printf(arena_scratch, "%s/%s", pool_dir(),
 		name);
 	off_t end = content_end(fd, st->st_size);
 	char *err = NULL;
 
-	if (end == 0 && keep)
-		return;
-	if (end > 0 && io_pread_full(fd, first, sizeof(first), 0) ==
-	    (ssize_t)sizeof(first)) {
-		memcpy(id, first, MESSAGE_ID_LEN);
-		id[MESSAGE_ID_LEN] = '\0';
-		/* A committed message whose move to input/ a crash undid. */
-		if (spool_id_valid(id) && spool_check_file(fd, id, path,
-		    &err) == 0) {
-			if (renameat2(dfd, name, AT_FDCWD, spool_path(id, 'M'),
-			    RENAME_NOREPLACE) == 0)
-				log_write(TERN_LOG_MAIN, id, "spool: recovered "
-					"from %s", path);
-			else
-				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id,
-					"spool: rename %s -> %s: %m", path,
-					spool_path(id, 'M'));
-			return;
-		}
+	if (end < 0 || (end > 0 && io_pread_full(fd, first, sizeof(first), 0)
+	    != (ssize_t)sizeof(first))) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"spool: read %s: %m", path);
+		return -1; /* kept, for the next check */
 	}
+	if (end == 0 && keep)
+		return 0;
+	/* A committed message whose move to input/ a crash undid. */
+	if (end > 0 && (rc = spool_recover(path, fd, first, &err)) != 1)
+		return rc;
 	/*
 	 * Anything else was never acknowledged (a reception the crash cut
 	 * short) or was delivered before (its emptying was lost).
 	 */
-	if (end < 0 || !keep || (end > SPOOL_FIRST_LINE_LEN && write_zeros(fd,
+	if (!keep || (end > SPOOL_FIRST_LINE_LEN && write_zeros(fd,
 	    SPOOL_FIRST_LINE_LEN, end - SPOOL_FIRST_LINE_LEN) != 0) ||
 	    write_zeros(fd, 0, SPOOL_FIRST_LINE_LEN) != 0) {
-		if (unlinkat(dfd, name, 0) == 0)
-			log_write(TERN_LOG_MAIN, NULL, "spool: removed %s",
-				path);
-		return;
+		if (unlinkat(dfd, name, 0) != 0) {
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+				"spool: unlink %s: %m", path);
+			return -1;
+		}
+		log_write(TERN_LOG_MAIN, NULL, "spool: removed %s%s%s", path,
+			end > 0 ? ": " : "", end > 0 ? (err != NULL ? err :
+			"not a complete message") : "");
+		return 0;
 	}
 	log_write(TERN_LOG_MAIN, NULL, "spool: emptied %s: %s", path,
 		err != NULL ? err : "not a complete message");
+	return 0;
 }
 
 /*
  * The check after a boot, unless pool/.checked-BOOTID says it was done:
- * every pool file is read whole.  0 when the pool may be used.
+ * every pool file is read whole.  The mark is written only when every
+ * file was checked (or is another process's).  0 when the pool may be
+ * used.
  */
 static int
 check_pool(DIR *d)
 {
-	const char *bid = boot_id(), *mark;
+	const char *bid = spool_boot_id(), *mark;
 	struct dirent *e;
-	int fd;
+	int fd, failed = 0;
 
-	if (*bid == '\0')
-		return -1;
 	mark = arena_printf(arena_scratch, CHECKED "%s", bid);
-	if (faccessat(dirfd(d), mark, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	if (*bid != '\0' &&
+	    faccessat(dirfd(d), mark, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
 	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
@@ -264,11 +255,19 @@ check_pool(DIR *d)
 		if (e->d_name[0] == '.')
 			continue;
 		fd = open_pool_file(dirfd(d), e->d_name, &st);
+		if (fd == -1) {
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+				"spool: open %s/%s: %m", pool_dir(), e->d_name);
+			failed++;
+		}
 		if (fd < 0)
-			continue; /* locked: another process checks it */
-		check_one(dirfd(d), e->d_name, fd, &st);
+			continue; /* -2: another process checks or has it */
+		if (check_one(dirfd(d), e->d_name, fd, &st) != 0)
+			failed++;
 		close(fd);
 	}
+	if (failed > 0 || *bid == '\0')
+		return -1;
 	fd = openat(dirfd(d), mark, O_WRONLY | O_CREAT | O_CLOEXEC |
 		O_NOFOLLOW, 0640);
 	if (fd < 0)
@@ -283,7 +282,8 @@ spool_reuse_recover(void)
 {
 	DIR *d;
 
-	if (conf.spool_reuse_max <= 0 || (d = opendir(pool_dir())) == NULL)
+	/* Whatever the configuration: a crash may have left mail there. */
+	if ((d = opendir(pool_dir())) == NULL)
 		return;
 	(void)check_pool(d);
 	closedir(d);
@@ -356,15 +356,17 @@ spool_reuse_put(struct message *m)
 	/*
 	 * Zeros over all it held, the first line first: until a reception
 	 * fills it again it is not a message.  Its records end where this
-	 * process wrote the last one (a torn record after a crash is left to
-	 * the check after the boot).  Grown to its full size once, so that
-	 * later messages up to that size find their blocks allocated.
+	 * process read or wrote the last one; when that is not known (a
+	 * write failed, or the file was written before this boot, when a
+	 * power cut may have kept a later page of records and lost an
+	 * earlier one), the whole file is read for its last byte.  Grown to
+	 * its full size once, so that later messages up to that size find
+	 * their blocks allocated.
 	 */
 	end = spool_open_end(fd);
 	if (end < 0 || end > st.st_size)
-		end = st.st_size;
-	if (write_zeros(fd, 0, end) != 0 ||
-	    write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE - st.st_size) != 0) {
+		end = content_end(fd, st.st_size);
+	if (end < 0 || write_zeros(fd, 0, end) != 0) {
 		close(dfd);
 		return -1;
 	}
@@ -378,6 +380,10 @@ spool_reuse_put(struct message *m)
 			(unsigned)conf.spool_reuse_max);
 		if (renameat2(AT_FDCWD, path, dfd, slot, RENAME_NOREPLACE)
 		    == 0) {
+			/* Still locked: nobody takes it before it is grown. */
+			if (write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE -
+			    st.st_size) != 0)
+				unlinkat(dfd, slot, 0);
 			close(dfd);
 			return 0;
 		}

@@ -265,7 +265,8 @@ static struct open_msg {
 	dev_t  dev;
 	ino_t  ino;
 	bool   committed;
-	off_t  end;     /* where the next record goes */
+	bool   suspect; /* written before this boot: see spool_open_end */
+	off_t  end;     /* where the next record goes; -1: not known */
 	size_t npending;
 	char   pending[PENDING_MAX];
 } open_msgs[OPEN_MAX] = {
@@ -304,8 +305,28 @@ spool_open_add(const char *id, int fd, bool committed, off_t end)
 	o->dev = st.st_dev;
 	o->ino = st.st_ino;
 	o->committed = committed;
+	o->suspect = false;
 	o->end = end;
 	o->npending = 0;
+}
+
+
+const char *
+spool_boot_id(void)
+{
+	static char id[40];
+	int fd;
+
+	if (id[0] != '\0')
+		return id;
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = io_read_full(fd, id, 36);
+
+		id[n == 36 ? 36 : 0] = '\0';
+		close(fd);
+	}
+	return id;
 }
 
 static struct open_msg *
@@ -315,6 +336,15 @@ open_find_fd(int fd)
 		if (open_msgs[i].fd == fd && fd >= 0)
 			return &open_msgs[i];
 	return NULL;
+}
+
+void
+spool_open_suspect(int fd)
+{
+	struct open_msg *o = open_find_fd(fd);
+
+	if (o != NULL)
+		o->suspect = true;
 }
 
 void
@@ -372,9 +402,15 @@ spool_append(int fd, const char *p, size_t n)
 	for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
 		if (open_msgs[i].fd == fd && fd >= 0 && open_valid(&open_msgs[i]))
 			o = &open_msgs[i];
-	end = o != NULL ? o->end : scan_end(fd);
-	if (end < 0 || io_pwrite_all(fd, p, n, end) != 0)
+	end = o != NULL && o->end >= 0 ? o->end : scan_end(fd);
+	if (end < 0)
 		return -1;
+	if (io_pwrite_all(fd, p, n, end) != 0) {
+		/* Part of it may be there: where the records end is unknown. */
+		if (o != NULL)
+			o->end = -1;
+		return -1;
+	}
 	if (o != NULL)
 		o->end = end + (off_t)n;
 	return 0;
@@ -384,9 +420,10 @@ off_t
 spool_open_end(int fd)
 {
 	for (size_t i = 0; i < OPEN_MAX; i++)
-		if (open_msgs[i].fd == fd && fd >= 0 && open_valid(&open_msgs[i]))
-			return open_msgs[i].end;
-	return scan_end(fd);
+		if (open_msgs[i].fd == fd && fd >= 0 &&
+		    open_valid(&open_msgs[i]))
+			return open_msgs[i].suspect ? -1 : open_msgs[i].end;
+	return -1;
 }
 
 void
@@ -590,6 +627,7 @@ spool_commit(struct message *m, int data_fd, char **err_out)
 	m->body_offset = SPOOL_FIRST_LINE_LEN;
 	m->body_end = pos;
 	m->size = message_size(m);
+	m->boot_id = *spool_boot_id() != '\0' ? spool_boot_id() : NULL;
 	buf_init(&b, arena_scratch, 0);
 	if (!spool_header_encode(&b, m)) {
 		*err_out = arena_printf(arena_msg, "spool: %s: header too big",
@@ -831,6 +869,8 @@ spool_rewrite_header(struct message *m, char **err_out)
 		errno = EBADF;
 		return -1;
 	}
+	/* A new file, written whole in this boot. */
+	m->boot_id = *spool_boot_id() != '\0' ? spool_boot_id() : NULL;
 	buf_init(&b, arena_scratch, 0);
 	if (!spool_header_encode(&b, m)) {
 		*err_out = arena_printf(arena_msg, "spool: %s: header too big",

@@ -17,6 +17,9 @@
 
 #define MESSAGE_ID_LEN 23 /* see spool_new_id */
 
+/* Message files up to this size are emptied and reused (docs/spool.md). */
+#define SPOOL_REUSE_SIZE ((off_t)64 * 1024)
+
 struct recipient {
 	const char *address;     /* qualified, as received */
 	const char *orcpt;       /* original, for bounces; may be NULL */
@@ -62,6 +65,8 @@ struct message {
 	const char *authenticator;    /* instance name (reception only) */
 	const char *tls_cipher;       /* "TLS1.3:TLS_AES_256_GCM_SHA384:256" */
 	const char *tls_peerdn;       /* client certificate's subject */
+	const char *boot_id;          /* (spool) the boot the file was
+					 * written in; see docs/spool.md */
 	const char *errors_to;
 	uint64_t    size;             /* header text + body bytes */
 	uint64_t    body_linecount;
@@ -145,11 +150,12 @@ void spool_data_close(struct message *m, int data_fd);
 int spool_read(const char *id, struct message *m, bool lock, char **err_out);
 
 /*
- * spool_read with a shared lock, for showing a message (-Mvh, -Mvb,
- * -Mvl): no delivery can complete it, and so empty its file for reuse,
- * while it is shown.  1 when a delivery or reception holds it.
+ * After an unlocked spool_read (and reads through m->data_fd): is the file
+ * still message m?  False when it was completed meanwhile and its file
+ * emptied for reuse, or taken by another message: what was read may be
+ * the other message's.
  */
-int spool_read_shared(const char *id, struct message *m, char **err_out);
+bool spool_still(const struct message *m);
 
 /* Close m->data_fd (releasing the lock). */
 void spool_close(struct message *m);

@@ -871,6 +871,56 @@ test_reuse(void **state)
 	spool_close(&r);
 	finish(m.id);
 
+	/*
+	 * A message written before this boot (its -boot_id is another's)
+	 * may hold records after a NUL that a power cut left: emptying it
+	 * reads the whole file instead of trusting where its records end.
+	 */
+	make_message(&m);
+	path = spool_path(m.id, 'M');
+	{
+		const char *cur = spool_boot_id(), *at;
+		char hex[SPOOL_CHECK_HEX + 1];
+		off_t sect_end;
+
+		assert_int_equal(strlen(cur), 36);
+		text = slurp(path, &len);
+		at = strstr(text, cur);
+		assert_non_null(at);
+		fd = open(path, O_RDWR);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, "00000000", 8, at - text), 8);
+		sect_end = strstr(text + m.body_end, "\n.\nC ") + 3 - text;
+		assert_int_equal(spool_check_digest(fd, sect_end, NULL,
+			sect_end, hex), 0);
+		assert_int_equal(pwrite(fd, hex, SPOOL_CHECK_HEX, sect_end + 2),
+			SPOOL_CHECK_HEX);
+		/* a page of records a power cut kept, after NULs */
+		assert_int_equal(pwrite(fd, "D one@dst.example\n", 18, 8192),
+			18);
+		close(fd);
+	}
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	assert_false(r.rcpts[0].done);
+	assert_int_equal(spool_remove(&r, &err), 0);
+	spool_close(&r);
+	expect_empty(pool_file());
+
+	/* An unlocked reader learns that the file became another message. */
+	make_message(&m);
+	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+	assert_true(spool_still(&r));
+	finish(m.id);
+	assert_false(spool_still(&r));
+	{
+		struct message other;
+
+		make_message(&other);
+		assert_false(spool_still(&r));
+		finish(other.id);
+	}
+	spool_close(&r);
+
 	/* At most spool_reuse_max files are kept; the rest are removed. */
 	{
 		struct message a, b, c;

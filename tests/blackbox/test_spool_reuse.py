@@ -168,23 +168,41 @@ def test_both_renames_lost(tern):
     assert tern.queue_ids() == [] and tern.paniclog() == ""
 
 
-def test_viewing_holds_the_file(tern):
-    """-Mvb, -Mvh and -Mvl take a shared lock: while one is shown, no
-    delivery completes the message (and empties its file for reuse under
-    the viewer's eyes); the delivery leaves it for later."""
+def test_viewing_while_a_delivery_holds_it(tern):
+    """-Mvb, -Mvh and -Mvl take no lock (as in Exim): they work while a
+    delivery holds the message, and check afterwards that the file is
+    still that message (docs/spool.md, "Readers")."""
     tern.config()
     msgid = submit(tern, "shown")
-    path = input_file(tern, msgid)
     import fcntl
-    with open(path, "rb") as f:
-        fcntl.lockf(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        queue_run(tern)
-        assert msgid in tern.queue_ids()
+    with open(input_file(tern, msgid), "r+b") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert tern.run(["-Mvb", msgid]).ok().stdout.strip() == "shown"
+        assert "Subject: reuse" in tern.run(["-Mvh", msgid]).ok().stdout
+        queue_run(tern)          # the delivery finds it locked
+        assert msgid in tern.queue_ids()
     queue_run(tern)
     assert tern.queue_ids() == []
     r = tern.run(["-Mvb", msgid])
     assert r.returncode != 0 and "not found" in r.stderr, r
+
+
+def test_recovery_with_reuse_off(tern):
+    """A committed message left in pool/ by a power cut is recovered even
+    when the configuration no longer reuses files, and the other pool
+    files are removed."""
+    tern.config()
+    submit(tern, "warm up")
+    queue_run(tern)
+    msgid = submit(tern, "left in the pool")
+    shutil.move(input_file(tern, msgid), tern.spool / "pool" / "5")
+    tern.config(main="spool_reuse_max = 0")
+    new_boot(tern)
+    queue_run(tern)
+    assert f"{msgid} spool: recovered from" in tern.mainlog()
+    queue_run(tern)
+    assert delivered_bodies(tern) == ["warm up", "left in the pool"]
+    assert pool(tern) == []
 
 
 def test_big_files_and_the_cap(tern):
