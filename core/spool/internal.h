@@ -116,6 +116,8 @@ const char *spool_boot_id(void);
  * (or spool_reuse_max is 0).
  */
 int spool_reuse_take(struct message *m);
+/* Is reuse on (spool_reuse_max, spool_sync, a disk, a boot id)?  Cached. */
+bool spool_reuse_on(void);
 /*
  * Empty m's file (locked, open as m->data_fd) and move it to pool/
  * instead of removing it.  0, or -1 when it is not kept (too big, the

@@ -52,8 +52,8 @@ pool_dir(void)
  * journal commit to save, and emptying files would only cost.  Asked
  * once per process.
  */
-static bool
-reuse_on(void)
+bool
+spool_reuse_on(void)
 {
 	static int on = -1;
 	struct statfs sfs;
@@ -185,7 +185,7 @@ open_pool_file(int dfd, const char *name, struct stat *st)
 static int
 check_one(int dfd, const char *name, int fd, const struct stat *st)
 {
-	bool keep = reuse_on() && slot_name(name) &&
+	bool keep = spool_reuse_on() && slot_name(name) &&
 		st->st_size == SPOOL_REUSE_SIZE;
 	int rc;
 	char first[SPOOL_FIRST_LINE_LEN];
@@ -296,7 +296,7 @@ spool_reuse_take(struct message *m)
 	int fd = -1;
 	DIR *d;
 
-	if (!reuse_on() || (d = opendir(pool_dir())) == NULL)
+	if (!spool_reuse_on() || (d = opendir(pool_dir())) == NULL)
 		return -1;
 	if (check_pool(d) != 0) {
 		closedir(d);
@@ -346,7 +346,7 @@ spool_reuse_put(struct message *m)
 	int fd = m->data_fd, dfd;
 	unsigned start;
 
-	if (!reuse_on() || fd < 0 || fstat(fd, &st) != 0 ||
+	if (!spool_reuse_on() || fd < 0 || fstat(fd, &st) != 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    st.st_size > SPOOL_REUSE_SIZE || st.st_uid != rt.tern_uid)
 		return -1;
