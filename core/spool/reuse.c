@@ -61,10 +61,12 @@ spool_reuse_on(void)
 	if (conf.spool_reuse_max <= 0 || !conf.spool_sync ||
 	    *spool_boot_id() == '\0') /* the check after a boot needs it */
 		return false;
-	if (on < 0)
-		on = statfs(spool_base(), &sfs) != 0 ? 0 :
-			(unsigned long)sfs.f_type != TMPFS_MAGIC &&
+	if (on < 0) {
+		if (statfs(spool_base(), &sfs) != 0)
+			return false; /* asked again next time */
+		on = (unsigned long)sfs.f_type != TMPFS_MAGIC &&
 			(unsigned long)sfs.f_type != RAMFS_MAGIC;
+	}
 	return on == 1;
 }
 

@@ -107,18 +107,18 @@ spool_init(char **err_out)
 	static const char *const subdirs[] = { "input", "pool", "log", "db" };
 	const char *base = spool_base();
 
-	/*
-	 * Asked here once, so that the daemon's children inherit the
-	 * answers instead of each asking again.
-	 */
-	(void)spool_boot_id();
-	(void)spool_reuse_on();
 	if (make_dir(base, err_out) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
 		if (make_dir(arena_printf(arena_scratch, "%s/%s", base,
 		    subdirs[i]), err_out) != 0)
 			return -1;
+	/*
+	 * Asked here once, the spool being there, so that the daemon's
+	 * children inherit the answers instead of each asking again.
+	 */
+	(void)spool_boot_id();
+	(void)spool_reuse_on();
 	return 0;
 }
 

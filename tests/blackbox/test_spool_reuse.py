@@ -8,8 +8,9 @@ off.  A power cut is played by doing on disk what it can leave behind."""
 import os
 import re
 import shutil
+import subprocess
 
-from tern_helpers import (IS_ROOT, STANDARD_ALIASES, make_message,
+from tern_helpers import (IS_ROOT, PREFIX, STANDARD_ALIASES, make_message,
                           read_mbox, wait_for)
 
 RCPT = "alice@test.example"
@@ -97,6 +98,13 @@ def test_records_go_after_the_content(tern):
     data = input_file(tern, msgid).read_bytes()
     assert len(data) == 65536
     assert b"\nD alice@test.example\n" in data
+    # tern-qgrep reads the records up to the first NUL, as Tern does
+    r = subprocess.run([str(PREFIX / "bin" / "tern-qgrep"), "--tern",
+                        str(PREFIX / "bin" / "tern"), "-C", str(tern.conf)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    assert "D alice@test.example" in r.stdout, r.stdout
+    assert "  bob@test.example" in r.stdout, r.stdout
     log = tern.run(["-Mvl", msgid]).ok().stdout
     assert re.search(r"^\S+ \S+ => \S+ <alice@test\.example>", log, re.M), log
     assert "== |/bin/sh -c 'exit 75' <bob@test.example>" in log, log
