@@ -100,6 +100,18 @@ int spool_append(int fd, const char *p, size_t n) TERN_MUST_CHECK;
  * may have kept a later page of records and lost an earlier one).
  */
 off_t spool_open_end(int fd);
+/*
+ * One past the last byte of fd that is not NUL (0: all NULs), read from
+ * the end: where the records end when nothing else tells (no record holds
+ * a NUL, and a reused file is NULs after its content), and everything a
+ * file holds, whatever a crash left.  -1 with errno on a read error.
+ */
+off_t spool_content_end(int fd);
+/* Are the n bytes at p all NUL? */
+bool spool_all_nul(const char *p, size_t n);
+/* Fresh ids tried when a message file's name is taken. */
+#define NEW_ID_TRIES 20
+
 /* The file open as fd was written before this boot. */
 void spool_open_suspect(int fd);
 /* This boot's id (/proc/sys/kernel/random/boot_id), or "". */

@@ -109,10 +109,8 @@ stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
 
 	*torn_out = false;
 	while (pos < end) {
+		/* have < step: step grew fourfold since the last read */
 		size_t want = (step < RECORD_CHUNK ? step : RECORD_CHUNK) - have;
-
-		if (want == 0) /* a line longer than step: read on */
-			want = RECORD_CHUNK - have;
 		ssize_t n;
 		char *p, *e, *nl, *nul;
 
@@ -347,9 +345,11 @@ changed_under(int fd, const char *path, const char *first)
  * input/ID-M whose first line names another message: after a power cut
  * that lost both renames of a reused file (docs/spool.md), the other
  * message's content under this name.  With the lock, a committed one that
- * matches its check record is moved to its own name; anything else was
- * never acknowledged, and goes as an incomplete file does.  -1 (ENOENT:
- * this message is gone) or what incomplete() returns.
+ * matches its check record is moved to its own name; a committed one that
+ * does not is damaged and left to the administrator, as under its own
+ * name; an uncommitted one was never acknowledged, and goes as an
+ * incomplete file does.  -1 (ENOENT: this message is gone) or what
+ * incomplete() returns.
  */
 static int
 stranded(struct message *m, int fd, bool lock, const char *path,
@@ -357,6 +357,7 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 {
 	char *err = NULL;
 	int rc = lock ? spool_recover(path, fd, first, &err) : 0;
+	uint64_t off;
 
 	if (rc < 0) {
 		/* Kept as it is, for the next try or the administrator. */
@@ -373,6 +374,14 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 		*err_out = arena_printf(arena_msg, "spool: no message %s",
 			m->id);
 		errno = ENOENT;
+		return -1;
+	}
+	if (spool_first_line_parse(first, first, &off) && off != 0) {
+		close(fd);
+		*err_out = arena_printf(arena_msg, "spool: %s holds message "
+			"%.*s, damaged: %s", path, MESSAGE_ID_LEN, first,
+			err != NULL ? err : "no check record");
+		errno = EINVAL;
 		return -1;
 	}
 	return incomplete(m, fd, lock, path, err_out);
@@ -415,8 +424,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		 */
 		if (fstat(fd, &st) == 0 && st.st_size < SPOOL_FIRST_LINE_LEN)
 			return incomplete(m, fd, lock, path, err_out);
-		if (first[0] == '\0' && memcmp(first, first + 1,
-		    sizeof(first) - 1) == 0)
+		if (spool_all_nul(first, sizeof(first)))
 			return incomplete(m, fd, lock, path, err_out);
 		if (spool_first_line_parse(first, first, &other_off) &&
 		    spool_id_valid(arena_strndup(arena_scratch, first,

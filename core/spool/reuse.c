@@ -36,7 +36,6 @@
 #include "log/log.h"
 #include "spool/internal.h"
 
-#define NEW_ID_TRIES 20
 #define PUT_TRIES    4    /* slots tried before a file is removed instead */
 #define CHECKED      ".checked-"
 
@@ -86,12 +85,6 @@ slot_name(const char *name)
 	return (name[0] != '0' || name[1] == '\0') && k < conf.spool_reuse_max;
 }
 
-static bool
-all_nul(const char *p, size_t n)
-{
-	return n == 0 || (p[0] == '\0' && memcmp(p, p + 1, n - 1) == 0);
-}
-
 /* Zeros over [off, off+len) of fd. */
 static int
 write_zeros(int fd, off_t off, off_t len)
@@ -108,35 +101,6 @@ write_zeros(int fd, off_t off, off_t len)
 		len -= (off_t)n;
 	}
 	return 0;
-}
-
-/*
- * One past the last byte of fd that is not NUL (0: all NULs): everything
- * the file holds, whatever a crash left.  -1 on a read error.
- */
-static off_t
-content_end(int fd, off_t size)
-{
-	char chunk[16384];
-	off_t end = 0;
-
-	for (off_t pos = 0; pos < size;) {
-		size_t want = size - pos < (off_t)sizeof(chunk) ?
-			(size_t)(size - pos) : sizeof(chunk);
-		ssize_t n = io_pread_full(fd, chunk, want, pos);
-
-		if (n <= 0)
-			return n == 0 ? end : -1;
-		if (!all_nul(chunk, (size_t)n)) {
-			size_t i = (size_t)n;
-
-			while (chunk[i - 1] == '\0')
-				i--;
-			end = pos + (off_t)i;
-		}
-		pos += n;
-	}
-	return end;
 }
 
 /*
@@ -193,7 +157,7 @@ check_one(int dfd, const char *name, int fd, const struct stat *st)
 	char first[SPOOL_FIRST_LINE_LEN];
 	const char *path = arena_printf(arena_scratch, "%s/%s", pool_dir(),
 		name);
-	off_t end = content_end(fd, st->st_size);
+	off_t end = spool_content_end(fd);
 	char *err = NULL;
 
 	if (end < 0 || (end > 0 && io_pread_full(fd, first, sizeof(first), 0)
@@ -316,7 +280,7 @@ spool_reuse_take(struct message *m)
 		/* Checked whole since the boot; emptied first line first. */
 		if (st.st_size != SPOOL_REUSE_SIZE ||
 		    io_pread_full(fd, first, sizeof(first), 0) !=
-		    (ssize_t)sizeof(first) || !all_nul(first, sizeof(first))) {
+		    (ssize_t)sizeof(first) || !spool_all_nul(first, sizeof(first))) {
 			close(fd);
 			fd = -1;
 			continue;
@@ -367,7 +331,7 @@ spool_reuse_put(struct message *m)
 	 */
 	end = spool_open_end(fd);
 	if (end < 0 || end > st.st_size)
-		end = content_end(fd, st.st_size);
+		end = spool_content_end(fd);
 	if (end < 0 || write_zeros(fd, 0, end) != 0) {
 		close(dfd);
 		return -1;

@@ -44,7 +44,6 @@
 #define TERN_SPOOL_DEFAULT "/var/spool/tern"
 #endif
 
-#define NEW_ID_TRIES 20
 #define OPEN_MAX     4     /* ID-M files one process has open at once */
 #define PENDING_MAX  4096  /* L records buffered during a reception */
 
@@ -370,15 +369,16 @@ spool_open_drop(int fd, int new_fd, off_t new_end)
 	}
 }
 
-/*
- * Where the records of fd end, without the table: the file's last byte
- * that is not NUL, plus one.  No record holds a NUL, and a file taken
- * from pool/ is all NULs after its content.
- */
-static off_t
-scan_end(int fd)
+bool
+spool_all_nul(const char *p, size_t n)
 {
-	char chunk[4096];
+	return n == 0 || (p[0] == '\0' && memcmp(p, p + 1, n - 1) == 0);
+}
+
+off_t
+spool_content_end(int fd)
+{
+	char chunk[16384];
 	struct stat st;
 	off_t pos;
 
@@ -390,25 +390,35 @@ scan_end(int fd)
 		ssize_t n = io_pread_full(fd, chunk, want, pos - (off_t)want);
 
 		if (n != (ssize_t)want)
-			return -1;
-		for (size_t i = want; i > 0; i--)
-			if (chunk[i - 1] != '\0')
-				return pos - (off_t)want + (off_t)i;
+			return n >= 0 ? (errno = EIO, -1) : -1;
 		pos -= (off_t)want;
+		if (!spool_all_nul(chunk, want)) {
+			while (chunk[want - 1] == '\0')
+				want--;
+			return pos + (off_t)want;
+		}
 	}
 	return 0;
+}
+
+/* The table's slot for fd, if it still is the file it was added with. */
+static struct open_msg *
+open_find_valid(int fd)
+{
+	for (size_t i = 0; i < OPEN_MAX; i++)
+		if (open_msgs[i].fd == fd && fd >= 0 && open_valid(&open_msgs[i]))
+			return &open_msgs[i];
+	return NULL;
 }
 
 int
 spool_append(int fd, const char *p, size_t n)
 {
-	struct open_msg *o = NULL;
+	struct open_msg *o = open_find_valid(fd);
 	off_t end;
 
-	for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
-		if (open_msgs[i].fd == fd && fd >= 0 && open_valid(&open_msgs[i]))
-			o = &open_msgs[i];
-	end = o != NULL && o->end >= 0 ? o->end : scan_end(fd);
+	/* Without the table: no record holds a NUL, nothing follows them. */
+	end = o != NULL && o->end >= 0 ? o->end : spool_content_end(fd);
 	if (end < 0)
 		return -1;
 	if (io_pwrite_all(fd, p, n, end) != 0) {
@@ -425,11 +435,9 @@ spool_append(int fd, const char *p, size_t n)
 off_t
 spool_open_end(int fd)
 {
-	for (size_t i = 0; i < OPEN_MAX; i++)
-		if (open_msgs[i].fd == fd && fd >= 0 &&
-		    open_valid(&open_msgs[i]))
-			return open_msgs[i].suspect ? -1 : open_msgs[i].end;
-	return -1;
+	struct open_msg *o = open_find_valid(fd);
+
+	return o != NULL && !o->suspect ? o->end : -1;
 }
 
 void

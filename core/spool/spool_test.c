@@ -900,7 +900,21 @@ test_reuse(void **state)
 
 		spool_new_id(old);
 		oldpath = spool_path(old, 'M');
+		struct timeval long_ago[2] = { { 1000000000, 0 },
+			{ 1000000000, 0 } };
+
 		assert_int_equal(rename(path, oldpath), 0);
+		/* Not matching its check record: damaged, kept however old. */
+		fd = open(oldpath, O_RDWR);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, "X", 1, m.body_offset), 1);
+		assert_int_equal(utimes(oldpath, long_ago), 0);
+		assert_int_equal(spool_read(old, &r, true, &err), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_non_null(strstr(err, "damaged"));
+		assert_true(file_exists(oldpath));
+		assert_int_equal(pwrite(fd, body, 1, m.body_offset), 1);
+		close(fd);
 		assert_int_equal(spool_read(old, &r, false, &err), -1);
 		assert_int_equal(errno, ENOENT);
 		assert_true(file_exists(oldpath));
