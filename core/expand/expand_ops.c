@@ -3,6 +3,8 @@
  */
 #include "expand/expand_int.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +33,14 @@ op_numbers(const char *op, const char *prefix, long n[2])
 	while (*p == '_' && count < 2) {
 		char *end;
 
-		n[count++] = strtol(p + 1, &end, 10);
+		errno = 0;
+		n[count] = strtol(p + 1, &end, 10);
 		if (end == p + 1)
 			return -1;
+		/* out of range: a negative value, which every user rejects */
+		if (errno == ERANGE || n[count] > INT_MAX)
+			n[count] = LONG_MIN;
+		count++;
 		p = end;
 	}
 	return *p == '\0' ? count : -1;
@@ -96,7 +103,9 @@ op_nhash(struct xp *x, int count, const long nm[2], const char *s, char **out)
 		*out = arena_printf(x->a, "%lu", total % (unsigned long)nm[0]);
 		return TERN_OK;
 	}
-	total %= (unsigned long)(nm[0] * nm[1]);
+	/* both at most INT_MAX (op_numbers), so the product fits */
+	total = (unsigned long)(total %
+		((unsigned long long)nm[0] * (unsigned long long)nm[1]));
 	*out = arena_printf(x->a, "%lu/%lu", total / (unsigned long)nm[1],
 		total % (unsigned long)nm[1]);
 	return TERN_OK;
@@ -255,6 +264,8 @@ extract_field(struct xp *x, long n, const char *sep, const char *s,
 {
 	size_t nf = 1, want, len = strlen(s);
 	const char *start = s;
+	/* |n| without negating LONG_MIN */
+	unsigned long mag = n < 0 ? 0UL - (unsigned long)n : (unsigned long)n;
 
 	if (n == 0) {
 		*out = arena_strdup(x->a, s);
@@ -263,9 +274,9 @@ extract_field(struct xp *x, long n, const char *sep, const char *s,
 	for (const char *p = s; *p != '\0'; p++)
 		if (strchr(sep, *p) != NULL)
 			nf++;
-	if ((n > 0 && (size_t)n > nf) || (n < 0 && (size_t)-n > nf))
+	if (mag > nf)
 		return false;
-	want = n > 0 ? (size_t)n : nf + 1 - (size_t)-n;
+	want = n > 0 ? (size_t)mag : nf + 1 - (size_t)mag;
 	for (size_t f = 1; f < want; f++)
 		start += strcspn(start, sep) + 1;
 	len = strcspn(start, sep);
