@@ -39,6 +39,29 @@
 #define PUT_TRIES    4    /* slots tried before a file is removed instead */
 #define CHECKED      ".checked-"
 
+/*
+ * The slots this process last took, and for which messages: a message's
+ * delivery, usually in the process that received it, puts the file back
+ * where it came from.  Random slots in a pool that a busy hour filled
+ * are mostly taken, and each miss is a file removed now and created
+ * again by a later reception.
+ */
+#define TAKEN_KEPT   8    /* messages of one connection remembered */
+static struct taken {
+	char id[MESSAGE_ID_LEN + 1];
+	char slot[16];
+} taken[TAKEN_KEPT];
+static unsigned taken_next;
+
+static const char *
+taken_slot(const char *id)
+{
+	for (size_t i = 0; i < TAKEN_KEPT; i++)
+		if (taken[i].slot[0] != '\0' && strcmp(taken[i].id, id) == 0)
+			return taken[i].slot;
+	return NULL;
+}
+
 static const char *
 pool_dir(void)
 {
@@ -289,8 +312,15 @@ spool_reuse_take(struct message *m)
 			if (tries > 0 || !spool_id_valid(m->id))
 				spool_new_id(m->id);
 			if (renameat2(dirfd(d), e->d_name, AT_FDCWD,
-			    spool_path(m->id, 'M'), RENAME_NOREPLACE) == 0)
+			    spool_path(m->id, 'M'), RENAME_NOREPLACE) == 0) {
+				struct taken *t =
+					&taken[taken_next++ % TAKEN_KEPT];
+
+				memcpy(t->id, m->id, sizeof(t->id));
+				snprintf(t->slot, sizeof(t->slot), "%s",
+					e->d_name);
 				break;
+			}
 			/* EINVAL: a file system without RENAME_NOREPLACE */
 			if (errno != EEXIST || tries == NEW_ID_TRIES) {
 				close(fd);
@@ -311,6 +341,7 @@ spool_reuse_put(struct message *m)
 	off_t end;
 	int fd = m->data_fd, dfd;
 	unsigned start;
+	const char *from;
 
 	if (!spool_reuse_on() || fd < 0 || fstat(fd, &st) != 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
@@ -336,14 +367,22 @@ spool_reuse_put(struct message *m)
 		close(dfd);
 		return -1;
 	}
-	/* A few slots from a place of its own; the pool is full otherwise. */
+	/*
+	 * The slot it came from, when this process took it; then a few from
+	 * a place of its own.  The pool is full otherwise.
+	 */
 	start = (unsigned)getpid();
-	for (int i = 0; i < PUT_TRIES; i++) {
+	from = taken_slot(m->id);
+	for (int i = from != NULL && slot_name(from) ? -1 : 0;
+	    i < PUT_TRIES; i++) {
 		char slot[16];
 
-		snprintf(slot, sizeof(slot), "%u",
-			(start + (unsigned)i * 7919u) %
-			(unsigned)conf.spool_reuse_max);
+		if (i < 0)
+			snprintf(slot, sizeof(slot), "%s", from);
+		else
+			snprintf(slot, sizeof(slot), "%u",
+				(start + (unsigned)i * 7919u) %
+				(unsigned)conf.spool_reuse_max);
 		if (renameat2(AT_FDCWD, path, dfd, slot, RENAME_NOREPLACE)
 		    == 0) {
 			/* Still locked: nobody takes it before it is grown. */

@@ -961,6 +961,33 @@ test_reuse(void **state)
 	}
 	spool_close(&r);
 
+	/*
+	 * A file goes back to the slot its reception took it from, not to
+	 * slots chosen from the process id (a busy pool has those taken).
+	 */
+	{
+		char want[600];
+		unsigned k = 0;
+
+		conf.spool_reuse_max = 50;
+		for (bool clash = true; clash; k++) {
+			clash = false;
+			for (unsigned i = 0; i < 4; i++)
+				clash |= ((unsigned)getpid() + i * 7919u) % 50 == k;
+			if (!clash)
+				break;
+		}
+		snprintf(want, sizeof(want), "%s/pool/%u", spool_dir, k);
+		assert_int_equal(rename(pool_file(), want), 0);
+		make_message(&m);
+		assert_int_equal(count_dir("pool"), 0);
+		finish(m.id);
+		assert_string_equal(pool_file(), want);
+		conf.spool_reuse_max = 2;
+		assert_int_equal(rename(want, arena_printf(arena_scratch,
+			"%s/pool/1", spool_dir)), 0);
+	}
+
 	/* At most spool_reuse_max files are kept; the rest are removed. */
 	{
 		struct message a, b, c;
