@@ -315,10 +315,14 @@ spool_reuse_take(struct message *m)
 			    spool_path(m->id, 'M'), RENAME_NOREPLACE) == 0) {
 				struct taken *t =
 					&taken[taken_next++ % TAKEN_KEPT];
+				/* a slot name: at most 9 digits */
+				size_t len = strlen(e->d_name);
 
 				memcpy(t->id, m->id, sizeof(t->id));
-				snprintf(t->slot, sizeof(t->slot), "%s",
-					e->d_name);
+				if (len < sizeof(t->slot))
+					memcpy(t->slot, e->d_name, len + 1);
+				else
+					t->slot[0] = '\0';
 				break;
 			}
 			/* EINVAL: a file system without RENAME_NOREPLACE */
