@@ -18,17 +18,21 @@ number(struct xp *x, const char *s, long long *out)
 {
 	char *end;
 
+	long long mult = 1;
+
 	errno = 0;
 	*out = strtoll(s, &end, 0);
 	if (end != s && (*end == 'K' || *end == 'k')) {
-		*out *= 1024;
+		mult = 1024;
 		end++;
 	} else if (end != s && (*end == 'M' || *end == 'm')) {
-		*out *= 1024 * 1024;
+		mult = 1024 * 1024;
 		end++;
 	}
 	if (end == s || *end != '\0' || errno != 0)
 		return xp_error(x, TERN_ERROR, "\"%s\" is not a number", s);
+	if (__builtin_mul_overflow(*out, mult, out))
+		return xp_error(x, TERN_ERROR, "\"%s\" is too large", s);
 	return TERN_OK;
 }
 
