@@ -5,7 +5,6 @@
  */
 #include "modules/modules.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "deliver/remote.h"
 #include "expand/expand.h"
 #include "lib/arena.h"
+#include "lib/io.h"
 #include "log/log.h"
 #include "lookup/lookup.h"
 #include "net/svc.h"
@@ -192,9 +192,7 @@ svc_message_8bit(struct tern_ctx *ctx)
 
 		if (m->body_end != 0 && (off_t)want > m->body_end - off)
 			want = (size_t)(m->body_end - off);
-		n = pread(m->data_fd, buf, want, off);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = io_pread_full(m->data_fd, buf, want, off);
 		if (n < 0)
 			return -1;
 		if (n == 0)
