@@ -34,7 +34,12 @@ io_write_all(int fd, const char *p, size_t n)
 int
 io_pwrite_all(int fd, const char *p, size_t n, off_t off)
 {
-	return put_all(fd, p, n, off < 0 ? 0 : off);
+	/* Never write(2) by mistake: a bad offset is an error, as in pwrite. */
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return put_all(fd, p, n, off);
 }
 
 static ssize_t
@@ -66,5 +71,9 @@ io_read_full(int fd, void *p, size_t n)
 ssize_t
 io_pread_full(int fd, void *p, size_t n, off_t off)
 {
-	return get_full(fd, p, n, off < 0 ? 0 : off);
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return get_full(fd, p, n, off);
 }

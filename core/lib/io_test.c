@@ -80,6 +80,13 @@ test_errors_are_reported(void **state)
 	assert_int_equal(errno, EBADF);
 	assert_int_equal(io_read_full(-1, buf, sizeof(buf)), -1);
 	assert_int_equal(io_pread_full(-1, buf, sizeof(buf), 0), -1);
+	/* a negative offset is refused, never taken as 0 (line 1) */
+	errno = 0;
+	assert_int_equal(io_pwrite_all(0, "x", 1, -1), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(io_pread_full(0, buf, sizeof(buf), -5), -1);
+	assert_int_equal(errno, EINVAL);
 }
 
 int
