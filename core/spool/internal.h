@@ -112,8 +112,13 @@ bool spool_all_nul(const char *p, size_t n);
 /* Fresh ids tried when a message file's name is taken. */
 #define NEW_ID_TRIES 20
 
-/* The file open as fd was written before this boot. */
-void spool_open_suspect(int fd);
+/*
+ * The file open as fd was written before this boot; legacy: in the
+ * format before check records (no -boot_id), so it is never reused.
+ */
+void spool_open_suspect(int fd, bool legacy);
+/* May the file open as fd be emptied for reuse (not a legacy file)? */
+bool spool_open_reusable(int fd);
 /* This boot's id (/proc/sys/kernel/random/boot_id), or "". */
 const char *spool_boot_id(void);
 

@@ -293,6 +293,16 @@ compute_size(struct message *m)
  * file's bytes when `verify`: 0, or -1 with *err_out (errno EINVAL when
  * it is missing or they differ).
  */
+/* Does a check record start at off?  No other record starts with "C ". */
+static bool
+check_record_there(int fd, off_t off)
+{
+	char rec[2];
+
+	return io_pread_full(fd, rec, sizeof(rec), off) == (ssize_t)sizeof(rec)
+		&& rec[0] == 'C' && rec[1] == ' ';
+}
+
 static int
 check_record(int fd, off_t off, bool verify, const char *path,
 	char **err_out)
@@ -395,7 +405,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	uint64_t off;
 	size_t used;
 	off_t size, end;
-	bool torn;
+	bool torn, legacy;
 	int fd, saved;
 
 	memset(m, 0, sizeof(*m));
@@ -461,16 +471,22 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	/*
 	 * Only a file from an earlier boot can be a mixture that a power cut
 	 * left (docs/spool.md): one written since is read as it was written.
+	 * A file from before check records (no -boot_id, no C record) was
+	 * never reused, and never will be (spool_open_reusable), so it
+	 * cannot be a mixture either.
 	 */
-	if (check_record(fd, m->body_end + (off_t)used, !this_boot(m), path,
-	    err_out) != 0)
+	legacy = m->boot_id == NULL &&
+		!check_record_there(fd, m->body_end + (off_t)used);
+	if (!legacy && check_record(fd, m->body_end + (off_t)used,
+	    !this_boot(m), path, err_out) != 0)
 		goto out_close;
 	m->spooled_frozen = m->frozen;
 	m->spooled_warnings = m->warning_count;
 	for (size_t i = 0; i < m->nrcpts; i++)
 		m->rcpts[i].spooled = m->rcpts[i].done;
-	if (stream_lines(fd, m->body_end + (off_t)used + SPOOL_CHECK_LEN,
-	    size, path, apply_line, m, &torn, &end, err_out) != 0)
+	if (stream_lines(fd, m->body_end + (off_t)used +
+	    (legacy ? 0 : SPOOL_CHECK_LEN), size, path, apply_line, m, &torn,
+	    &end, err_out) != 0)
 		goto out_close;
 	/*
 	 * A torn last record: end it with a DEL, which no record may hold,
@@ -488,7 +504,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	if (lock) {
 		spool_open_add(id, fd, true, end);
 		if (!this_boot(m))
-			spool_open_suspect(fd);
+			spool_open_suspect(fd, legacy);
 	}
 	return 0;
 

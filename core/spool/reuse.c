@@ -347,7 +347,8 @@ spool_reuse_put(struct message *m)
 	unsigned start;
 	const char *from;
 
-	if (!spool_reuse_on() || fd < 0 || fstat(fd, &st) != 0 ||
+	if (!spool_reuse_on() || fd < 0 || !spool_open_reusable(fd) ||
+	    fstat(fd, &st) != 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    st.st_size > SPOOL_REUSE_SIZE || st.st_uid != rt.tern_uid)
 		return -1;

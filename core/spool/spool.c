@@ -271,6 +271,7 @@ static struct open_msg {
 	ino_t  ino;
 	bool   committed;
 	bool   suspect; /* written before this boot: see spool_open_end */
+	bool   legacy;  /* no check record: never reused */
 	off_t  end;     /* where the next record goes; -1: not known */
 	size_t npending;
 	char   pending[PENDING_MAX];
@@ -311,6 +312,7 @@ spool_open_add(const char *id, int fd, bool committed, off_t end)
 	o->ino = st.st_ino;
 	o->committed = committed;
 	o->suspect = false;
+	o->legacy = false;
 	o->end = end;
 	o->npending = 0;
 }
@@ -344,12 +346,22 @@ open_find_fd(int fd)
 }
 
 void
-spool_open_suspect(int fd)
+spool_open_suspect(int fd, bool legacy)
 {
 	struct open_msg *o = open_find_fd(fd);
 
-	if (o != NULL)
+	if (o != NULL) {
 		o->suspect = true;
+		o->legacy = legacy;
+	}
+}
+
+bool
+spool_open_reusable(int fd)
+{
+	struct open_msg *o = open_find_fd(fd);
+
+	return o == NULL || !o->legacy;
 }
 
 void

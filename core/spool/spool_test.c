@@ -753,6 +753,42 @@ earlier_boot(const char *path, const struct message *m)
 	close(fd);
 }
 
+/*
+ * Make the file at path one written before check records: no -boot_id
+ * option, no C record; the rest (and its records) as it was.
+ */
+static void
+make_legacy(const char *path, const struct message *m)
+{
+	size_t len, out = 0;
+	char *text = slurp(path, &len), *copy = malloc(len);
+	const char *bid = strstr(text + m->body_end, "-boot_id ");
+	const char *chk = strstr(text + m->body_end, "\n.\nC ");
+	const char *bid_end, *chk_end;
+	FILE *f;
+
+	assert_non_null(copy);
+	assert_non_null(bid);
+	assert_non_null(chk);
+	bid_end = strchr(bid, '\n') + 1;
+	chk += 3;
+	chk_end = strchr(chk, '\n') + 1;
+	assert_true(bid < chk);
+	/* the content up to the C record, without the -boot_id line */
+	memcpy(copy, text, (size_t)(bid - text));
+	out = (size_t)(bid - text);
+	memcpy(copy + out, bid_end, (size_t)(chk - bid_end));
+	out += (size_t)(chk - bid_end);
+	/* the records, up to the first NUL */
+	memcpy(copy + out, chk_end, strlen(chk_end));
+	out += strlen(chk_end);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(copy, 1, out, f), out);
+	assert_int_equal(fclose(f), 0);
+	free(copy);
+}
+
 /* Read and lock id, then spool_remove it: emptied into pool/ or not. */
 static void
 finish(const char *id)
@@ -986,6 +1022,34 @@ test_reuse(void **state)
 		conf.spool_reuse_max = 2;
 		assert_int_equal(rename(want, arena_printf(arena_scratch,
 			"%s/pool/1", spool_dir)), 0);
+	}
+
+	/*
+	 * A file written before check records (upgraded from an earlier
+	 * version) is read, journals, and is delivered; its file is removed,
+	 * never reused.
+	 */
+	{
+		int before;
+
+		make_message(&m);
+		before = count_dir("pool");
+		path = arena_strdup(arena_perm, spool_path(m.id, 'M'));
+		make_legacy(path, &m);
+		text = slurp(path, &len);
+		assert_null(strstr(text, "\nC "));
+		assert_null(strstr(text, "-boot_id"));
+		assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+		assert_int_equal(r.nrcpts, 3);
+		assert_int_equal(spool_journal_add(&r, "one@dst.example", &err), 0);
+		spool_close(&r);
+		assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+		assert_true(r.rcpts[0].done);
+		assert_false(r.rcpts[1].done);
+		spool_close(&r);
+		finish(m.id);
+		assert_false(file_exists(path));
+		assert_int_equal(count_dir("pool"), before);
 	}
 
 	/* At most spool_reuse_max files are kept; the rest are removed. */
