@@ -37,6 +37,7 @@
 #include "spool/internal.h"
 
 #define PUT_TRIES    4    /* slots tried before a file is removed instead */
+#define TAKE_TRIES   4    /* own slots tried before pool/ is read */
 #define CHECKED      ".checked-"
 
 /*
@@ -222,6 +223,15 @@ check_one(int dfd, const char *name, int fd, const struct stat *st)
  * file was checked (or is another process's).  0 when the pool may be
  * used.
  */
+static bool
+pool_checked(int dfd)
+{
+	const char *bid = spool_boot_id();
+
+	return *bid != '\0' && faccessat(dfd, arena_printf(arena_scratch,
+		CHECKED "%s", bid), F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 static int
 check_pool(DIR *d)
 {
@@ -229,10 +239,9 @@ check_pool(DIR *d)
 	struct dirent *e;
 	int fd, failed = 0;
 
-	mark = arena_printf(arena_scratch, CHECKED "%s", bid);
-	if (*bid != '\0' &&
-	    faccessat(dirfd(d), mark, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	if (pool_checked(dirfd(d)))
 		return 0;
+	mark = arena_printf(arena_scratch, CHECKED "%s", bid);
 	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
@@ -278,62 +287,101 @@ spool_reuse_recover(void)
 	closedir(d);
 }
 
+/*
+ * The i-th of the slots a process tries first, from its process id:
+ * spread, so that processes starting together do not all ask for the
+ * same file.
+ */
+static void
+own_slot(unsigned i, char slot[16])
+{
+	snprintf(slot, 16, "%u", ((unsigned)getpid() + i * 7919u) %
+		(unsigned)conf.spool_reuse_max);
+}
+
+/* Take pool/name (dfd: pool/) for m: its fd, locked, or -1. */
+static int
+take_slot(int dfd, const char *name, struct message *m)
+{
+	char first[SPOOL_FIRST_LINE_LEN];
+	struct stat st;
+	int fd = open_pool_file(dfd, name, &st);
+
+	if (fd < 0)
+		return -1;
+	/* Checked whole since the boot; emptied first line first. */
+	if (st.st_size != SPOOL_REUSE_SIZE ||
+	    io_pread_full(fd, first, sizeof(first), 0) !=
+	    (ssize_t)sizeof(first) || !spool_all_nul(first, sizeof(first))) {
+		close(fd);
+		return -1;
+	}
+	for (int tries = 0;; tries++) {
+		if (tries > 0 || !spool_id_valid(m->id))
+			spool_new_id(m->id);
+		if (renameat2(dfd, name, AT_FDCWD, spool_path(m->id, 'M'),
+		    RENAME_NOREPLACE) == 0)
+			break;
+		/* EINVAL: a file system without RENAME_NOREPLACE */
+		if (errno != EEXIST || tries == NEW_ID_TRIES) {
+			close(fd);
+			return -1;
+		}
+	}
+	struct taken *t = &taken[taken_next++ % TAKEN_KEPT];
+	size_t len = strlen(name); /* a slot name: at most 9 digits */
+
+	memcpy(t->id, m->id, sizeof(t->id));
+	if (len < sizeof(t->slot))
+		memcpy(t->slot, name, len + 1);
+	else
+		t->slot[0] = '\0';
+	return fd;
+}
+
+/*
+ * A few slots of this process's own first: in a pool that has files,
+ * one of them is usually there, and the directory is not read (reading
+ * a hashed directory of a hundred names is most of what taking a file
+ * costs).  Then whatever the directory has.
+ */
 int
 spool_reuse_take(struct message *m)
 {
 	struct dirent *e;
-	int fd = -1;
-	DIR *d;
+	DIR *d = NULL;
+	int dfd, fd = -1;
+	char slot[16];
 
-	if (!spool_reuse_on() || (d = opendir(pool_dir())) == NULL)
+	if (!spool_reuse_on() || (dfd = open(pool_dir(), O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
-	if (check_pool(d) != 0) {
+	if (!pool_checked(dfd)) {
+		if ((d = fdopendir(dfd)) == NULL) {
+			close(dfd);
+			return -1;
+		}
+		if (check_pool(d) != 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; fd < 0 && i < TAKE_TRIES &&
+	    i < (unsigned)conf.spool_reuse_max; i++) {
+		own_slot(i, slot);
+		fd = take_slot(dfd, slot, m);
+	}
+	if (fd < 0 && d == NULL && (d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return -1;
+	}
+	while (fd < 0 && (e = readdir(d)) != NULL)
+		if (slot_name(e->d_name))
+			fd = take_slot(dfd, e->d_name, m);
+	if (d != NULL)
 		closedir(d);
-		return -1;
-	}
-	while (fd < 0 && (e = readdir(d)) != NULL) {
-		char first[SPOOL_FIRST_LINE_LEN];
-		struct stat st;
-
-		if (!slot_name(e->d_name))
-			continue;
-		fd = open_pool_file(dirfd(d), e->d_name, &st);
-		if (fd < 0)
-			continue;
-		/* Checked whole since the boot; emptied first line first. */
-		if (st.st_size != SPOOL_REUSE_SIZE ||
-		    io_pread_full(fd, first, sizeof(first), 0) !=
-		    (ssize_t)sizeof(first) || !spool_all_nul(first, sizeof(first))) {
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		for (int tries = 0;; tries++) {
-			if (tries > 0 || !spool_id_valid(m->id))
-				spool_new_id(m->id);
-			if (renameat2(dirfd(d), e->d_name, AT_FDCWD,
-			    spool_path(m->id, 'M'), RENAME_NOREPLACE) == 0) {
-				struct taken *t =
-					&taken[taken_next++ % TAKEN_KEPT];
-				/* a slot name: at most 9 digits */
-				size_t len = strlen(e->d_name);
-
-				memcpy(t->id, m->id, sizeof(t->id));
-				if (len < sizeof(t->slot))
-					memcpy(t->slot, e->d_name, len + 1);
-				else
-					t->slot[0] = '\0';
-				break;
-			}
-			/* EINVAL: a file system without RENAME_NOREPLACE */
-			if (errno != EEXIST || tries == NEW_ID_TRIES) {
-				close(fd);
-				fd = -1;
-				break;
-			}
-		}
-	}
-	closedir(d);
+	else
+		close(dfd);
 	return fd;
 }
 
@@ -344,7 +392,6 @@ spool_reuse_put(struct message *m)
 	struct stat st;
 	off_t end;
 	int fd = m->data_fd, dfd;
-	unsigned start;
 	const char *from;
 
 	if (!spool_reuse_on() || fd < 0 || !spool_open_reusable(fd) ||
@@ -376,7 +423,6 @@ spool_reuse_put(struct message *m)
 	 * The slot it came from, when this process took it; then a few from
 	 * a place of its own.  The pool is full otherwise.
 	 */
-	start = (unsigned)getpid();
 	from = taken_slot(m->id);
 	for (int i = from != NULL && slot_name(from) ? -1 : 0;
 	    i < PUT_TRIES; i++) {
@@ -385,9 +431,7 @@ spool_reuse_put(struct message *m)
 		if (i < 0)
 			snprintf(slot, sizeof(slot), "%s", from);
 		else
-			snprintf(slot, sizeof(slot), "%u",
-				(start + (unsigned)i * 7919u) %
-				(unsigned)conf.spool_reuse_max);
+			own_slot((unsigned)i, slot);
 		if (renameat2(AT_FDCWD, path, dfd, slot, RENAME_NOREPLACE)
 		    == 0) {
 			/* Still locked: nobody takes it before it is grown. */

@@ -1025,6 +1025,44 @@ test_reuse(void **state)
 	}
 
 	/*
+	 * A reception tries slots of its own before it reads pool/: with a
+	 * file there and another in a slot it does not try, it takes the
+	 * one in its own slot.
+	 */
+	{
+		char own[600], other[600];
+		unsigned k = 0;
+		ino_t own_ino;
+
+		conf.spool_reuse_max = 50;
+		for (bool clash = true; clash; k++) {
+			clash = false;
+			for (unsigned i = 0; i < 4; i++)
+				clash |= ((unsigned)getpid() + i * 7919u) % 50 == k;
+			if (!clash)
+				break;
+		}
+		snprintf(other, sizeof(other), "%s/pool/%u", spool_dir, k);
+		snprintf(own, sizeof(own), "%s/pool/%u", spool_dir,
+			(unsigned)getpid() % 50);
+		assert_int_equal(rename(pool_file(), other), 0);
+		fd = open(own, O_RDWR | O_CREAT | O_EXCL, 0640);
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, 65536), 0);
+		close(fd);
+		own_ino = inode(own);
+		make_message(&m);
+		assert_int_equal(inode(spool_path(m.id, 'M')), own_ino);
+		assert_true(file_exists(other));
+		finish(m.id);
+		assert_int_equal(inode(own), own_ino);
+		assert_int_equal(unlink(own), 0);
+		conf.spool_reuse_max = 2;
+		assert_int_equal(rename(other, arena_printf(arena_scratch,
+			"%s/pool/1", spool_dir)), 0);
+	}
+
+	/*
 	 * A file written before check records (upgraded from an earlier
 	 * version) is read, journals, and is delivered; its file is removed,
 	 * never reused.
