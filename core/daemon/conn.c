@@ -93,6 +93,7 @@ conn_info(int fd, struct smtp_conn_info *ci)
 		ci->interface_address = arena_strdup(arena_conn, host);
 	}
 	ci->is_local = false;
+	ci->closed_after = true; /* conn_session: close or _exit */
 }
 
 /*

@@ -53,27 +53,31 @@ smtp_reply(struct smtp_sess *s, const char *fmt, ...)
  * Once TLS is up, everything goes through it.
  */
 static ssize_t
-smtp_write(struct smtp_sess *s, int fd, const char *p, size_t n)
+smtp_write(struct smtp_sess *s, int fd, const char *p, size_t n, int more)
 {
 	ssize_t r;
 
 	if (s->tls != NULL)
 		return tls_server_write(s->tls, p, n, conf.smtp_receive_timeout);
-	r = send(fd, p, n, MSG_NOSIGNAL);
+	r = send(fd, p, n, MSG_NOSIGNAL | more);
 
 	if (r < 0 && errno == ENOTSOCK)
 		r = write(fd, p, n);
 	return r;
 }
 
-bool
-smtp_flush(struct smtp_sess *s)
+/*
+ * more: MSG_MORE, for the last reply of a session whose socket is closed
+ * at once: the kernel sends it with the FIN, one packet instead of two.
+ */
+static bool
+smtp_flush_more(struct smtp_sess *s, int more)
 {
 	size_t off = 0;
 
 	while (off < s->out.len) {
 		ssize_t n = smtp_write(s, s->out_fd, s->out.p + off,
-			s->out.len - off);
+			s->out.len - off, more);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -90,6 +94,12 @@ smtp_flush(struct smtp_sess *s)
 	}
 	buf_clear(&s->out);
 	return true;
+}
+
+bool
+smtp_flush(struct smtp_sess *s)
+{
+	return smtp_flush_more(s, 0);
 }
 
 void
@@ -342,7 +352,7 @@ smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
 		else if (line != smtp_line_handled)
 			smtp_command(&s, line);
 	}
-	(void)smtp_flush(&s);
+	(void)smtp_flush_more(&s, ci->closed_after ? MSG_MORE : 0);
 	tls_server_close(s.tls);
 	return 0;
 }

@@ -157,3 +157,19 @@ def test_maildir_on_another_file_system_fsyncs_new(tern, tmp_path):
     finally:
         tern.stop()
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_221_goes_out_with_the_fin(tern):
+    """The daemon's reception process closes its socket as soon as the
+    session is over: its last reply (the 221) is sent with MSG_MORE, so
+    that the kernel puts it in one packet with the FIN instead of two
+    (bench/RESULTS.md, sixth session)."""
+    rcpt = f"{tern.user}@maildir.example"
+    lines, _ = traced_delivery(tern, rcpt)
+    quit_reply = index(lines, lambda p, c, a: c == "sendto" and
+                       "socket:" in a and '"221 ' in a, "the 221")
+    assert "MSG_MORE" in lines[quit_reply][2], lines[quit_reply]
+    # Every other reply is pushed at once.
+    ack = index(lines, lambda p, c, a: c == "sendto" and "socket:" in a and
+                '"250 ' in a and "id=" in a, "the 250 for the message")
+    assert "MSG_MORE" not in lines[ack][2], lines[ack]
