@@ -789,6 +789,20 @@ make_legacy(const char *path, const struct message *m)
 	free(copy);
 }
 
+/* A pool slot below max that this process does not try first (reuse.c). */
+static unsigned
+slot_not_own(unsigned max)
+{
+	for (unsigned k = 0;; k++) {
+		bool own = false;
+
+		for (unsigned i = 0; i < 4; i++)
+			own |= ((unsigned)getpid() + i * 7919u) % max == k;
+		if (!own)
+			return k;
+	}
+}
+
 /* Read and lock id, then spool_remove it: emptied into pool/ or not. */
 static void
 finish(const char *id)
@@ -1003,16 +1017,10 @@ test_reuse(void **state)
 	 */
 	{
 		char want[600];
-		unsigned k = 0;
+		unsigned k;
 
 		conf.spool_reuse_max = 50;
-		for (bool clash = true; clash; k++) {
-			clash = false;
-			for (unsigned i = 0; i < 4; i++)
-				clash |= ((unsigned)getpid() + i * 7919u) % 50 == k;
-			if (!clash)
-				break;
-		}
+		k = slot_not_own(50);
 		snprintf(want, sizeof(want), "%s/pool/%u", spool_dir, k);
 		assert_int_equal(rename(pool_file(), want), 0);
 		make_message(&m);
@@ -1031,17 +1039,11 @@ test_reuse(void **state)
 	 */
 	{
 		char own[600], other[600];
-		unsigned k = 0;
+		unsigned k;
 		ino_t own_ino;
 
 		conf.spool_reuse_max = 50;
-		for (bool clash = true; clash; k++) {
-			clash = false;
-			for (unsigned i = 0; i < 4; i++)
-				clash |= ((unsigned)getpid() + i * 7919u) % 50 == k;
-			if (!clash)
-				break;
-		}
+		k = slot_not_own(50);
 		snprintf(other, sizeof(other), "%s/pool/%u", spool_dir, k);
 		snprintf(own, sizeof(own), "%s/pool/%u", spool_dir,
 			(unsigned)getpid() % 50);
