@@ -36,8 +36,12 @@
 #include "log/log.h"
 #include "spool/internal.h"
 
-#define PUT_TRIES    4    /* slots tried before a file is removed instead */
-#define TAKE_TRIES   4    /* own slots tried before pool/ is read */
+/*
+ * A process's own slots (own_slot): where a reception looks before it
+ * reads pool/, and where a delivery puts a file back when the slot it
+ * came from is taken, before it removes the file instead.
+ */
+#define OWN_SLOTS    4
 #define CHECKED      ".checked-"
 
 /*
@@ -367,7 +371,7 @@ spool_reuse_take(struct message *m)
 			return -1;
 		}
 	}
-	for (unsigned i = 0; fd < 0 && i < TAKE_TRIES &&
+	for (unsigned i = 0; fd < 0 && i < OWN_SLOTS &&
 	    i < (unsigned)conf.spool_reuse_max; i++) {
 		own_slot(i, slot);
 		fd = take_slot(dfd, slot, m);
@@ -426,7 +430,7 @@ spool_reuse_put(struct message *m)
 	 */
 	from = taken_slot(m->id);
 	for (int i = from != NULL && slot_name(from) ? -1 : 0;
-	    i < PUT_TRIES; i++) {
+	    i < OWN_SLOTS; i++) {
 		char slot[16];
 
 		if (i < 0)
