@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -115,6 +116,12 @@ conn_session(int fd)
 	proctitle_set("tern: handling incoming connection from [%s]",
 		ci.host_address);
 	rc = smtp_in_session(fd, fd, &ci);
+	/*
+	 * The last reply waits in the socket (MSG_MORE, closed_after): the
+	 * FIN takes it out now.  A close alone, with input the session did
+	 * not read still queued, would reset the connection and drop it.
+	 */
+	(void)shutdown(fd, SHUT_WR);
 	if ((id = receive_take_held()) == NULL)
 		_exit(rc);
 	close(fd); /* the client has had its 221, or is gone */

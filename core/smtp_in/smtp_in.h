@@ -10,8 +10,8 @@ struct smtp_conn_info {
 	const char *interface_address;
 	int         interface_port;
 	bool        is_local;          /* -bs: a local caller */
-	bool        closed_after;      /* the caller closes the socket as
-	                                  soon as the session returns */
+	bool        closed_after;      /* the caller shuts the socket down
+	                                  as soon as the session returns */
 };
 
 /*

@@ -69,6 +69,25 @@ def test_pipelining_without_pipelining_advertised_dropped(tern):
                       r"pipelining was not advertised\)")
 
 
+def test_554_reaches_a_client_whose_input_is_left_unread(tern):
+    """The session's last reply is queued to leave with the FIN
+    (docs/process.md): it must still be sent when the client's input
+    that the session never read is left in the socket, where a bare
+    close() answers with a reset that discards what is queued."""
+    tern.config()
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("HELO client.example", 250)
+        # Far more than one read of the server's: most stays unread.
+        c.sock.sendall(b"NOOP\r\nNOOP\r\n" + b"X" * 400000 + b"\r\n")
+        try:
+            code, text = c.reply()
+        except ConnectionResetError as e:
+            raise AssertionError("reset before any reply") from e
+        assert code == 554, text
+    tern.wait_for_log(r"synchronization error \(next input sent too soon")
+
+
 def test_pipelining_advertise_hosts(tern):
     tern.config(main="pipelining_advertise_hosts = 10.0.0.1\n")
     tern.start_daemon()
