@@ -133,19 +133,25 @@ write_zeros(int fd, off_t off, off_t len)
 
 /*
  * Open and lock pool/name (dfd: pool/), checked to be still the file of
- * that name.  fd; -2 when it is locked or gone (another process has it);
- * -1 on another error.
+ * that name.  wait: for the lock, instead of giving up on a locked file.
+ * fd; -2 when it is locked or gone (another process has it); -3 when it
+ * is not a regular file; -1 on another error.
  */
 static int
-open_pool_file(int dfd, const char *name, struct stat *st)
+open_pool_file(int dfd, const char *name, bool wait, struct stat *st)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat b;
 	int fd = openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	int rc;
 
 	if (fd < 0)
-		return errno == ENOENT ? -2 : -1;
-	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		return errno == ENOENT ? -2 : errno == ELOOP ||
+			errno == EISDIR ? -3 : -1;
+	do
+		rc = fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl);
+	while (rc != 0 && wait && errno == EINTR);
+	if (rc != 0) {
 		int e = errno;
 
 		close(fd);
@@ -157,9 +163,13 @@ open_pool_file(int dfd, const char *name, struct stat *st)
 	 * renamed to input/, so nobody finds an unlocked input/ID-M that
 	 * is not yet a reception's.
 	 */
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+	if (fstat(fd, st) != 0) {
 		close(fd);
 		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -3;
 	}
 	if (fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    st->st_dev != b.st_dev || st->st_ino != b.st_ino) {
@@ -233,9 +243,15 @@ pool_checked(int dfd)
 
 /*
  * The check after a boot, unless pool/.checked-BOOTID says it was done:
- * every pool file is read whole.  The mark is written only when every
- * file was checked (or is another process's).  0 when the pool may be
- * used.
+ * every pool file is read whole.  A file another process has locked
+ * (checking it too, or putting it back) is waited for and checked after
+ * it: were it skipped, a checker that died holding it would leave it
+ * unchecked for the whole boot.  Neither process holds another pool
+ * file meanwhile, so two checkers cannot wait for each other.  The mark
+ * is written only when every file was checked.  Something that is not a
+ * regular file is left alone (logged), not a failure, so that it does
+ * not make every reception check the pool again.  0 when the pool may
+ * be used.
  */
 static int
 check_pool(DIR *d)
@@ -257,14 +273,18 @@ check_pool(DIR *d)
 		}
 		if (e->d_name[0] == '.')
 			continue;
-		fd = open_pool_file(dirfd(d), e->d_name, &st);
+		fd = e->d_type == DT_REG || e->d_type == DT_UNKNOWN ?
+			open_pool_file(dirfd(d), e->d_name, true, &st) : -3;
 		if (fd == -1) {
 			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 				"spool: open %s/%s: %m", pool_dir(), e->d_name);
 			failed++;
+		} else if (fd == -3) {
+			log_write(TERN_LOG_MAIN, NULL, "spool: %s/%s is not a "
+				"regular file: left alone", pool_dir(), e->d_name);
 		}
 		if (fd < 0)
-			continue; /* -2: another process checks or has it */
+			continue; /* -2: gone (recovered by another checker) */
 		if (check_one(dirfd(d), e->d_name, fd, &st) != 0)
 			failed++;
 		close(fd);
@@ -310,7 +330,7 @@ take_slot(int dfd, const char *name, struct message *m)
 {
 	char first[SPOOL_FIRST_LINE_LEN];
 	struct stat st;
-	int fd = open_pool_file(dfd, name, &st);
+	int fd = open_pool_file(dfd, name, false, &st);
 
 	if (fd < 0)
 		return -1;

@@ -938,6 +938,62 @@ test_reuse(void **state)
 	expect_empty(pf);
 
 	/*
+	 * The check after a boot waits for a pool file another process
+	 * holds locked, and checks it after: skipped, it would stay
+	 * unchecked for the whole boot when that process died holding it,
+	 * here with an old record behind NULs.
+	 */
+	{
+		const char *mark = arena_printf(arena_perm,
+			"%s/pool/.checked-%s", spool_dir, spool_boot_id());
+		int go[2], status;
+		pid_t pid;
+		char c;
+
+		fd = open(pf, O_RDWR);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, "D one@dst.example\n", 18, 4096),
+			18);
+		close(fd);
+		new_boot();
+		assert_int_equal(pipe(go), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct flock fl = { .l_type = F_WRLCK,
+				.l_whence = SEEK_SET };
+			int lfd = open(pf, O_RDWR);
+
+			if (lfd < 0 || fcntl(lfd, F_SETLK, &fl) != 0 ||
+			    write(go[1], "x", 1) != 1)
+				_exit(1);
+			usleep(200000);
+			_exit(0); /* dies holding it, unchecked */
+		}
+		close(go[1]);
+		assert_int_equal(read(go[0], &c, 1), 1);
+		close(go[0]);
+		spool_reuse_recover();
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(status, 0);
+		expect_empty(pf);
+		assert_true(file_exists(mark));
+	}
+
+	/* Something in pool/ that is not a regular file does not stop the
+	 * check from finishing (which every reception would redo). */
+	{
+		char *odd = arena_printf(arena_perm, "%s/pool/7", spool_dir);
+
+		assert_int_equal(mkdir(odd, 0700), 0);
+		new_boot();
+		spool_reuse_recover();
+		assert_true(file_exists(arena_printf(arena_scratch,
+			"%s/pool/.checked-%s", spool_dir, spool_boot_id())));
+		assert_int_equal(rmdir(odd), 0);
+	}
+
+	/*
 	 * Both renames lost: the taken file, holding a committed message,
 	 * is back under the name of the message it held before.  Reading
 	 * that one with the lock moves the message to its own name.
