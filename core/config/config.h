@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <tern/module.h>
 #include <tern/options.h>
@@ -201,6 +202,8 @@ struct config {
 	struct retry_rule   *retries;
 	struct rewrite_rule *rewrites;
 	const char         **future_set; /* FUTURE options set (for warnings) */
+	const uid_t         *never_uids; /* never_users, looked up (Exim's */
+	size_t               never_uids_n; /* uid list): see config_read */
 };
 
 extern struct config cfg;

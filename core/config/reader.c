@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -772,6 +773,67 @@ check_lists(void)
 	return 0;
 }
 
+/* Where an option was set, for its error: the file and line, or none. */
+static const struct list_check_rec *
+list_set_at(const char *const *valuep)
+{
+	for (struct list_check_rec *c = rd.checks; c != NULL; c = c->next)
+		if (c->valuep == valuep)
+			return c;
+	return NULL;
+}
+
+/*
+ * never_users is a list of uids, as in Exim: its names are looked up here,
+ * once per configuration read, so that a delivery compares the uid it is
+ * to run as with no passwd lookup of its own.  An unknown name is an error
+ * in the configuration, not a list that silently lets that user through.
+ */
+static int
+resolve_never_users(void)
+{
+	const struct list_check_rec *at = list_set_at(&conf.never_users);
+	const char *list = conf.never_users, *item;
+	uid_t *v = NULL;
+	size_t n = 0, cap = 0;
+	char sep = '\0';
+
+	while ((item = list_next(&list, &sep)) != NULL) {
+		char *end;
+		unsigned long u;
+
+		errno = 0;
+		u = strtoul(item, &end, 10);
+		if (*item >= '0' && *item <= '9' && *end == '\0') {
+			if (errno != 0 || u > (unsigned long)(uid_t)-1 - 1)
+				return config_error(at ? at->file : NULL,
+					at ? at->line : 0,
+					"never_users: uid %s is out of range", item);
+		} else {
+			struct passwd *pw = getpwnam(item);
+
+			if (pw == NULL)
+				return config_error(at ? at->file : NULL,
+					at ? at->line : 0,
+					"never_users: user \"%s\" was not found", item);
+			u = pw->pw_uid;
+		}
+		if (n == cap) {
+			uid_t *w;
+
+			cap = cap == 0 ? 4 : cap * 2;
+			w = arena_alloc(arena_perm, cap * sizeof(*w));
+			if (n > 0)
+				memcpy(w, v, n * sizeof(*w));
+			v = w;
+		}
+		v[n++] = (uid_t)u;
+	}
+	cfg.never_uids = v;
+	cfg.never_uids_n = n;
+	return 0;
+}
+
 static void
 reset(void)
 {
@@ -798,7 +860,8 @@ config_finish(void)
 	if (read_all() < 0)
 		return -1;
 	set_derived_defaults();
-	if (check_lists() < 0 || instances_check_and_init() < 0)
+	if (check_lists() < 0 || resolve_never_users() < 0 ||
+	    instances_check_and_init() < 0)
 		return -1;
 	return 0;
 }

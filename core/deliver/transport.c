@@ -21,7 +21,6 @@
 #include <tern/rc.h>
 
 #include "config/config.h"
-#include "config/lists.h"
 #include "deliver/deliver.h"
 #include "deliver/remote.h"
 #include "expand/expand.h"
@@ -214,8 +213,8 @@ resolve_group(struct delivery *d, struct address_item *a,
  * The uid/gid of a local delivery: the address's (set by localuser),
  * else the transport's user/group, else the director's (for pipes and
  * files from an alias file), else tern_user.  The login name (for
- * never_users and initgroups) only when want_login: it costs a passwd
- * lookup when the uid came without one.
+ * initgroups) only when want_login: it costs a passwd lookup when the uid
+ * came without one.
  */
 static int
 local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
@@ -258,21 +257,29 @@ local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
  * only its saved root goes, without taking root back first: no failure
  * can leave it root (runtime_give_up_root dies instead).
  */
+/* Is uid in never_users (looked up when the configuration was read)? */
+static bool
+never_user(uid_t uid)
+{
+	for (size_t i = 0; i < cfg.never_uids_n; i++)
+		if (cfg.never_uids[i] == uid)
+			return true;
+	return false;
+}
+
 static int
 become(const struct ids *ids, bool init_groups, bool here, char **err_out)
 {
-	const char *never = conf.never_users != NULL ? conf.never_users : "root";
-	const char *uidtext = arena_printf(arena_msg, "%ld", (long)ids->uid);
-	char *err = NULL;
-
 	if (geteuid() != 0 && !rt.started_as_root)
 		return TERN_OK; /* run as ourselves */
-	if (never[0] != '\0' &&
-	    ((ids->login != NULL && list_match(TERN_LIST_STRING, never,
-	    ids->login, NULL, &err) == TERN_OK) ||
-	    list_match(TERN_LIST_STRING, never, uidtext, NULL, &err) == TERN_OK)) {
-		*err_out = arena_printf(arena_msg, "delivery as %s not permitted",
-			ids->login != NULL ? ids->login : uidtext);
+	if (never_user(ids->uid)) {
+		const struct passwd *pw = ids->login != NULL ? NULL :
+			getpwuid(ids->uid);
+
+		*err_out = arena_printf(arena_msg,
+			"delivery as %s (uid %ld) not permitted by never_users",
+			ids->login != NULL ? ids->login :
+			pw != NULL ? pw->pw_name : "?", (long)ids->uid);
 		return TERN_DEFER;
 	}
 	if (here) {
@@ -498,7 +505,8 @@ run_local(struct delivery *d, struct address_item *first, char **text_out,
 	struct ids ids;
 	int pfd[2];
 	pid_t pid;
-	int rc = local_ids(d, first, &ids, true, text_out);
+	int rc = local_ids(d, first, &ids,
+	    first->transport->g.transport.initgroups, text_out);
 
 	if (rc != TERN_OK) {
 		*errno_out = 0;

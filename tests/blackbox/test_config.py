@@ -43,6 +43,9 @@ BAD = [
     ("unknown director option", "  search_type = lsearch\n",
      "  search_typ = lsearch\n", None),
     ("unknown section", "begin directors", "begin directorz", None),
+    ("never_users names no user", "tern_user = @USER@",
+     "tern_user = @USER@\nnever_users = root : nosuchuser-tern",
+     "never_users"),
 ]
 
 

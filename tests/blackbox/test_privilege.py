@@ -82,6 +82,29 @@ def test_local_deliveries_run_as_recipient(tern, recipients):
         assert split_message(raw)[1] == b"as you\n"
 
 
+@pytest.mark.parametrize("by", ["name", "uid"])
+def test_never_users_by_name_and_by_uid(tern, recipients, by):
+    """never_users holds names and uids (Exim's uid list, looked up when
+    the configuration is read): a delivery that would run as one of them
+    is deferred, and says why; the message's other recipient is
+    delivered."""
+    refused, other = recipients
+    listed = refused.pw_name if by == "name" else str(refused.pw_uid)
+    rootmode(tern)
+    tern.config(main=f"never_users = root : {listed}")
+    tern.start_daemon(as_user=False)
+    rcpts = [f"{pw.pw_name}@test.example" for pw in (refused, other)]
+    assert tern.send(rcpts, make_message(to=", ".join(rcpts))) == {}
+    why = (f"== {refused.pw_name}@test.example .*delivery as "
+           f"{refused.pw_name} \\(uid {refused.pw_uid}\\) not permitted "
+           f"by never_users")
+    wait_for(lambda: re.search(why, tern.mainlog()), 20,
+             f"the deferral of {refused.pw_name}")
+    tern.wait_mbox(other.pw_name)
+    assert not tern.path("mail", refused.pw_name).exists()
+    assert len(tern.queue_ids()) == 1
+
+
 def test_spool_belongs_to_tern_user_and_q_as_root(tern, recipients):
     rootmode(tern)
     tern.start_daemon(["-odq"], as_user=False)
