@@ -196,6 +196,13 @@ deliver_message(const char *id, unsigned flags)
 	signal(SIGCHLD, SIG_DFL); /* we wait for transport children */
 	proctitle_set("tern: delivering %s", id);
 	rc = spool_read(id, m, true, &err);
+	if (rc < 0 && errno == ENOENT && m->other_id[0] != '\0') {
+		/* Another message was here (docs/spool.md, "What a crash
+		 * leaves behind"), and is under its own name now. */
+		id = arena_strdup(arena_msg, m->other_id);
+		proctitle_set("tern: delivering %s", id);
+		rc = spool_read(id, m, true, &err);
+	}
 	if (rc == 1 || (rc < 0 && errno == ENOENT)) {
 		DEBUG("%s: locked by another process or gone", id);
 		return 1;

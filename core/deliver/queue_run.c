@@ -56,19 +56,35 @@ deliver_one(const char *id, unsigned flags)
 		;
 }
 
-/* -R: has id an undelivered recipient containing queue_run_select? */
+/*
+ * -R: has *idp an undelivered recipient containing queue_run_select?  A
+ * file that holds another message than its name says is moved to that
+ * message's name first (as the delivery of a plain run would), and *idp
+ * becomes that message's id.
+ */
 static bool
-selected(const char *id)
+selected(char **idp)
 {
 	struct arena_mark mk = arena_mark(arena_msg);
 	struct message m;
 	char *err = NULL;
 	bool yes = false;
+	int rc;
 
 	if (queue_run_select == NULL)
 		return true;
-	if (spool_read(id, &m, false, &err) != 0)
+	rc = spool_read(*idp, &m, false, &err);
+	if (rc < 0 && errno == ENOENT && m.other_id[0] != '\0') {
+		rc = spool_read(*idp, &m, true, &err); /* moves it */
+		if (rc < 0 && errno == ENOENT && m.other_id[0] != '\0') {
+			*idp = arena_strdup(arena_perm, m.other_id);
+			rc = spool_read(*idp, &m, false, &err);
+		}
+	}
+	if (rc != 0) {
+		arena_release(arena_msg, mk);
 		return false;
+	}
 	for (size_t i = 0; i < m.nrcpts && !yes; i++)
 		yes = !m.rcpts[i].done &&
 			strcasestr(m.rcpts[i].address, queue_run_select) != NULL;
@@ -130,7 +146,7 @@ queue_run(unsigned flags)
 	if (!conf.queue_run_in_order)
 		shuffle(ids, n);
 	for (size_t i = 0; i < n; i++)
-		if (!selected(ids[i]))
+		if (!selected(&ids[i]))
 			ids[i] = NULL;
 	if (!(flags & DELIVER_TWO_PASS) ||
 	    one_pass(ids, n, deliver_flags | DELIVER_QUEUE_SMTP))

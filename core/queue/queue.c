@@ -103,6 +103,10 @@ queue_list(bool count_only)
 
 		if (rc == 0)
 			print_message(&m, now);
+		else if (rc < 0 && errno == ENOENT && m.other_id[0] != '\0')
+			printf("%s *** holds message %s, which the next queue "
+				"run moves to its own name ***\n\n", ids[i],
+				m.other_id);
 		else if (rc < 0 && errno != ENOENT) /* ENOENT: completed */
 			printf("%s *** spool read error: %s ***\n\n", ids[i],
 				err);

@@ -381,6 +381,8 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 	/* Moved to its own name; without the lock, only: not this one. */
 	if (rc == 0) {
 		close(fd);
+		if (spool_first_line_parse(first, first, &off) && off != 0)
+			memcpy(m->other_id, first, MESSAGE_ID_LEN);
 		*err_out = arena_printf(arena_msg, "spool: no message %s",
 			m->id);
 		errno = ENOENT;
@@ -554,10 +556,21 @@ spool_committed(const char *id)
 	fd = open(spool_path(id, 'M'), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return false;
-	ok = pread(fd, first, sizeof(first), 0) == (ssize_t)sizeof(first) &&
-		spool_first_line_parse(first, id, &off) && off != 0;
+	ok = pread(fd, first, sizeof(first), 0) == (ssize_t)sizeof(first);
 	close(fd);
-	return ok;
+	if (!ok)
+		return false;
+	if (!spool_first_line_parse(first, id, &off)) {
+		/* Another message under this name (spool_read): counted. */
+		char other[MESSAGE_ID_LEN + 1];
+
+		memcpy(other, first, MESSAGE_ID_LEN);
+		other[MESSAGE_ID_LEN] = '\0';
+		if (!spool_id_valid(other) ||
+		    !spool_first_line_parse(first, other, &off))
+			return false;
+	}
+	return off != 0;
 }
 
 /* The section of m, or the last `keep` bytes of its message log. */

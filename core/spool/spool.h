@@ -48,6 +48,7 @@ struct header {
 
 struct message {
 	char        id[MESSAGE_ID_LEN + 1];
+	char        other_id[MESSAGE_ID_LEN + 1]; /* spool_read: below */
 	const char *sender;           /* envelope sender; "" = null sender */
 	time_t      received;
 	int         warning_count;
@@ -143,6 +144,11 @@ void spool_data_close(struct message *m, int data_fd);
  * ENOENT.  A file whose reception is not complete gives 1 as well; with
  * lock, one older than 5 minutes is removed (a reception that died) and
  * gives -1 with ENOENT.
+ * A file that holds another committed message than its name says (a power
+ * cut lost both renames of a reused file: docs/spool.md) gives -1 with
+ * ENOENT and that message's id in m->other_id: with lock, the file was
+ * moved to its own name, and can be read under it now; without, it is
+ * still here, and a reader with the lock moves it.
  * The lock is fcntl's: it belongs to the process and goes away when ANY
  * fd of that file is closed by it (a dup() too), so read the body with
  * pread on m->data_fd only; never open the path again or close a dup.
@@ -223,7 +229,10 @@ int spool_check_file(int fd, const char *id, const char *path,
  */
 int spool_list(char ***ids_out, size_t *n_out, bool sorted, char **err_out);
 
-/* Is ID-M of id a complete (committed) message?  Takes no lock. */
+/*
+ * Is ID-M of id a complete (committed) message: its own, or another one
+ * left under this name (spool_read, other_id)?  Takes no lock.
+ */
 bool spool_committed(const char *id);
 
 /*

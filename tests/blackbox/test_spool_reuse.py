@@ -161,19 +161,43 @@ def test_power_cut_mixture_is_emptied(tern):
 def test_both_renames_lost(tern):
     """A power cut lost the emptying's rename (input/X-M -> pool/N) and the
     taking's (pool/N -> input/Y-M): Y, acknowledged, sits under X's name.
-    The queue run that reads X finds Y there and moves it to its name; the
-    next run delivers it."""
+    -bp shows it and -bpc counts it; the queue run that reads X finds Y
+    there, moves it to its name and delivers it."""
     tern.config()
     old = submit(tern, "old")
     queue_run(tern)
     new = submit(tern, "new")
     shutil.move(input_file(tern, new), input_file(tern, old))
+    listing = tern.run(["-bp"]).ok().stdout
+    assert f"{old} *** holds message {new}" in listing, listing
+    assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
     queue_run(tern)
     assert f"{new} spool: recovered from" in tern.mainlog()
-    assert input_file(tern, new).exists()
-    queue_run(tern)
     assert delivered_bodies(tern) == ["old", "new"]
     assert tern.queue_ids() == [] and tern.paniclog() == ""
+
+
+def test_both_renames_lost_found_by_a_selective_run(tern):
+    """A -R run reads each message to select it: it moves the message
+    found under another's name to its own, selects it by its recipients
+    and delivers it; one it does not select is moved and left."""
+    tern.config()
+    old = submit(tern, "old")
+    queue_run(tern)
+    other = submit(tern, "for bob", rcpts=("bob@test.example",))
+    new = submit(tern, "new")
+    shutil.move(input_file(tern, new), input_file(tern, old))
+    tern.run(["-R", "alice@"]).ok()
+    assert f"{new} spool: recovered from" in tern.mainlog()
+    assert delivered_bodies(tern) == ["old", "new"]
+    assert tern.queue_ids() == [other]
+
+    before = submit(tern, "again")
+    shutil.move(input_file(tern, before), input_file(tern, old))
+    tern.run(["-R", "nobody@"]).ok()
+    assert f"{before} spool: recovered from" in tern.mainlog()
+    assert sorted(tern.queue_ids()) == sorted([other, before])
+    assert tern.paniclog() == ""
 
 
 def test_viewing_while_a_delivery_holds_it(tern):
