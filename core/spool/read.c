@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "lib/io.h"
@@ -399,6 +400,64 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 	return incomplete(m, fd, lock, path, err_out);
 }
 
+/*
+ * A file from an earlier boot, locked: a power cut can have kept a later
+ * page of its records and lost an earlier one, so that NULs come before
+ * records (docs/spool.md, "Records after a NUL").  New records go at the
+ * first NUL, and must not run into what is left of the old ones: a line
+ * cut at their end could read as a record.  So those bytes, from end (the
+ * first NUL) to the last non-NUL byte below size, are zeroed and synced
+ * before anything is appended.  0, or -1 with *err_out.
+ */
+static int
+zero_stale_records(int fd, off_t end, off_t size, const char *id,
+	const char *path, char **err_out)
+{
+	char buf[16384];
+	off_t last = -1;
+
+	for (off_t off = end; off < size; ) {
+		size_t want = size - off < (off_t)sizeof(buf) ?
+			(size_t)(size - off) : sizeof(buf);
+		ssize_t n = io_pread_full(fd, buf, want, off);
+
+		if (n <= 0) {
+			if (n < 0) {
+				fail(err_out, "read", path);
+				return -1;
+			}
+			break;
+		}
+		for (ssize_t i = n - 1; i >= 0; i--)
+			if (buf[i] != '\0') {
+				last = off + i;
+				break;
+			}
+		off += n;
+	}
+	if (last < 0)
+		return 0;
+	memset(buf, 0, sizeof(buf));
+	for (off_t off = end; off <= last; ) {
+		size_t n = last + 1 - off < (off_t)sizeof(buf) ?
+			(size_t)(last + 1 - off) : sizeof(buf);
+
+		if (io_pwrite_all(fd, buf, n, off) != 0) {
+			fail(err_out, "write", path);
+			return -1;
+		}
+		off += (off_t)n;
+	}
+	if (conf.spool_sync && fdatasync(fd) != 0) {
+		fail(err_out, "fdatasync", path);
+		return -1;
+	}
+	log_write(TERN_LOG_MAIN, id, "spool: %s: %lld bytes after the records' "
+		"first NUL (left by a power cut) cleared", path,
+		(long long)(last + 1 - end));
+	return 0;
+}
+
 int
 spool_read(const char *id, struct message *m, bool lock, char **err_out)
 {
@@ -502,6 +561,9 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		}
 		end += 2;
 	}
+	if (lock && !this_boot(m) &&
+	    zero_stale_records(fd, end, size, id, path, err_out) != 0)
+		goto out_close;
 	compute_size(m);
 	if (lock) {
 		spool_open_add(id, fd, true, end);
