@@ -100,11 +100,14 @@ make_dir(const char *path, char **err_out)
 	}
 }
 
+static bool fsync_covers_dir(int fd);
+
 int
 spool_init(char **err_out)
 {
 	static const char *const subdirs[] = { "input", "pool", "log", "db" };
 	const char *base = spool_base();
+	int dfd;
 
 	if (make_dir(base, err_out) != 0)
 		return -1;
@@ -118,6 +121,12 @@ spool_init(char **err_out)
 	 */
 	(void)spool_boot_id();
 	(void)spool_reuse_on();
+	dfd = open(arena_printf(arena_scratch, "%s/input", base),
+		O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync_covers_dir(dfd);
+		close(dfd);
+	}
 	return 0;
 }
 

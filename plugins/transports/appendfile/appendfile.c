@@ -457,6 +457,8 @@ appendfile_init(struct tern_instance *inst, char **err_out)
 		return init_fail(err_out, "%s transport: create_file \"%s\": "
 			"want anywhere, belowhome or inhome", inst->name,
 			o->create_file);
+	if (o->maildir_format)
+		maildir_prepare(core->main_option("spool_directory"));
 	return check_escaping(inst, d, err_out);
 }
 

@@ -80,6 +80,14 @@ int maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 /* "Maildir unique name: <sec>.M<usec>P<pid>Q<n>.<host>" into buf. */
 void maildir_unique_name(char *buf, size_t len);
 
+/*
+ * What a Maildir delivery asks once per process (the host name, and
+ * whether renames on the spool's file system need a directory fsync),
+ * asked now: called by init, in the process that read the configuration,
+ * so that the daemon's children inherit the answers.
+ */
+void maildir_prepare(const char *spool_dir);
+
 /* Make err say what failed writing path (e the errno, may be 0). */
 void af_write_error(char *err, size_t errlen, const char *path, int e);
 

@@ -27,15 +27,20 @@
 		errno = e_; \
 	} while (0)
 
-void
-maildir_unique_name(char *buf, size_t len)
+/*
+ * The host name as it goes into file names, asked once per process (and
+ * by maildir_prepare in the process that read the configuration, whose
+ * children inherit it).
+ */
+static const char *
+host_part(void)
 {
-	static unsigned long seq;
-	char host[256] = "localhost", safe[1024];
-	struct timeval tv;
+	static char safe[1024];
+	char host[256] = "localhost";
 	size_t n = 0;
 
-	gettimeofday(&tv, NULL);
+	if (safe[0] != '\0')
+		return safe;
 	gethostname(host, sizeof host - 1);
 	host[sizeof host - 1] = '\0';
 	/* '/' and ':' cannot appear in the name: octal escapes, as djb says */
@@ -47,8 +52,18 @@ maildir_unique_name(char *buf, size_t len)
 			safe[n++] = *h;
 	}
 	safe[n] = '\0';
+	return safe;
+}
+
+void
+maildir_unique_name(char *buf, size_t len)
+{
+	static unsigned long seq;
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
 	snprintf(buf, len, "%lld.M%06ldP%ldQ%lu.%s", (long long)tv.tv_sec,
-		(long)tv.tv_usec, (long)getpid(), ++seq, safe);
+		(long)tv.tv_usec, (long)getpid(), ++seq, host_part());
 }
 
 /* dir and its tmp, new and cur.  0, or -1 with err. */
@@ -187,6 +202,16 @@ dir_sync_needed(const char *dir, const char *spool_dir)
 		break;
 	}
 	return known == 1;
+}
+
+void
+maildir_prepare(const char *spool_dir)
+{
+	struct stat st;
+
+	(void)host_part();
+	if (spool_dir != NULL && stat(spool_dir, &st) == 0)
+		(void)dir_sync_needed(spool_dir, spool_dir);
 }
 
 static int
