@@ -793,7 +793,8 @@ static int
 resolve_never_users(void)
 {
 	const struct list_check_rec *at = list_set_at(&conf.never_users);
-	const char *list = conf.never_users, *item;
+	const char *list = conf.never_users != NULL ? conf.never_users :
+		"root", *item;
 	uid_t *v = NULL;
 	size_t n = 0, cap = 0;
 	char sep = '\0';
