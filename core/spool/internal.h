@@ -96,8 +96,8 @@ int spool_append(int fd, const char *p, size_t n) TERN_MUST_CHECK;
 /*
  * Where the records of fd end, as this process wrote or read them, when
  * that is all the file holds: -1 when it is not known (a write failed
- * part way, or the file was written before this boot, when a power cut
- * may have kept a later page of records and lost an earlier one).
+ * part way).  A file from before this boot holds nothing after them
+ * either: its first locked read zeroed it (spool_read).
  */
 off_t spool_open_end(int fd);
 /*
@@ -107,16 +107,18 @@ off_t spool_open_end(int fd);
  * file holds, whatever a crash left.  -1 with errno on a read error.
  */
 off_t spool_content_end(int fd);
+/* Zeros over [off, off+len) of fd.  0, or -1 with errno. */
+int spool_write_zeros(int fd, off_t off, off_t len);
 /* Are the n bytes at p all NUL? */
 bool spool_all_nul(const char *p, size_t n);
 /* Fresh ids tried when a message file's name is taken. */
 #define NEW_ID_TRIES 20
 
 /*
- * The file open as fd was written before this boot; legacy: in the
- * format before check records (no -boot_id), so it is never reused.
+ * The file open as fd is in the format before check records (no
+ * -boot_id): it is never reused.
  */
-void spool_open_suspect(int fd, bool legacy);
+void spool_open_legacy(int fd);
 /* May the file open as fd be emptied for reuse (not a legacy file)? */
 bool spool_open_reusable(int fd);
 /* This boot's id (/proc/sys/kernel/random/boot_id), or "". */

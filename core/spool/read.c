@@ -404,57 +404,29 @@ stranded(struct message *m, int fd, bool lock, const char *path,
  * A file from an earlier boot, locked: a power cut can have kept a later
  * page of its records and lost an earlier one, so that NULs come before
  * records (docs/spool.md, "Records after a NUL").  New records go at the
- * first NUL, and must not run into what is left of the old ones: a line
- * cut at their end could read as a record.  So those bytes, from end (the
- * first NUL) to the last non-NUL byte below size, are zeroed and synced
- * before anything is appended.  0, or -1 with *err_out.
+ * first NUL, end, and must not run into what is left of the old ones: a
+ * line cut at their end could read as a record.  So whatever the file
+ * holds after end is zeroed, and synced, before anything is appended;
+ * then end is where the file's content ends, as for a file of this boot.
+ * 0, or -1 with *err_out.
  */
 static int
-zero_stale_records(int fd, off_t end, off_t size, const char *id,
-	const char *path, char **err_out)
+zero_stale_records(int fd, off_t end, const char *id, const char *path,
+	char **err_out)
 {
-	char buf[16384];
-	off_t last = -1;
+	off_t last = spool_content_end(fd);
 
-	for (off_t off = end; off < size; ) {
-		size_t want = size - off < (off_t)sizeof(buf) ?
-			(size_t)(size - off) : sizeof(buf);
-		ssize_t n = io_pread_full(fd, buf, want, off);
-
-		if (n <= 0) {
-			if (n < 0) {
-				fail(err_out, "read", path);
-				return -1;
-			}
-			break;
-		}
-		for (ssize_t i = n - 1; i >= 0; i--)
-			if (buf[i] != '\0') {
-				last = off + i;
-				break;
-			}
-		off += n;
-	}
 	if (last < 0)
+		return fail(err_out, "read", path);
+	if (last <= end)
 		return 0;
-	memset(buf, 0, sizeof(buf));
-	for (off_t off = end; off <= last; ) {
-		size_t n = last + 1 - off < (off_t)sizeof(buf) ?
-			(size_t)(last + 1 - off) : sizeof(buf);
-
-		if (io_pwrite_all(fd, buf, n, off) != 0) {
-			fail(err_out, "write", path);
-			return -1;
-		}
-		off += (off_t)n;
-	}
-	if (conf.spool_sync && fdatasync(fd) != 0) {
-		fail(err_out, "fdatasync", path);
-		return -1;
-	}
+	if (spool_write_zeros(fd, end, last - end) != 0)
+		return fail(err_out, "write", path);
+	if (conf.spool_sync && fdatasync(fd) != 0)
+		return fail(err_out, "fdatasync", path);
 	log_write(TERN_LOG_MAIN, id, "spool: %s: %lld bytes after the records' "
 		"first NUL (left by a power cut) cleared", path,
-		(long long)(last + 1 - end));
+		(long long)(last - end));
 	return 0;
 }
 
@@ -562,13 +534,13 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		end += 2;
 	}
 	if (lock && !this_boot(m) &&
-	    zero_stale_records(fd, end, size, id, path, err_out) != 0)
+	    zero_stale_records(fd, end, id, path, err_out) != 0)
 		goto out_close;
 	compute_size(m);
 	if (lock) {
 		spool_open_add(id, fd, true, end);
-		if (!this_boot(m))
-			spool_open_suspect(fd, legacy);
+		if (legacy)
+			spool_open_legacy(fd);
 	}
 	return 0;
 

@@ -113,9 +113,8 @@ slot_name(const char *name)
 	return (name[0] != '0' || name[1] == '\0') && k < conf.spool_reuse_max;
 }
 
-/* Zeros over [off, off+len) of fd. */
-static int
-write_zeros(int fd, off_t off, off_t len)
+int
+spool_write_zeros(int fd, off_t off, off_t len)
 {
 	static const char zeros[16384];
 
@@ -213,9 +212,9 @@ check_one(int dfd, const char *name, int fd, const struct stat *st)
 	 * Anything else was never acknowledged (a reception the crash cut
 	 * short) or was delivered before (its emptying was lost).
 	 */
-	if (!keep || (end > SPOOL_FIRST_LINE_LEN && write_zeros(fd,
+	if (!keep || (end > SPOOL_FIRST_LINE_LEN && spool_write_zeros(fd,
 	    SPOOL_FIRST_LINE_LEN, end - SPOOL_FIRST_LINE_LEN) != 0) ||
-	    write_zeros(fd, 0, SPOOL_FIRST_LINE_LEN) != 0) {
+	    spool_write_zeros(fd, 0, SPOOL_FIRST_LINE_LEN) != 0) {
 		if (unlinkat(dfd, name, 0) != 0) {
 			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 				"spool: unlink %s: %m", path);
@@ -430,17 +429,17 @@ spool_reuse_put(struct message *m)
 	/*
 	 * Zeros over all it held, the first line first: until a reception
 	 * fills it again it is not a message.  Its records end where this
-	 * process read or wrote the last one; when that is not known (a
-	 * write failed, or the file was written before this boot, when a
-	 * power cut may have kept a later page of records and lost an
-	 * earlier one), the whole file is read for its last byte.  Grown to
+	 * process read or wrote the last one (a file from before this boot
+	 * had what a power cut left after them zeroed by that read); when
+	 * that is not known (a write failed part way), the whole file is
+	 * read for its last byte.  Grown to
 	 * its full size once, so that later messages up to that size find
 	 * their blocks allocated.
 	 */
 	end = spool_open_end(fd);
 	if (end < 0 || end > st.st_size)
 		end = spool_content_end(fd);
-	if (end < 0 || write_zeros(fd, 0, end) != 0) {
+	if (end < 0 || spool_write_zeros(fd, 0, end) != 0) {
 		close(dfd);
 		return -1;
 	}
@@ -460,7 +459,7 @@ spool_reuse_put(struct message *m)
 		if (renameat2(AT_FDCWD, path, dfd, slot, RENAME_NOREPLACE)
 		    == 0) {
 			/* Still locked: nobody takes it before it is grown. */
-			if (write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE -
+			if (spool_write_zeros(fd, st.st_size, SPOOL_REUSE_SIZE -
 			    st.st_size) != 0)
 				unlinkat(dfd, slot, 0);
 			close(dfd);

@@ -279,7 +279,6 @@ static struct open_msg {
 	dev_t  dev;
 	ino_t  ino;
 	bool   committed;
-	bool   suspect; /* written before this boot: see spool_open_end */
 	bool   legacy;  /* no check record: never reused */
 	off_t  end;     /* where the next record goes; -1: not known */
 	size_t npending;
@@ -320,7 +319,6 @@ spool_open_add(const char *id, int fd, bool committed, off_t end)
 	o->dev = st.st_dev;
 	o->ino = st.st_ino;
 	o->committed = committed;
-	o->suspect = false;
 	o->legacy = false;
 	o->end = end;
 	o->npending = 0;
@@ -355,14 +353,12 @@ open_find_fd(int fd)
 }
 
 void
-spool_open_suspect(int fd, bool legacy)
+spool_open_legacy(int fd)
 {
 	struct open_msg *o = open_find_fd(fd);
 
-	if (o != NULL) {
-		o->suspect = true;
-		o->legacy = legacy;
-	}
+	if (o != NULL)
+		o->legacy = true;
 }
 
 bool
@@ -458,7 +454,7 @@ spool_open_end(int fd)
 {
 	struct open_msg *o = open_find_valid(fd);
 
-	return o != NULL && !o->suspect ? o->end : -1;
+	return o != NULL ? o->end : -1;
 }
 
 void

@@ -923,6 +923,15 @@ test_reuse(void **state)
 		text = slurp(path, &len);
 		assert_null(memmem(text + m.body_end, len - m.body_end,
 			"child@", 6));
+		{
+			/* nothing after the records: emptying zeroes all */
+			const char *x = memmem(text + m.body_end,
+				len - m.body_end, "D x@dst.example\n", 16);
+
+			assert_non_null(x);
+			x += 16;
+			assert_true(spool_all_nul(x, len - (size_t)(x - text)));
+		}
 		assert_int_equal(spool_read(m.id, &r, false, &err), 0);
 		assert_true(spool_is_delivered(&r, "x@dst.example"));
 		assert_false(spool_is_delivered(&r, "child@dst.example"));
