@@ -773,14 +773,19 @@ check_lists(void)
 	return 0;
 }
 
-/* Where an option was set, for its error: the file and line, or none. */
+/*
+ * Where an option was last set (the value in force), for its error: the
+ * file and line, or none.
+ */
 static const struct list_check_rec *
 list_set_at(const char *const *valuep)
 {
+	const struct list_check_rec *at = NULL;
+
 	for (struct list_check_rec *c = rd.checks; c != NULL; c = c->next)
 		if (c->valuep == valuep)
-			return c;
-	return NULL;
+			at = c;
+	return at;
 }
 
 /*
@@ -811,8 +816,21 @@ resolve_never_users(void)
 					at ? at->line : 0,
 					"never_users: uid %s is out of range", item);
 		} else {
-			struct passwd *pw = getpwnam(item);
+			struct passwd *pw;
 
+			if (strchr("!+^", *item) != NULL || strchr(item, ';'))
+				return config_error(at ? at->file : NULL,
+					at ? at->line : 0, "never_users: \"%s\": "
+					"only user names and uids are allowed",
+					item);
+			errno = 0;
+			pw = getpwnam(item);
+			if (pw == NULL && errno != 0 && errno != ENOENT &&
+			    errno != ESRCH && errno != EBADF && errno != EPERM)
+				return config_error(at ? at->file : NULL,
+					at ? at->line : 0, "never_users: looking "
+					"up user \"%s\": %s", item,
+					strerror(errno));
 			if (pw == NULL)
 				return config_error(at ? at->file : NULL,
 					at ? at->line : 0,

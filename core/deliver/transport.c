@@ -251,12 +251,6 @@ local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
 	return rc;
 }
 
-/*
- * Switch to ids when privileged; refuse never_users.  here: the delivery
- * process itself runs the transport and already is ids (local_here), so
- * only its saved root goes, without taking root back first: no failure
- * can leave it root (runtime_give_up_root dies instead).
- */
 /* Is uid in never_users (looked up when the configuration was read)? */
 static bool
 never_user(uid_t uid)
@@ -267,6 +261,12 @@ never_user(uid_t uid)
 	return false;
 }
 
+/*
+ * Switch to ids when privileged; refuse never_users.  here: the delivery
+ * process itself runs the transport and already is ids (local_here), so
+ * only its saved root goes, without taking root back first: no failure
+ * can leave it root (runtime_give_up_root dies instead).
+ */
 static int
 become(const struct ids *ids, bool init_groups, bool here, char **err_out)
 {

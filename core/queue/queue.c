@@ -104,9 +104,9 @@ queue_list(bool count_only)
 		if (rc == 0)
 			print_message(&m, now);
 		else if (rc < 0 && errno == ENOENT && m.other_id[0] != '\0')
-			printf("%s *** holds message %s, which the next queue "
-				"run moves to its own name ***\n\n", ids[i],
-				m.other_id);
+			printf("%s *** holds message %s: the next queue run "
+				"moves it to its own name, or reports it damaged "
+				"***\n\n", ids[i], m.other_id);
 		else if (rc < 0 && errno != ENOENT) /* ENOENT: completed */
 			printf("%s *** spool read error: %s ***\n\n", ids[i],
 				err);

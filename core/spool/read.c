@@ -411,11 +411,14 @@ stranded(struct message *m, int fd, bool lock, const char *path,
  * 0, or -1 with *err_out.
  */
 static int
-zero_stale_records(int fd, off_t end, const char *id, const char *path,
-	char **err_out)
+zero_stale_records(int fd, off_t end, off_t size, const char *id,
+	const char *path, char **err_out)
 {
-	off_t last = spool_content_end(fd);
+	off_t last;
 
+	if (end >= size) /* nothing after the records: a file never reused */
+		return 0;
+	last = spool_content_end(fd);
 	if (last < 0)
 		return fail(err_out, "read", path);
 	if (last <= end)
@@ -534,7 +537,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		end += 2;
 	}
 	if (lock && !this_boot(m) &&
-	    zero_stale_records(fd, end, id, path, err_out) != 0)
+	    zero_stale_records(fd, end, size, id, path, err_out) != 0)
 		goto out_close;
 	compute_size(m);
 	if (lock) {

@@ -46,6 +46,9 @@ BAD = [
     ("never_users names no user", "tern_user = @USER@",
      "tern_user = @USER@\nnever_users = root : nosuchuser-tern",
      "never_users"),
+    ("never_users holds a list item", "tern_user = @USER@",
+     "tern_user = @USER@\nnever_users = root\nnever_users = root : !daemon",
+     "never_users = root : !daemon"),
 ]
 
 

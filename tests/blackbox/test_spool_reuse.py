@@ -169,7 +169,8 @@ def test_both_renames_lost(tern):
     new = submit(tern, "new")
     shutil.move(input_file(tern, new), input_file(tern, old))
     listing = tern.run(["-bp"]).ok().stdout
-    assert f"{old} *** holds message {new}" in listing, listing
+    assert f"{old} *** holds message {new}: the next queue run" in listing, \
+        listing
     assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
     queue_run(tern)
     assert f"{new} spool: recovered from" in tern.mainlog()
