@@ -15,6 +15,8 @@
  * pool was checked since this boot: a power cut can leave anything in a
  * pool file (an emptying not yet on disk, a message whose renames were
  * lost), and a file is trusted to be empty only after a full check.
+ * pool/.failed-BOOTID says that a check since this boot could not finish:
+ * receptions then leave the pool alone, and only queue runs check again.
  */
 #include "spool/spool.h"
 
@@ -43,6 +45,7 @@
  */
 #define OWN_SLOTS    4
 #define CHECKED      ".checked-"
+#define FAILED       ".failed-"
 
 /*
  * The slots this process last took, and for which messages: a message's
@@ -230,14 +233,40 @@ check_one(int dfd, const char *name, int fd, const struct stat *st)
 	return 0;
 }
 
-/* Was the pool checked since this boot (dfd: pool/)? */
+/* Is pool/ (dfd) marked since this boot, with CHECKED or FAILED? */
 static bool
-pool_checked(int dfd)
+pool_marked(int dfd, const char *kind)
 {
 	const char *bid = spool_boot_id();
 
 	return *bid != '\0' && faccessat(dfd, arena_printf(arena_scratch,
-		CHECKED "%s", bid), F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+		"%s%s", kind, bid), F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Mark pool/ (dfd) as kind since this boot: 0, or -1. */
+static int
+pool_mark(int dfd, const char *kind)
+{
+	int fd = openat(dfd, arena_printf(arena_scratch, "%s%s", kind,
+		spool_boot_id()), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		0640);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* A mark of an earlier boot? */
+static bool
+old_mark(const char *name)
+{
+	const char *kind = strncmp(name, CHECKED, strlen(CHECKED)) == 0 ?
+		CHECKED : strncmp(name, FAILED, strlen(FAILED)) == 0 ? FAILED :
+		NULL;
+
+	return kind != NULL && strcmp(name + strlen(kind),
+		spool_boot_id()) != 0;
 }
 
 /*
@@ -249,25 +278,30 @@ pool_checked(int dfd)
  * file meanwhile, so two checkers cannot wait for each other.  The mark
  * is written only when every file was checked.  Something that is not a
  * regular file is left alone (logged), not a failure, so that it does
- * not make every reception check the pool again.  0 when the pool may
- * be used.
+ * not make every reception check the pool again.
+ *
+ * A check that cannot finish (a file that cannot be read, recovered or
+ * removed) writes pool/.failed-BOOTID instead: a reception that finds it
+ * (retry false) does not check again -- reading the whole pool and
+ * adding a paniclog line per message -- but creates its file; queue
+ * runs (retry true) check again.  0 when the pool may be used.
  */
 static int
-check_pool(DIR *d)
+check_pool(DIR *d, bool retry)
 {
-	const char *bid = spool_boot_id(), *mark;
 	struct dirent *e;
 	int fd, failed = 0;
 
-	if (pool_checked(dirfd(d)))
+	if (pool_marked(dirfd(d), CHECKED))
 		return 0;
-	mark = arena_printf(arena_scratch, CHECKED "%s", bid);
+	if (!retry && pool_marked(dirfd(d), FAILED))
+		return -1;
 	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 
-		if (strncmp(e->d_name, CHECKED, strlen(CHECKED)) == 0) {
-			unlinkat(dirfd(d), e->d_name, 0); /* an older boot's */
+		if (old_mark(e->d_name)) {
+			unlinkat(dirfd(d), e->d_name, 0);
 			continue;
 		}
 		if (e->d_name[0] == '.')
@@ -288,13 +322,19 @@ check_pool(DIR *d)
 			failed++;
 		close(fd);
 	}
-	if (failed > 0 || *bid == '\0')
+	if (*spool_boot_id() == '\0')
+		return -1; /* checked, but no boot to mark it for */
+	if (failed > 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL, "spool: the "
+			"check of %s after the boot did not finish: files are "
+			"not reused until a queue run finishes it", pool_dir());
+		(void)pool_mark(dirfd(d), FAILED);
 		return -1;
-	fd = openat(dirfd(d), mark, O_WRONLY | O_CREAT | O_CLOEXEC |
-		O_NOFOLLOW, 0640);
-	if (fd < 0)
+	}
+	if (pool_mark(dirfd(d), CHECKED) != 0)
 		return -1;
-	close(fd);
+	(void)unlinkat(dirfd(d), arena_printf(arena_scratch, FAILED "%s",
+		spool_boot_id()), 0);
 	rewinddir(d);
 	return 0;
 }
@@ -307,7 +347,7 @@ spool_reuse_recover(void)
 	/* Whatever the configuration: a crash may have left mail there. */
 	if ((d = opendir(pool_dir())) == NULL)
 		return;
-	(void)check_pool(d);
+	(void)check_pool(d, true);
 	closedir(d);
 }
 
@@ -380,12 +420,12 @@ spool_reuse_take(struct message *m)
 	if (!spool_reuse_on() || (dfd = open(pool_dir(), O_RDONLY |
 	    O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
-	if (!pool_checked(dfd)) {
+	if (!pool_marked(dfd, CHECKED)) {
 		if ((d = fdopendir(dfd)) == NULL) {
 			close(dfd);
 			return -1;
 		}
-		if (check_pool(d) != 0) {
+		if (check_pool(d, false) != 0) {
 			closedir(d);
 			return -1;
 		}

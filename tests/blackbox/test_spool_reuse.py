@@ -158,6 +158,54 @@ def test_power_cut_mixture_is_emptied(tern):
     assert delivered_bodies(tern) == [("two " * 4000).strip()]
 
 
+def test_a_check_that_cannot_finish_is_left_to_queue_runs(tern):
+    """A pool file the check after a boot cannot recover (here a copy of
+    a message still in input/, so that the move back finds its name
+    taken): the check is not marked done, and says so once.  Receptions
+    then create their files without reading the pool again (before, each
+    one read it whole and added a paniclog line); queue runs check again,
+    and once one finishes, files are reused again."""
+    tern.config()
+    submit(tern, "warm up")
+    queue_run(tern)
+    held = submit(tern, "held")
+    tern.run(["-Mf", held]).ok()
+    shutil.copy(input_file(tern, held), tern.spool / "pool" / "7")
+    if IS_ROOT:
+        os.chown(tern.spool / "pool" / "7", tern.uid, tern.gid)
+    new_boot(tern)
+
+    def failures():
+        return tern.paniclog().count("pool/7 -> ")
+
+    one = submit(tern, "one")
+    assert failures() == 1, tern.paniclog()
+    assert "did not finish: files are not reused until a queue run" \
+        in tern.paniclog()
+    assert list((tern.spool / "pool").glob(".failed-*"))
+    assert not list((tern.spool / "pool").glob(".checked-*"))
+    assert len(input_file(tern, one).read_bytes()) < 65536   # not reused
+    two = submit(tern, "two")
+    assert failures() == 1, tern.paniclog()
+    assert len(input_file(tern, two).read_bytes()) < 65536
+
+    queue_run(tern)                  # checks again, still cannot finish
+    assert failures() == 2, tern.paniclog()
+    assert sorted(delivered_bodies(tern)) == ["one", "two", "warm up"]
+
+    (tern.spool / "pool" / "7").unlink()     # the administrator's mend
+    queue_run(tern)
+    assert failures() == 2, tern.paniclog()
+    assert list((tern.spool / "pool").glob(".checked-*"))
+    assert not list((tern.spool / "pool").glob(".failed-*"))
+    three = submit(tern, "three")
+    assert len(input_file(tern, three).read_bytes()) == 65536  # reused
+    tern.run(["-Mt", held]).ok()
+    queue_run(tern)
+    assert sorted(delivered_bodies(tern)) == ["held", "one", "three",
+                                              "two", "warm up"]
+
+
 def test_both_renames_lost(tern):
     """A power cut lost the emptying's rename (input/X-M -> pool/N) and the
     taking's (pool/N -> input/Y-M): Y, acknowledged, sits under X's name.
