@@ -132,7 +132,8 @@ open_message(const char *id, struct message *m, bool lock)
 		return -1;
 	}
 	if (rc != 0) {
-		if (errno == ENOENT)
+		/* A file that held another message says which. */
+		if (errno == ENOENT && m->other_id[0] == '\0')
 			fprintf(stderr, "%s: message %s not found\n", prog(),
 				id);
 		else
@@ -297,12 +298,19 @@ queue_view_body(const char *id)
 		size_t len = (size_t)(m.body_end - m.body_offset);
 		char *body = arena_alloc(arena_msg, len + 1);
 		ssize_t n = io_pread_full(m.data_fd, body, len, m.body_offset);
+		int read_errno = errno;
 		bool still = spool_still(&m);
 
 		spool_close(&m);
-		if (n != (ssize_t)len || !still) {
+		if (!still) {
 			fprintf(stderr, "%s: message %s not found\n", prog(),
 				id);
+			return 1;
+		}
+		if (n != (ssize_t)len) {
+			fprintf(stderr, "%s: read %s: %s\n", prog(),
+				spool_path(id, 'M'), n < 0 ? strerror(read_errno) :
+				"file ends before the body does");
 			return 1;
 		}
 		return fwrite(body, 1, len, stdout) == len &&

@@ -59,6 +59,12 @@ void spool_first_line(char line[SPOOL_FIRST_LINE_LEN + 1], const char *id,
 /* Parse a first line: false when it is not one for id. */
 bool spool_first_line_parse(const char *line, const char *id,
 	uint64_t *off_out);
+/*
+ * Parse a first line for whichever message it names: false when it is
+ * not a first line, or does not name a valid message id.
+ */
+bool spool_first_line_any(const char *line, char id_out[MESSAGE_ID_LEN + 1],
+	uint64_t *off_out);
 
 /*
  * The check record, "C " and SPOOL_CHECK_HEX hex digits, follows the

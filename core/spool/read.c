@@ -353,22 +353,24 @@ changed_under(int fd, const char *path, const char *first)
 }
 
 /*
- * input/ID-M whose first line names another message: after a power cut
- * that lost both renames of a reused file (docs/spool.md), the other
- * message's content under this name.  With the lock, a committed one that
- * matches its check record is moved to its own name; a committed one that
- * does not is damaged and left to the administrator, as under its own
- * name; an uncommitted one was never acknowledged, and goes as an
- * incomplete file does.  -1 (ENOENT: this message is gone) or what
- * incomplete() returns.
+ * input/ID-M whose first line names another message, other (its header
+ * offset: off): after a power cut that lost both renames of a reused
+ * file (docs/spool.md), the other message's content under this name.
+ * With the lock, a committed one that matches its check record is moved
+ * to its own name; a committed one that does not is damaged and left to
+ * the administrator, as under its own name; an uncommitted one was never
+ * acknowledged, and goes as an incomplete file does.  Without the lock,
+ * a committed one is reported as long as the file still holds it.  -1
+ * (ENOENT: this message is gone; m->other_id when the other is there)
+ * or what incomplete() returns.
  */
 static int
 stranded(struct message *m, int fd, bool lock, const char *path,
-	const char *first, char **err_out)
+	const char *first, const char *other, uint64_t off, char **err_out)
 {
 	char *err = NULL;
-	int rc = lock ? spool_recover(path, fd, first, &err) : 0;
-	uint64_t off;
+	int rc = off == 0 ? 1 : !lock ? 0 : spool_recover(path, fd, first,
+		&err);
 
 	if (rc < 0) {
 		/* Kept as it is, for the next try or the administrator. */
@@ -379,20 +381,30 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 		errno = EIO;
 		return -1;
 	}
-	/* Moved to its own name; without the lock, only: not this one. */
 	if (rc == 0) {
+		/*
+		 * Moved to its own name; without the lock, only when what was
+		 * read is still the file's (a put and a take can replace it).
+		 */
+		if (lock || !changed_under(fd, path, first)) {
+			memcpy(m->other_id, other, MESSAGE_ID_LEN + 1);
+			*err_out = arena_printf(arena_msg, "spool: no message "
+				"%s: its file %s message %s%s", m->id, lock ?
+				"held" : "holds", other, lock ? ", under its "
+				"own name now" : ", which the next queue run "
+				"moves to its own name");
+		} else {
+			*err_out = arena_printf(arena_msg, "spool: no message "
+				"%s", m->id);
+		}
 		close(fd);
-		if (spool_first_line_parse(first, first, &off) && off != 0)
-			memcpy(m->other_id, first, MESSAGE_ID_LEN);
-		*err_out = arena_printf(arena_msg, "spool: no message %s",
-			m->id);
 		errno = ENOENT;
 		return -1;
 	}
-	if (spool_first_line_parse(first, first, &off) && off != 0) {
+	if (off != 0) {
 		close(fd);
 		*err_out = arena_printf(arena_msg, "spool: %s holds message "
-			"%.*s, damaged: %s", path, MESSAGE_ID_LEN, first,
+			"%s, damaged: %s", path, other,
 			err != NULL ? err : "no check record");
 		errno = EINVAL;
 		return -1;
@@ -462,6 +474,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	if (io_pread_full(fd, first, sizeof(first), 0) !=
 	    (ssize_t)sizeof(first) || !spool_first_line_parse(first, id, &off)) {
 		struct stat st;
+		char other[MESSAGE_ID_LEN + 1];
 		uint64_t other_off;
 
 		/*
@@ -472,10 +485,9 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 			return incomplete(m, fd, lock, path, err_out);
 		if (spool_all_nul(first, sizeof(first)))
 			return incomplete(m, fd, lock, path, err_out);
-		if (spool_first_line_parse(first, first, &other_off) &&
-		    spool_id_valid(arena_strndup(arena_scratch, first,
-		    MESSAGE_ID_LEN)))
-			return stranded(m, fd, lock, path, first, err_out);
+		if (spool_first_line_any(first, other, &other_off))
+			return stranded(m, fd, lock, path, first, other,
+				other_off, err_out);
 		close(fd);
 		*err_out = arena_printf(arena_msg, "spool: %s: first line is "
 			"not \"%s-M offset\"", path, id);
@@ -583,7 +595,7 @@ spool_close(struct message *m)
 bool
 spool_committed(const char *id)
 {
-	char first[SPOOL_FIRST_LINE_LEN];
+	char first[SPOOL_FIRST_LINE_LEN], named[MESSAGE_ID_LEN + 1];
 	uint64_t off = 0;
 	int fd;
 	bool ok;
@@ -597,17 +609,8 @@ spool_committed(const char *id)
 	close(fd);
 	if (!ok)
 		return false;
-	if (!spool_first_line_parse(first, id, &off)) {
-		/* Another message under this name (spool_read): counted. */
-		char other[MESSAGE_ID_LEN + 1];
-
-		memcpy(other, first, MESSAGE_ID_LEN);
-		other[MESSAGE_ID_LEN] = '\0';
-		if (!spool_id_valid(other) ||
-		    !spool_first_line_parse(first, other, &off))
-			return false;
-	}
-	return off != 0;
+	/* Another message under this name (spool_read) is counted too. */
+	return spool_first_line_any(first, named, &off) && off != 0;
 }
 
 /* The section of m, or the last `keep` bytes of its message log. */
@@ -667,12 +670,10 @@ int
 spool_recover(const char *path, int fd, const char *first, char **err_out)
 {
 	char id[MESSAGE_ID_LEN + 1];
-
+	uint64_t off;
 	int rc;
 
-	memcpy(id, first, MESSAGE_ID_LEN);
-	id[MESSAGE_ID_LEN] = '\0';
-	if (!spool_id_valid(id))
+	if (!spool_first_line_any(first, id, &off))
 		return 1;
 	rc = spool_check_file(fd, id, path, err_out);
 	/* Not committed, or damaged (EINVAL): certainly not a message. */

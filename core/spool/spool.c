@@ -271,6 +271,16 @@ spool_first_line_parse(const char *line, const char *id, uint64_t *off_out)
 	return true;
 }
 
+bool
+spool_first_line_any(const char *line, char id_out[MESSAGE_ID_LEN + 1],
+	uint64_t *off_out)
+{
+	memcpy(id_out, line, MESSAGE_ID_LEN);
+	id_out[MESSAGE_ID_LEN] = '\0';
+	return spool_id_valid(id_out) &&
+		spool_first_line_parse(line, id_out, off_out);
+}
+
 /* ---- the ID-M files this process has open (for spool_msglog) ---- */
 
 static struct open_msg {

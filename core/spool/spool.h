@@ -146,9 +146,9 @@ void spool_data_close(struct message *m, int data_fd);
  * gives -1 with ENOENT.
  * A file that holds another committed message than its name says (a power
  * cut lost both renames of a reused file: docs/spool.md) gives -1 with
- * ENOENT and that message's id in m->other_id: with lock, the file was
- * moved to its own name, and can be read under it now; without, it is
- * still here, and a reader with the lock moves it.
+ * ENOENT, that message's id in m->other_id and *err_out saying so: with
+ * lock, the file was moved to its own name, and can be read under it
+ * now; without, it is still here, and a reader with the lock moves it.
  * The lock is fcntl's: it belongs to the process and goes away when ANY
  * fd of that file is closed by it (a dup() too), so read the body with
  * pread on m->data_fd only; never open the path again or close a dup.

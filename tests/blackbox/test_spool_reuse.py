@@ -249,6 +249,32 @@ def test_both_renames_lost_found_by_a_selective_run(tern):
     assert tern.paniclog() == ""
 
 
+def test_commands_on_a_name_that_holds_another_message(tern):
+    """-M commands name a message: on X's name holding Y they act on
+    neither, and say so.  Without the lock (-Mvh) the file is only
+    reported; with it (-Mrm) Y is moved to its own name, where it stays
+    queued and is delivered by the next run."""
+    tern.config()
+    old = submit(tern, "old")
+    queue_run(tern)
+    new = submit(tern, "new")
+    shutil.move(input_file(tern, new), input_file(tern, old))
+    r = tern.run(["-Mvh", old])
+    assert r.returncode != 0, r
+    assert f"no message {old}: its file holds message {new}, which the " \
+        "next queue run moves" in r.stderr, r
+    assert input_file(tern, old).exists()
+    r = tern.run(["-Mrm", old])
+    assert r.returncode != 0, r
+    assert f"no message {old}: its file held message {new}, under its " \
+        "own name now" in r.stderr, r
+    assert "removed by" not in tern.mainlog()
+    assert tern.queue_ids() == [new]
+    queue_run(tern)
+    assert delivered_bodies(tern) == ["old", "new"]
+    assert tern.paniclog() == ""
+
+
 def test_viewing_while_a_delivery_holds_it(tern):
     """-Mvb, -Mvh and -Mvl take no lock (as in Exim): they work while a
     delivery holds the message, and check afterwards that the file is
