@@ -506,6 +506,15 @@ main_option_line(const char *file, int line, const char *text)
 	if (option_set(opt, &conf, value, is_negated, &err) < 0)
 		return config_error(file, line, "main option \"%s\": %s",
 			opt->name, err);
+	/* No main option counts below zero: a negative one is a mistake. */
+	if (opt->type == TERN_OPT_INT &&
+	    *(int *)(void *)((char *)&conf + opt->offset) < 0)
+		return config_error(file, line, "main option \"%s\": %s is "
+			"negative", opt->name, value);
+	if (strcmp(opt->name, "dns_port") == 0 &&
+	    conf.dns_port > 65535)
+		return config_error(file, line, "main option \"dns_port\": "
+			"%s is not a port number", value);
 	if (is_hidden && opt - main_options < 256)
 		rd.hidden[opt - main_options] = true;
 	if (opt->flags & TERN_OPTF_FUTURE)
@@ -760,19 +769,6 @@ set_derived_defaults(void)
 			conf.spool_directory);
 }
 
-static int
-check_lists(void)
-{
-	for (struct list_check_rec *c = rd.checks; c != NULL; c = c->next) {
-		char *err;
-
-		if (list_check(c->kind, *c->valuep, &err) < 0)
-			return config_error(c->file, c->line, "%s: %s", c->what,
-				err);
-	}
-	return 0;
-}
-
 /*
  * Where an option was last set (the value in force), for its error: the
  * file and line, or none.
@@ -786,6 +782,22 @@ list_set_at(const char *const *valuep)
 		if (c->valuep == valuep)
 			at = c;
 	return at;
+}
+
+static int
+check_lists(void)
+{
+	for (struct list_check_rec *c = rd.checks; c != NULL; c = c->next) {
+		char *err;
+
+		/* Set again later: the later line is the one in force. */
+		if (list_set_at(c->valuep) != c)
+			continue;
+		if (list_check(c->kind, *c->valuep, &err) < 0)
+			return config_error(c->file, c->line, "%s: %s", c->what,
+				err);
+	}
+	return 0;
 }
 
 /*

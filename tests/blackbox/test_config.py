@@ -49,6 +49,14 @@ BAD = [
     ("never_users holds a list item", "tern_user = @USER@",
      "tern_user = @USER@\nnever_users = root\nnever_users = root : !daemon",
      "never_users = root : !daemon"),
+    ("negative integer", "tern_user = @USER@",
+     "tern_user = @USER@\nspool_reuse_max = -1", "spool_reuse_max = -1"),
+    ("dns_port out of range", "tern_user = @USER@",
+     "tern_user = @USER@\ndns_port = 70000", "dns_port = 70000"),
+    # set twice: the error names the setting in force, not the first
+    ("host list set twice", "tern_user = @USER@",
+     "tern_user = @USER@\nrelay_from_hosts = 127.0.0.1\n"
+     "relay_from_hosts = +nosuchlist", "relay_from_hosts = +nosuchlist"),
 ]
 
 
