@@ -339,10 +339,13 @@ const char *
 spool_boot_id(void)
 {
 	static char id[40];
+	static bool asked;
 	int fd;
 
-	if (id[0] != '\0')
+	/* Asked once: without /proc, "" (no reuse) for the process's life. */
+	if (asked)
 		return id;
+	asked = true;
 	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t n = io_read_full(fd, id, 36);

@@ -87,14 +87,14 @@ struct message {
 	size_t      ndelivered;
 	int         data_fd;          /* ID-M, open (and locked), or -1 */
 	off_t       body_offset;      /* where the body starts in ID-M */
-	off_t       body_end;         /* where it ends (the header section);
-					 * 0: at the end of the file */
+	off_t       body_end;         /* where it ends (the header section
+					 * starts); 0 until committed */
 	/* (spool) frozen and warning_count as written in the header section */
 	bool        spooled_frozen;
 	int         spooled_warnings;
 };
 
-/* Create input/, log/, db/ under spool_directory (mode 0750). */
+/* Create input/, pool/, log/, db/ under spool_directory (mode 0750). */
 int spool_init(char **err_out) TERN_MUST_CHECK;
 
 /*
@@ -121,9 +121,9 @@ int spool_data_create(struct message *m, char **err_out);
 void spool_data_abort(struct message *m, int fd);
 
 /*
- * Commit: append the header section of m (and the message log lines
- * buffered since spool_data_create), write its offset into the first
- * line and fdatasync once (unless spool_sync is false); fsync input/
+ * Commit: write the header section of m after the body (and the message
+ * log lines buffered since spool_data_create), write its offset into the
+ * first line and fdatasync once (unless spool_sync is false); fsync input/
  * only on file systems where that is needed (docs/spool.md).  Only after
  * this returns 0 may the message be acknowledged.  On error the file is
  * removed.  Sets m->size and m->body_end.  data_fd stays open (and

@@ -220,6 +220,14 @@ def test_both_renames_lost(tern):
     assert f"{old} *** holds message {new}: the next queue run" in listing, \
         listing
     assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
+    # tern-qgrep reads it as the message it is
+    r = subprocess.run([str(PREFIX / "bin" / "tern-qgrep"), "--tern",
+                        str(PREFIX / "bin" / "tern"), "-C", str(tern.conf)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    assert f"{new} <sender@example.net> *** in the file of {old}: the " \
+        "next queue run moves it" in r.stdout, r.stdout
+    assert f"  {RCPT}" in r.stdout, r.stdout
     queue_run(tern)
     assert f"{new} spool: recovered from" in tern.mainlog()
     assert delivered_bodies(tern) == ["old", "new"]
