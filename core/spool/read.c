@@ -453,7 +453,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	uint64_t off;
 	size_t used;
 	off_t size, end;
-	bool torn, legacy;
+	bool torn, legacy, earlier;
 	int fd, saved;
 
 	memset(m, 0, sizeof(*m));
@@ -525,8 +525,8 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	 */
 	legacy = m->boot_id == NULL &&
 		!check_record_there(fd, m->body_end + (off_t)used);
-	if (!legacy && check_record(fd, m->body_end + (off_t)used,
-	    !this_boot(m), path, err_out) != 0)
+	if (!legacy && check_record(fd, m->body_end + (off_t)used, false,
+	    path, err_out) != 0)
 		goto out_close;
 	m->spooled_frozen = m->frozen;
 	m->spooled_warnings = m->warning_count;
@@ -535,6 +535,16 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	if (stream_lines(fd, m->body_end + (off_t)used +
 	    (legacy ? 0 : SPOOL_CHECK_LEN), size, path, apply_line, m, &torn,
 	    &end, err_out) != 0)
+		goto out_close;
+	/*
+	 * A file from an earlier boot is checked against its check record
+	 * once per boot: the locked read that did it said so with a V record,
+	 * and what it read and wrote since is this boot's.  Until then, every
+	 * read checks it (what the records said is not used if it fails).
+	 */
+	earlier = !legacy && !this_boot(m) && !m->checked_this_boot;
+	if (earlier && check_record(fd, m->body_end + (off_t)used, true, path,
+	    err_out) != 0)
 		goto out_close;
 	/*
 	 * A torn last record: end it with a DEL, which no record may hold,
@@ -548,7 +558,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		}
 		end += 2;
 	}
-	if (lock && !this_boot(m) &&
+	if (lock && earlier &&
 	    zero_stale_records(fd, end, size, id, path, err_out) != 0)
 		goto out_close;
 	compute_size(m);
@@ -556,6 +566,11 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		spool_open_add(id, fd, true, end);
 		if (legacy)
 			spool_open_legacy(fd);
+		/* Not synced: lost with a power cut, as the boot it names. */
+		if (earlier && *spool_boot_id() != '\0' && spool_append(fd,
+		    arena_printf(arena_scratch, "V %s\n", spool_boot_id()),
+		    2 + strlen(spool_boot_id()) + 1) == 0)
+			m->checked_this_boot = true;
 	}
 	return 0;
 

@@ -783,6 +783,12 @@ spool_apply_records(struct message *m, const char *text, size_t len)
 	    p = nl + 1) {
 		char *a;
 
+		/* "V BOOTID": verified in that boot (docs/spool.md) */
+		if (nl - p > 2 && p[0] == 'V' && p[1] == ' ' &&
+		    *spool_boot_id() != '\0' && (size_t)(nl - p - 2) ==
+		    strlen(spool_boot_id()) && memcmp(p + 2, spool_boot_id(),
+		    (size_t)(nl - p - 2)) == 0)
+			m->checked_this_boot = true;
 		if (nl - p < 3 || p[0] != 'D' || p[1] != ' ')
 			continue; /* L records, and anything malformed */
 		a = spool_field_get(arena_msg, p + 2, (size_t)(nl - p - 2));

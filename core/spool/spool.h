@@ -68,6 +68,8 @@ struct message {
 	const char *tls_peerdn;       /* client certificate's subject */
 	const char *boot_id;          /* (spool) the boot the file was
 					 * written in; see docs/spool.md */
+	bool        checked_this_boot; /* (spool) a V record: its check
+					 * record was verified since the boot */
 	const char *errors_to;
 	uint64_t    size;             /* header text + body bytes */
 	uint64_t    body_linecount;
