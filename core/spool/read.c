@@ -40,15 +40,40 @@ fail(char **err_out, const char *what, const char *path)
 }
 
 /*
+ * Bytes of the file already read, from offset at: the header section's
+ * first read usually holds the check record and the records too, and a
+ * later read that they cover is not asked of the kernel again.
+ */
+struct pre {
+	off_t       at;
+	const char *p;
+	size_t      len;
+};
+
+/* n bytes at off into buf, from pre when it has them all: as pread. */
+static ssize_t
+pread_pre(int fd, const struct pre *pre, char *buf, size_t n, off_t off)
+{
+	if (pre != NULL && off >= pre->at &&
+	    off - pre->at + (off_t)n <= (off_t)pre->len) {
+		memcpy(buf, pre->p + (off - pre->at), n);
+		return (ssize_t)n;
+	}
+	return io_pread_full(fd, buf, n, off);
+}
+
+/*
  * The header section at off into m: read a prefix of the tail that grows
  * (4K, then four times as much) until the section decodes, so that the
  * records after it -- the message log grows with every queue run -- are
  * never read here.  *used_out: the section's length; *size_out: the
- * file's.  The section itself is at most TAIL_MAX.
+ * file's; pre_out (if not NULL): what was read after the section.  The
+ * section itself is at most TAIL_MAX.
  */
 static int
 read_header_section(int fd, off_t off, const char *path, struct message *m,
-	char **text_out, size_t *used_out, off_t *size_out, char **err_out)
+	char **text_out, size_t *used_out, off_t *size_out,
+	struct pre *pre_out, char **err_out)
 {
 	struct message keep = *m;
 	struct stat st;
@@ -78,6 +103,9 @@ read_header_section(int fd, off_t off, const char *path, struct message *m,
 		if (spool_header_decode(arena_msg, path, text, got, m, used_out,
 		    err_out) == 0) {
 			*text_out = text;
+			if (pre_out != NULL)
+				*pre_out = (struct pre){ off + (off_t)*used_out,
+					text + *used_out, got - *used_out };
 			return 0;
 		}
 		/* Cut short by our prefix, or bad?  Only a longer read tells. */
@@ -96,12 +124,14 @@ read_header_section(int fd, off_t off, const char *path, struct message *m,
  * content.  A line longer than a chunk is skipped (no record is that
  * long).  line() returns false to stop (-1, with *err_out set by it).
  * *torn_out: the last line has no '\n'; *end_out: where the records end.
+ * What pre (if not NULL) has at start is not read again.
  */
 typedef bool (*line_fn)(void *arg, const char *p, size_t n, char **err_out);
 
 static int
-stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
-	void *arg, bool *torn_out, off_t *end_out, char **err_out)
+stream_lines(int fd, off_t start, off_t end, const struct pre *pre,
+	const char *path, line_fn line, void *arg, bool *torn_out,
+	off_t *end_out, char **err_out)
 {
 	char *buf = arena_alloc(arena_scratch, RECORD_CHUNK);
 	size_t have = 0, step = 4096; /* most messages have few records */
@@ -117,7 +147,15 @@ stream_lines(int fd, off_t start, off_t end, const char *path, line_fn line,
 
 		if ((off_t)want > end - pos)
 			want = (size_t)(end - pos);
-		n = pread(fd, buf + have, want, pos);
+		if (pre != NULL && pos >= pre->at &&
+		    pos < pre->at + (off_t)pre->len) {
+			size_t in_pre = pre->len - (size_t)(pos - pre->at);
+
+			n = (ssize_t)(want < in_pre ? want : in_pre);
+			memcpy(buf + have, pre->p + (pos - pre->at), (size_t)n);
+		} else {
+			n = pread(fd, buf + have, want, pos);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -296,20 +334,20 @@ compute_size(struct message *m)
  */
 /* Does a check record start at off?  No other record starts with "C ". */
 static bool
-check_record_there(int fd, off_t off)
+check_record_there(int fd, off_t off, const struct pre *pre)
 {
 	char rec[2];
 
-	return io_pread_full(fd, rec, sizeof(rec), off) == (ssize_t)sizeof(rec)
-		&& rec[0] == 'C' && rec[1] == ' ';
+	return pread_pre(fd, pre, rec, sizeof(rec), off) ==
+		(ssize_t)sizeof(rec) && rec[0] == 'C' && rec[1] == ' ';
 }
 
 static int
-check_record(int fd, off_t off, bool verify, const char *path,
-	char **err_out)
+check_record(int fd, off_t off, bool verify, const struct pre *pre,
+	const char *path, char **err_out)
 {
 	char rec[SPOOL_CHECK_LEN], hex[SPOOL_CHECK_HEX + 1];
-	ssize_t n = io_pread_full(fd, rec, sizeof(rec), off);
+	ssize_t n = pread_pre(fd, pre, rec, sizeof(rec), off);
 
 	if (n < 0)
 		return fail(err_out, "read", path);
@@ -454,6 +492,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	size_t used;
 	off_t size, end;
 	bool torn, legacy, earlier;
+	struct pre pre;
 	int fd, saved;
 
 	memset(m, 0, sizeof(*m));
@@ -514,7 +553,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	m->body_offset = SPOOL_FIRST_LINE_LEN;
 	m->body_end = (off_t)off;
 	if (read_header_section(fd, m->body_end, path, m, &text, &used, &size,
-	    err_out) != 0)
+	    &pre, err_out) != 0)
 		goto out_close;
 	/*
 	 * Only a file from an earlier boot can be a mixture that a power cut
@@ -524,17 +563,17 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	 * cannot be a mixture either.
 	 */
 	legacy = m->boot_id == NULL &&
-		!check_record_there(fd, m->body_end + (off_t)used);
+		!check_record_there(fd, m->body_end + (off_t)used, &pre);
 	if (!legacy && check_record(fd, m->body_end + (off_t)used, false,
-	    path, err_out) != 0)
+	    &pre, path, err_out) != 0)
 		goto out_close;
 	m->spooled_frozen = m->frozen;
 	m->spooled_warnings = m->warning_count;
 	for (size_t i = 0; i < m->nrcpts; i++)
 		m->rcpts[i].spooled = m->rcpts[i].done;
 	if (stream_lines(fd, m->body_end + (off_t)used +
-	    (legacy ? 0 : SPOOL_CHECK_LEN), size, path, apply_line, m, &torn,
-	    &end, err_out) != 0)
+	    (legacy ? 0 : SPOOL_CHECK_LEN), size, &pre, path, apply_line, m,
+	    &torn, &end, err_out) != 0)
 		goto out_close;
 	/*
 	 * A file from an earlier boot is checked against its check record
@@ -543,8 +582,8 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	 * read checks it (what the records said is not used if it fails).
 	 */
 	earlier = !legacy && !this_boot(m) && !m->checked_this_boot;
-	if (earlier && check_record(fd, m->body_end + (off_t)used, true, path,
-	    err_out) != 0)
+	if (earlier && check_record(fd, m->body_end + (off_t)used, true, &pre,
+	    path, err_out) != 0)
 		goto out_close;
 	/*
 	 * A torn last record: end it with a DEL, which no record may hold,
@@ -638,6 +677,7 @@ section(const struct message *m, char which, size_t keep, char **text_out,
 	struct log_lines l;
 	char *text;
 	size_t used;
+	struct pre pre;
 	off_t size, end;
 	bool torn;
 
@@ -645,7 +685,7 @@ section(const struct message *m, char which, size_t keep, char **text_out,
 	memcpy(scratch.id, m->id, sizeof(scratch.id));
 	scratch.data_fd = m->data_fd;
 	if (read_header_section(m->data_fd, m->body_end, path, &scratch, &text,
-	    &used, &size, err_out) != 0)
+	    &used, &size, &pre, err_out) != 0)
 		return -1;
 	if (which == 'H') {
 		/* Without its end line. */
@@ -657,8 +697,8 @@ section(const struct message *m, char which, size_t keep, char **text_out,
 	l.path = path;
 	l.keep = keep;
 	l.dropped = false;
-	if (stream_lines(m->data_fd, m->body_end + (off_t)used, size, path,
-	    log_line, &l, &torn, &end, err_out) != 0)
+	if (stream_lines(m->data_fd, m->body_end + (off_t)used, size, &pre,
+	    path, log_line, &l, &torn, &end, err_out) != 0)
 		return -1;
 	*text_out = l.b.p != NULL ? l.b.p : arena_strdup(arena_msg, "");
 	*len_out = l.b.len;
@@ -715,6 +755,7 @@ spool_check_file(int fd, const char *id, const char *path, char **err_out)
 	struct message m;
 	uint64_t off;
 	size_t used;
+	struct pre pre;
 	off_t size;
 
 	memset(&m, 0, sizeof(m));
@@ -730,12 +771,12 @@ spool_check_file(int fd, const char *id, const char *path, char **err_out)
 		return -1;
 	}
 	if (read_header_section(fd, (off_t)off, path, &m, &text, &used, &size,
-	    err_out) != 0) {
+	    &pre, err_out) != 0) {
 		if (*err_out == NULL)
 			fail(err_out, "read", path);
 		return -1;
 	}
-	return check_record(fd, (off_t)off + (off_t)used, true, path,
+	return check_record(fd, (off_t)off + (off_t)used, true, &pre, path,
 		err_out);
 }
 
