@@ -29,10 +29,11 @@ number(struct xp *x, const char *s, long long *out)
 		mult = 1024 * 1024;
 		end++;
 	}
-	if (end == s || *end != '\0' || errno != 0)
+	if (end == s || *end != '\0' || (errno != 0 && errno != ERANGE))
 		return xp_error(x, TERN_ERROR, "\"%s\" is not a number", s);
-	if (__builtin_mul_overflow(*out, mult, out))
-		return xp_error(x, TERN_ERROR, "\"%s\" is too large", s);
+	/* Beyond 64 bits, with or without its K or M: one message. */
+	if (errno == ERANGE || __builtin_mul_overflow(*out, mult, out))
+		return xp_error(x, TERN_ERROR, "\"%s\" is out of range", s);
 	return TERN_OK;
 }
 
