@@ -214,22 +214,17 @@ copy_out(int fd, off_t offset, off_t end, const char *path)
 
 		if (end > 0 && end - offset < (off_t)want)
 			want = end > offset ? (size_t)(end - offset) : 0;
-		if (want == 0 || (n = pread(fd, buf, want, offset)) == 0)
+		if (want == 0)
 			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+		if ((n = io_pread_full(fd, buf, want, offset)) < 0) {
 			fprintf(stderr, "%s: read %s: %m\n", prog(), path);
 			return 1;
 		}
+		if (n == 0)
+			break;
 		offset += n;
-		for (ssize_t w, done = 0; done < n; done += w) {
-			w = write(STDOUT_FILENO, buf + done, (size_t)(n - done));
-			if (w < 0 && errno == EINTR)
-				w = 0;
-			else if (w < 0)
-				return 1;
-		}
+		if (io_write_all(STDOUT_FILENO, buf, (size_t)n) != 0)
+			return 1;
 	}
 	return 0;
 }

@@ -40,6 +40,17 @@ def queue_one(tern, subject, body):
     return ids
 
 
+def test_view_a_big_body(tern):
+    """-Mvb of a body beyond what a reused file holds (64 KiB) is copied
+    out in chunks, and is the body exactly: not a byte of the header
+    section after it."""
+    tern.config()
+    body = "".join(f"line {i:06d} of a big body\n" for i in range(8000))
+    (msgid,) = queue_one(tern, "big", body)
+    r = tern.run(["-Mvb", msgid]).ok()
+    assert r.stdout == body
+
+
 def test_view_and_remove(tern):
     tern.config()
     (msgid,) = queue_one(tern, "admin test", "the body text\n")
