@@ -97,6 +97,35 @@ def test_pkgconfig_and_cmake_package_describe_the_install():
     assert cfg and (cfg[0].parent / "TernSDKConfigVersion.cmake").is_file()
 
 
+def test_list_helper_from_the_installed_sdk(tmp_path):
+    """<tern/list.h> compiles alone from the installed SDK, warnings as
+    errors, and walks a list as the core reads one: a separator changed
+    with "<;", a doubled one standing for itself, blanks and empty items
+    dropped, a long item cut to the buffer."""
+    env = build_env(tmp_path)
+    inc = run(["pkg-config", "--cflags", "tern-sdk"], env=env).stdout.strip()
+    src = tmp_path / "walk.c"
+    src.write_text("""#include <tern/list.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	const char *list = argv[1];
+	char sep = '\\0', buf[8];
+	(void)argc;
+	while (tern_list_next(&list, &sep, buf, sizeof(buf)) > 0)
+		printf("[%s]", buf);
+	return 0;
+}
+""")
+    exe = tmp_path / "walk"
+    run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", inc,
+         "-o", exe, src], env=env)
+    out = lambda lst: run([exe, lst]).stdout
+    assert out(" a : b:: c ::: d") == "[a][b: c :][d]"
+    assert out("<; x:1 ; ;;y ; verylongitem") == "[x:1][;y][verylon]"
+    assert out("") == ""
+
+
 def test_examples_load_and_deliver(tern, examples):
     moddir = module_dir_with(tern, [(k, v) for k, v in examples.items()])
     user = tern.user

@@ -364,7 +364,7 @@ ldap_find(struct tern_ctx *ctx, void *handle, const char *type,
 	} else {
 		list = core->main_option("ldap_default_servers");
 		while (rc == TERN_DEFER &&
-		    lq_list_next(&list, &sep, item, sizeof(item)) > 0) {
+		    tern_list_next(&list, &sep, item, sizeof(item)) > 0) {
 			lq_server_uri(item, scheme, uri, sizeof(uri));
 			rc = try_server(ctx, uri, type, lud, &o, value_out, err_out);
 			if (rc == TERN_DEFER)

@@ -126,51 +126,6 @@ lq_url_server(const char *url, char *buf, size_t n, size_t *scheme_len_out)
 	return 0;
 }
 
-size_t
-lq_list_next(const char **listp, char *sep_inout, char *buf, size_t n)
-{
-	const char *p = *listp;
-	size_t len = 0;
-
-	if (p == NULL || n == 0)
-		return 0;
-	if (*sep_inout == '\0') {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		*sep_inout = ':';
-		if (p[0] == '<' && p[1] != '\0' && p[1] != ' ') {
-			*sep_inout = p[1];
-			p += 2;
-		}
-	}
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		if (*p == '\0') {
-			*listp = p;
-			return 0;
-		}
-		for (len = 0; *p != '\0'; p++) {
-			if (*p == *sep_inout) {
-				if (p[1] != *sep_inout)
-					break;
-				p++;
-			}
-			if (len + 1 < n)
-				buf[len++] = *p;
-		}
-		if (*p != '\0')
-			p++;
-		while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-			len--;
-		buf[len] = '\0';
-		if (len > 0) {
-			*listp = p;
-			return len;
-		}
-	}
-}
-
 void
 lq_server_uri(const char *item, const char *scheme, char *buf, size_t n)
 {

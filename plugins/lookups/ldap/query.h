@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <tern/list.h>
+
 /* user="cn=..." pass=secret nettime=5 time=10 size=1 ldap://... */
 struct lq_opts {
 	const char *user;   /* bind DN, NULL: anonymous */
@@ -34,13 +36,6 @@ int lq_parse(char *q, struct lq_opts *o, const char **why_out);
 int lq_url_server(const char *url, char *buf, size_t n,
 	size_t *scheme_len_out);
 
-/*
- * The next item of an Exim list (":"-separated, "::" a literal colon,
- * "<;" at the start changes the separator) into buf: its length, 0 at
- * the end.  *sep_inout starts as '\0'.
- */
-size_t lq_list_next(const char **listp, char *sep_inout, char *buf,
-	size_t n);
 
 /*
  * A server from ldap_default_servers ("host", "host:port", or a URL) as

@@ -115,20 +115,20 @@ test_list_and_uri(void **state)
 	char item[64], uri[128], sep = '\0';
 
 	(void)state;
-	assert_int_equal(lq_list_next(&list, &sep, item, sizeof(item)), 7);
+	assert_int_equal(tern_list_next(&list, &sep, item, sizeof(item)), 7);
 	assert_string_equal(item, "h1:3890");
 	lq_server_uri(item, "ldap", uri, sizeof(uri));
 	assert_string_equal(uri, "ldap://h1:3890");
-	assert_true(lq_list_next(&list, &sep, item, sizeof(item)) > 0);
+	assert_true(tern_list_next(&list, &sep, item, sizeof(item)) > 0);
 	lq_server_uri(item, "ldap", uri, sizeof(uri));
 	assert_string_equal(uri, "ldaps://h2/");
-	assert_true(lq_list_next(&list, &sep, item, sizeof(item)) > 0);
+	assert_true(tern_list_next(&list, &sep, item, sizeof(item)) > 0);
 	assert_string_equal(item, "<x");
-	assert_int_equal(lq_list_next(&list, &sep, item, sizeof(item)), 0);
+	assert_int_equal(tern_list_next(&list, &sep, item, sizeof(item)), 0);
 	sep = '\0';
-	assert_true(lq_list_next(&l2, &sep, item, sizeof(item)) > 0);
+	assert_true(tern_list_next(&l2, &sep, item, sizeof(item)) > 0);
 	assert_string_equal(item, "a:1");
-	assert_true(lq_list_next(&l2, &sep, item, sizeof(item)) > 0);
+	assert_true(tern_list_next(&l2, &sep, item, sizeof(item)) > 0);
 	assert_string_equal(item, "b");
 }
 

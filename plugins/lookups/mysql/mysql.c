@@ -233,7 +233,7 @@ mysql_find(struct tern_ctx *ctx, void *handle, const char *type,
 	if (list == NULL)
 		list = core->main_option("mysql_servers");
 	while (rc == TERN_DEFER &&
-	    ms_list_next(&list, &sep, item, sizeof(item)) > 0) {
+	    tern_list_next(&list, &sep, item, sizeof(item)) > 0) {
 		rc = try_server(ctx, item, query, value_out, err_out);
 		if (rc == TERN_DEFER)
 			core->log(ctx, TERN_LOG_MAIN, "%s", *err_out);

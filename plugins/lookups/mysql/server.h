@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <tern/list.h>
+
 /* One item of mysql_servers. */
 struct ms_server {
 	char        host[256];   /* "" for the default (localhost) */
@@ -26,13 +28,6 @@ struct ms_server {
 int ms_parse_server(const char *spec, struct ms_server *s,
 	const char **why_out);
 
-/*
- * The next item of an Exim list (":"-separated, "::" a literal colon,
- * "<;" at the start changes the separator) into buf: its length, 0 at
- * the end.  *sep_inout starts as '\0'.
- */
-size_t ms_list_next(const char **listp, char *sep_inout, char *buf,
-	size_t n);
 
 /*
  * "servers=a/b/c/d:e/f/g/h; select ..." -> *servers_out (in buf) and the

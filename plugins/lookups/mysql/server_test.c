@@ -62,11 +62,11 @@ test_list_and_split(void **state)
 	const char *q;
 
 	(void)state;
-	assert_true(ms_list_next(&list, &sep, item, sizeof(item)) > 0);
+	assert_true(tern_list_next(&list, &sep, item, sizeof(item)) > 0);
 	assert_string_equal(item, "127.0.0.1:3307/d/u/p");
-	assert_true(ms_list_next(&list, &sep, item, sizeof(item)) > 0);
+	assert_true(tern_list_next(&list, &sep, item, sizeof(item)) > 0);
 	assert_string_equal(item, "h2/d/u/a:b");
-	assert_int_equal(ms_list_next(&list, &sep, item, sizeof(item)), 0);
+	assert_int_equal(tern_list_next(&list, &sep, item, sizeof(item)), 0);
 	q = ms_split_servers("servers=h/d/u/p; select 1", buf, sizeof(buf),
 		&srv);
 	assert_string_equal(srv, "h/d/u/p");
