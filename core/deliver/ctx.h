@@ -27,6 +27,7 @@ struct address_item {
 	struct address_item *all_next;     /* every item of one delivery */
 	struct driver_inst  *start_after;  /* `unseen` copy: next driver */
 	bool                 retry_skipped; /* not tried: retry time not reached */
+	bool                 retry_absent;  /* no retry record when routed */
 	const char          *return_output; /* for the bounce (return_output.c) */
 };
 

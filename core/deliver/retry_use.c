@@ -86,7 +86,8 @@ retry_filter_routed(struct delivery *d)
 		int rc = TERN_OK;
 
 		if (is_local_delivery(a))
-			rc = retry_check(local_key(a), d->msg->received, &next);
+			rc = retry_check(local_key(a), d->msg->received, &next,
+				&a->retry_absent);
 		if (rc == TERN_OK) {
 			pp = &a->next;
 			continue;
@@ -109,8 +110,14 @@ retry_after_transports(struct delivery *d)
 		if (!is_local_delivery(a) || a->retry_skipped ||
 		    a->dup_of != NULL)
 			continue;
+		/*
+		 * Done: its record goes, if it had one when it was routed (as
+		 * in Exim); looking again would open the database for nothing
+		 * on almost every delivery.
+		 */
 		if (a->rc != TERN_DEFER) {
-			(void)retry_update(local_key(a), NULL, 0, NULL);
+			if (!a->retry_absent)
+				(void)retry_update(local_key(a), NULL, 0, NULL);
 			continue;
 		}
 		cls = retry_local_class(a->pub.basic_errno, a->pub.message);

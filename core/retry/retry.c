@@ -76,7 +76,7 @@ retry_lookup(const char *key, struct retry_record *r)
 	int rc = hints_read(RETRY_DB, key, arena_msg, &val, &len);
 
 	if (rc == TERN_FAIL)
-		return 1;
+		return 2;
 	if (rc != TERN_OK)
 		return -1;
 	if (retry_record_decode(arena_msg, val, len, r) != 0)
@@ -88,12 +88,16 @@ retry_lookup(const char *key, struct retry_record *r)
 }
 
 int
-retry_check(const char *key, time_t received, time_t *next_out)
+retry_check(const char *key, time_t received, time_t *next_out,
+	bool *absent_out)
 {
 	struct retry_record r;
 	time_t now = time(NULL);
+	int rc = retry_lookup(key, &r);
 
-	if (retry_lookup(key, &r) != 0)
+	if (absent_out != NULL)
+		*absent_out = rc == 2;
+	if (rc != 0)
 		return TERN_OK;
 	*next_out = r.next_try;
 	if (now >= r.next_try)

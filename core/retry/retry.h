@@ -66,16 +66,21 @@ char *retry_record_encode(struct arena *a, const struct retry_record *r);
 int retry_record_decode(struct arena *a, const char *text, size_t len,
 	struct retry_record *r);
 
-/* Read key's record: 0, 1 none (or too old: retry_data_expire), -1. */
+/*
+ * Read key's record: 0; 1 none to use (too old for retry_data_expire, or
+ * not readable); 2 none in the database; -1 the database failed.
+ */
 int retry_lookup(const char *key, struct retry_record *r);
 
 /*
  * May key be tried now?  TERN_OK yes; TERN_DEFER its retry time has not
  * come (*next_out); TERN_FAIL its retry rules' cutoff has passed and it is
  * not due (unless received, the message's arrival, is after the last
- * try: a new message gets one try).
+ * try: a new message gets one try).  *absent_out (if not NULL): the
+ * database surely has no record for key, so success has none to delete.
  */
-int retry_check(const char *key, time_t received, time_t *next_out);
+int retry_check(const char *key, time_t received, time_t *next_out,
+	bool *absent_out);
 
 /*
  * After a try of key: error_class NULL on success (the record is

@@ -49,7 +49,7 @@ svc_retry_due(struct tern_ctx *ctx, const char *key)
 
 	if (ctx != NULL && ctx->msg != NULL)
 		received = ctx->msg->received;
-	rc = retry_check(key, received, &next);
+	rc = retry_check(key, received, &next, NULL);
 	/* -qf and -M try a host whose retry time has not come (Exim's rule);
 	 * a passed cutoff still gives up. */
 	if (rc == TERN_DEFER && ctx != NULL && ctx->force)

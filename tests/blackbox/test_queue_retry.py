@@ -91,6 +91,9 @@ def test_qf_and_M_ignore_retry_times(tern):
                      tern.mainlog(), re.M)
     bodies = sorted(split_message(m)[1] for m in tern.mbox(locked / "box"))
     assert bodies == [b"retry me\n", b"second\n"]
+    # a forced success, which looked no record up, forgets it too
+    r = tern.run(["locked@test.example"], prog="tern-next")
+    assert r.returncode == 1 and "No retry data" in r.stdout, r
 
 
 def test_losing_the_hints_loses_no_mail(tern):
