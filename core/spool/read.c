@@ -410,6 +410,15 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 	int rc = off == 0 ? 1 : !lock ? 0 : spool_recover(path, fd, first,
 		&err);
 
+	if (off == 0 && !lock) {
+		/* Never acknowledged: not this message, nor a message. */
+		close(fd);
+		*err_out = arena_printf(arena_msg, "spool: no message %s",
+			m->id);
+		errno = ENOENT;
+		return -1;
+	}
+
 	if (rc < 0) {
 		/* Kept as it is, for the next try or the administrator. */
 		close(fd);
@@ -597,7 +606,8 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		}
 		end += 2;
 	}
-	if (lock && earlier &&
+	/* A file from before -boot_id has no V record: cleared every time. */
+	if (lock && (earlier || legacy) &&
 	    zero_stale_records(fd, end, size, id, path, err_out) != 0)
 		goto out_close;
 	compute_size(m);

@@ -342,16 +342,22 @@ spool_boot_id(void)
 	static bool asked;
 	int fd;
 
-	/* Asked once: without /proc, "" (no reuse) for the process's life. */
+	/*
+	 * Asked once: without /proc, "" (no reuse) for the process's life.
+	 * Another failure (no fd left, say) is asked again next time: a
+	 * process that took it for "no boot id" would remove the pool's marks.
+	 */
 	if (asked)
 		return id;
-	asked = true;
 	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t n = io_read_full(fd, id, 36);
 
 		id[n == 36 ? 36 : 0] = '\0';
+		asked = n == 36;
 		close(fd);
+	} else {
+		asked = errno == ENOENT;
 	}
 	return id;
 }

@@ -1221,10 +1221,17 @@ test_reuse(void **state)
 		text = slurp(path, &len);
 		assert_null(strstr(text, "\nC "));
 		assert_null(strstr(text, "-boot_id"));
+		/* a page of records a power cut kept, after NULs: cleared too */
+		fd = open(path, O_RDWR);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, "D two@dst.example\n", 18, 8192), 18);
+		close(fd);
 		assert_int_equal(spool_read(m.id, &r, true, &err), 0);
 		assert_int_equal(r.nrcpts, 3);
 		assert_int_equal(spool_journal_add(&r, "one@dst.example", &err), 0);
 		spool_close(&r);
+		text = slurp(path, &len);
+		assert_true(spool_all_nul(text + strlen(text), len - strlen(text)));
 		assert_int_equal(spool_read(m.id, &r, false, &err), 0);
 		assert_true(r.rcpts[0].done);
 		assert_false(r.rcpts[1].done);
