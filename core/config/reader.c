@@ -810,6 +810,8 @@ static int
 resolve_never_users(void)
 {
 	const struct list_check_rec *at = list_set_at(&conf.never_users);
+	const char *file = at != NULL ? at->file : NULL;
+	int line = at != NULL ? at->line : 0;
 	const char *list = conf.never_users != NULL ? conf.never_users :
 		"root", *item;
 	uid_t *v = NULL;
@@ -824,28 +826,24 @@ resolve_never_users(void)
 		u = strtoul(item, &end, 10);
 		if (*item >= '0' && *item <= '9' && *end == '\0') {
 			if (errno != 0 || u > (unsigned long)(uid_t)-1 - 1)
-				return config_error(at ? at->file : NULL,
-					at ? at->line : 0,
+				return config_error(file, line,
 					"never_users: uid %s is out of range", item);
 		} else {
 			struct passwd *pw;
 
 			if (strchr("!+^", *item) != NULL || strchr(item, ';'))
-				return config_error(at ? at->file : NULL,
-					at ? at->line : 0, "never_users: \"%s\": "
-					"only user names and uids are allowed",
-					item);
+				return config_error(file, line, "never_users: "
+					"\"%s\": only user names and uids are "
+					"allowed", item);
 			errno = 0;
 			pw = getpwnam(item);
 			if (pw == NULL && errno != 0 && errno != ENOENT &&
 			    errno != ESRCH && errno != EBADF && errno != EPERM)
-				return config_error(at ? at->file : NULL,
-					at ? at->line : 0, "never_users: looking "
-					"up user \"%s\": %s", item,
+				return config_error(file, line, "never_users: "
+					"looking up user \"%s\": %s", item,
 					strerror(errno));
 			if (pw == NULL)
-				return config_error(at ? at->file : NULL,
-					at ? at->line : 0,
+				return config_error(file, line,
 					"never_users: user \"%s\" was not found", item);
 			u = pw->pw_uid;
 		}

@@ -17,7 +17,6 @@ static int
 number(struct xp *x, const char *s, long long *out)
 {
 	char *end;
-
 	long long mult = 1;
 
 	errno = 0;

@@ -50,15 +50,27 @@ struct pre {
 	size_t      len;
 };
 
+/* Up to n bytes at off from pre (may be NULL) into buf: how many it had. */
+static size_t
+pre_take(const struct pre *pre, char *buf, size_t n, off_t off)
+{
+	size_t have;
+
+	if (pre == NULL || off < pre->at || off - pre->at >= (off_t)pre->len)
+		return 0;
+	have = pre->len - (size_t)(off - pre->at);
+	if (n > have)
+		n = have;
+	memcpy(buf, pre->p + (off - pre->at), n);
+	return n;
+}
+
 /* n bytes at off into buf, from pre when it has them all: as pread. */
 static ssize_t
 pread_pre(int fd, const struct pre *pre, char *buf, size_t n, off_t off)
 {
-	if (pre != NULL && off >= pre->at &&
-	    off - pre->at + (off_t)n <= (off_t)pre->len) {
-		memcpy(buf, pre->p + (off - pre->at), n);
+	if (n > 0 && pre_take(pre, buf, n, off) == n)
 		return (ssize_t)n;
-	}
 	return io_pread_full(fd, buf, n, off);
 }
 
@@ -147,15 +159,9 @@ stream_lines(int fd, off_t start, off_t end, const struct pre *pre,
 
 		if ((off_t)want > end - pos)
 			want = (size_t)(end - pos);
-		if (pre != NULL && pos >= pre->at &&
-		    pos < pre->at + (off_t)pre->len) {
-			size_t in_pre = pre->len - (size_t)(pos - pre->at);
-
-			n = (ssize_t)(want < in_pre ? want : in_pre);
-			memcpy(buf + have, pre->p + (pos - pre->at), (size_t)n);
-		} else {
+		n = (ssize_t)pre_take(pre, buf + have, want, pos);
+		if (n == 0)
 			n = pread(fd, buf + have, want, pos);
-		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -327,11 +333,6 @@ compute_size(struct message *m)
 	m->size += (uint64_t)(m->body_end - m->body_offset);
 }
 
-/*
- * The check record at off (just after the header section), against the
- * file's bytes when `verify`: 0, or -1 with *err_out (errno EINVAL when
- * it is missing or they differ).
- */
 /* Does a check record start at off?  No other record starts with "C ". */
 static bool
 check_record_there(int fd, off_t off, const struct pre *pre)
@@ -342,6 +343,11 @@ check_record_there(int fd, off_t off, const struct pre *pre)
 		(ssize_t)sizeof(rec) && rec[0] == 'C' && rec[1] == ' ';
 }
 
+/*
+ * The check record at off (just after the header section), against the
+ * file's bytes when `verify`: 0, or -1 with *err_out (errno EINVAL when
+ * it is missing or they differ).
+ */
 static int
 check_record(int fd, off_t off, bool verify, const struct pre *pre,
 	const char *path, char **err_out)
@@ -397,8 +403,9 @@ changed_under(int fd, const char *path, const char *first)
  * With the lock, a committed one that matches its check record is moved
  * to its own name; a committed one that does not is damaged and left to
  * the administrator, as under its own name; an uncommitted one was never
- * acknowledged, and goes as an incomplete file does.  Without the lock,
- * a committed one is reported as long as the file still holds it.  -1
+ * acknowledged, and goes as an incomplete file does (without the lock:
+ * no message).  Without the lock, a committed one is reported as long as
+ * the file still holds it.  -1
  * (ENOENT: this message is gone; m->other_id when the other is there)
  * or what incomplete() returns.
  */
@@ -407,18 +414,19 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 	const char *first, const char *other, uint64_t off, char **err_out)
 {
 	char *err = NULL;
-	int rc = off == 0 ? 1 : !lock ? 0 : spool_recover(path, fd, first,
-		&err);
+	int rc;
 
-	if (off == 0 && !lock) {
+	if (off == 0) {
 		/* Never acknowledged: not this message, nor a message. */
+		if (lock)
+			return incomplete(m, fd, lock, path, err_out);
 		close(fd);
 		*err_out = arena_printf(arena_msg, "spool: no message %s",
 			m->id);
 		errno = ENOENT;
 		return -1;
 	}
-
+	rc = lock ? spool_recover(path, fd, first, &err) : 0;
 	if (rc < 0) {
 		/* Kept as it is, for the next try or the administrator. */
 		close(fd);
@@ -448,15 +456,13 @@ stranded(struct message *m, int fd, bool lock, const char *path,
 		errno = ENOENT;
 		return -1;
 	}
-	if (off != 0) {
-		close(fd);
-		*err_out = arena_printf(arena_msg, "spool: %s holds message "
-			"%s, damaged: %s", path, other,
-			err != NULL ? err : "no check record");
-		errno = EINVAL;
-		return -1;
-	}
-	return incomplete(m, fd, lock, path, err_out);
+	/* Committed, but not matching its check record. */
+	close(fd);
+	*err_out = arena_printf(arena_msg, "spool: %s holds message %s, "
+		"damaged: %s", path, other, err != NULL ? err :
+		"no check record");
+	errno = EINVAL;
+	return -1;
 }
 
 /*
