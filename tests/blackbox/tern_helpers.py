@@ -1000,3 +1000,29 @@ def traced_processes(tern, daemon, rcpts, sender="sender@example.net"):
 def forks(calls):
     return [c for c in calls if c[1] in ("clone", "clone3", "fork", "vfork")
             and "CLONE_THREAD" not in c[2]]
+
+
+class LoopExt4:
+    """A journaled ext4 of 64 MiB in image file `img`, on a loop device
+    at `mnt` (created), owned by `owner` (uid, gid).  Needs root."""
+
+    def __init__(self, img, mnt, owner, opts="loop"):
+        if not IS_ROOT:
+            raise AssertionError("needs root to mount a file system "
+                                 "(CI is root)")
+        self.img, self.mnt, self.owner, self.opts = img, Path(mnt), owner, opts
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "has_journal",
+                        str(img)], check=True)
+        self.mnt.mkdir(exist_ok=True)
+        self.mount()
+
+    def mount(self):
+        subprocess.run(["mount", "-o", self.opts, str(self.img),
+                        str(self.mnt)], check=True)
+        os.chown(self.mnt, *self.owner)
+        os.chmod(self.mnt, 0o755)
+
+    def umount(self, check=True):
+        subprocess.run(["umount", str(self.mnt)], check=check)

@@ -1,8 +1,9 @@
 /*
- * Maildir delivery: write dir/tmp/<unique>, fsync it, rename it into
- * dir/new/ (never replacing a file), and fsync that directory where the
- * file system needs it.  No "From " line and no escaping: a Maildir file
- * is the message as it is.
+ * Maildir delivery: write dir/tmp/<unique>, put its data on disk, rename
+ * it into dir/new/ (never replacing a file), and make the rename durable:
+ * by fsyncing the file after it where the file system commits metadata in
+ * order, by fsyncing the file before and the directory after elsewhere.
+ * No "From " line and no escaping: a Maildir file is the message as it is.
  */
 #include "appendfile.h"
 
@@ -152,15 +153,19 @@ ext4_has_journal(dev_t dev)
 /*
  * Must a rename into dir be made durable by fsyncing dir?  Not when dir
  * is on the same file system as the spool and that file system commits
- * metadata changes in order (ext3/ext4 with a journal, xfs): once the
- * delivery's later removal of the spool file is on disk, so is this
- * rename, and a crash before that leaves the message on the spool, to be
- * delivered again.  The order holds only within one file system (a
- * spool on /var and Maildirs on /home commit independently), so another
- * device always gets the fsync.  Not on tmpfs either, where nothing
- * survives a crash.  Elsewhere -- ext4 without a journal, ext2, btrfs
- * (whose fsync log may replay the spool's unlink without this rename),
- * or when it cannot be told -- yes.  Asked once per device.
+ * metadata changes in order (ext3/ext4 with a journal, xfs): there the
+ * file's own fsync after the rename commits it (the rename changed the
+ * file's inode, and the journal commits everything up to that change),
+ * one flush instead of two.  The spool's file may be emptied and reused
+ * only after that: its NULs and the next message's data are data, not
+ * metadata, and they reach the disk with a data-only fdatasync that
+ * commits nothing (docs/spool.md, "Reusing message files").  The order
+ * holds only within one file system (a spool on /var and Maildirs on
+ * /home commit independently), so another device always gets the
+ * directory fsync.  Not on tmpfs either, where nothing survives a crash.
+ * Elsewhere -- ext4 without a journal, ext2, btrfs (whose fsync log may
+ * replay the spool's unlink without this rename), or when it cannot be
+ * told -- yes.  Asked once per device.
  */
 static bool
 dir_sync_needed(const char *dir, const char *spool_dir)
@@ -215,14 +220,9 @@ maildir_prepare(const char *spool_dir)
 }
 
 static int
-sync_dir(const char *dir, const char *spool_dir, char *err, size_t errlen,
-	int *errno_out)
+sync_dir(const char *dir, char *err, size_t errlen, int *errno_out)
 {
-	int fd;
-
-	if (!dir_sync_needed(dir, spool_dir))
-		return 0;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0 || fsync(fd) < 0) {
 		FAILED("failed to fsync directory %s", dir);
@@ -234,12 +234,20 @@ sync_dir(const char *dir, const char *spool_dir, char *err, size_t errlen,
 	return 0;
 }
 
-/* Write the message to tmp, open as O_EXCL under a unique name. */
+/*
+ * Write the message to tmp, created with O_EXCL under a unique name, and
+ * put it on disk before it gets its name in new/: fsynced when the rename
+ * will be synced through the directory; else (ordered) written out, its
+ * blocks allocated in the running journal transaction, so that whatever
+ * commit carries the rename carries them too, without a commit of its
+ * own (the fsync after the rename is the one commit).  Returns the open
+ * fd, or -1 with the file removed.
+ */
 static int
-write_tmp(const struct maildir_params *p, const char *tmp, char *err,
-	size_t errlen, int *errno_out)
+write_tmp(const struct maildir_params *p, const char *tmp, bool ordered,
+	char *err, size_t errlen, int *errno_out)
 {
-	int fd, e;
+	int fd, e, r;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		p->mode);
@@ -251,18 +259,20 @@ write_tmp(const struct maildir_params *p, const char *tmp, char *err,
 		FAILED("failed to set the mode of %s", tmp);
 		goto out_fail;
 	}
-	if (p->write(p->arg, fd, err, errlen) < 0 || fsync(fd) < 0) {
+	if (p->write(p->arg, fd, err, errlen) < 0)
+		r = -1;
+	else if (ordered)
+		r = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
+			SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+	else
+		r = fsync(fd);
+	if (r < 0) {
 		e = errno;
 		af_write_error(err, errlen, tmp, e);
 		*errno_out = e;
 		goto out_fail;
 	}
-	if (close(fd) < 0) {
-		FAILED("error closing %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return fd;
 
 out_fail:
 	close(fd);
@@ -302,6 +312,8 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 	int *errno_out)
 {
 	char name[1400], tmp[4096], newp[4096], newdir[4096];
+	bool ordered;
+	int fd;
 
 	*errno_out = 0;
 	err[0] = '\0';
@@ -318,11 +330,26 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", p->dir, name);
 	snprintf(newp, sizeof newp, "%s/new/%s", p->dir, name);
 	snprintf(newdir, sizeof newdir, "%s/new", p->dir);
-	if (write_tmp(p, tmp, err, errlen, errno_out) < 0)
+	ordered = !dir_sync_needed(newdir, p->spool_dir);
+	fd = write_tmp(p, tmp, ordered, err, errlen, errno_out);
+	if (fd < 0)
 		return TERN_DEFER;
-	if (move_to_new(tmp, newp, err, errlen, errno_out) < 0)
+	if (move_to_new(tmp, newp, err, errlen, errno_out) < 0) {
+		close(fd);
 		return TERN_DEFER;
-	if (sync_dir(newdir, p->spool_dir, err, errlen, errno_out) < 0) {
+	}
+	if (ordered && fsync(fd) < 0) {
+		FAILED("failed to fsync %s", newp);
+		close(fd);
+		unlink(newp); /* not known to be safe: retry it later */
+		return TERN_DEFER;
+	}
+	if (close(fd) < 0) {
+		FAILED("error closing %s", newp);
+		unlink(newp);
+		return TERN_DEFER;
+	}
+	if (!ordered && sync_dir(newdir, err, errlen, errno_out) < 0) {
 		unlink(newp); /* not known to be safe: retry it later */
 		return TERN_DEFER;
 	}
