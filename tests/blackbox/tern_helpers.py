@@ -1025,4 +1025,15 @@ class LoopExt4:
         os.chmod(self.mnt, 0o755)
 
     def umount(self, check=True):
-        subprocess.run(["umount", str(self.mnt)], check=check)
+        """Unmount, retrying while a dying process still holds it; at
+        cleanup (check=False), lazily as a last resort."""
+        for _ in range(50):
+            if subprocess.run(["umount", str(self.mnt)],
+                              stderr=subprocess.DEVNULL).returncode == 0:
+                return
+            if not os.path.ismount(self.mnt):
+                return
+            time.sleep(0.1)
+        if check:
+            raise AssertionError(f"cannot unmount {self.mnt}")
+        subprocess.run(["umount", "-l", str(self.mnt)], check=False)

@@ -125,8 +125,12 @@ def check_local_order(tern, lines, msgid, mdir, spool_dir):
         # The data are written out before the name appears; the file's
         # fsync after the rename commits both, before the spool file goes.
         written = index(lines, lambda p, c, a: c == "sync_file_range" and
-                        f"{mdir}/tmp/" in a, "sync_file_range of the file")
-        file_sync = index(lines, lambda p, c, a: c in SYNCS and
+                        f"{mdir}/tmp/" in a and
+                        "SYNC_FILE_RANGE_WAIT_AFTER" in a,
+                        "sync_file_range of the file, waited for")
+        # fsync, not fdatasync: the rename changed only the inode's
+        # ctime, which an fdatasync would not commit.
+        file_sync = index(lines, lambda p, c, a: c == "fsync" and
                           f"{mdir}/new/" in a, "fsync of the file in new/")
         assert written < moved < file_sync < removed, lines
         assert new_sync == [], syncs

@@ -35,6 +35,7 @@ spool_directory = @DIR@/fs/spool
 log_file_path = @DIR@/log/%slog
 tern_user = @USER@
 spool_reuse_max = 1
+queue_only
 
 begin transports
 
@@ -67,6 +68,8 @@ def ext4(tern, tmp_path):
 
 
 def power_cut(tern, fs):
+    """Cut the power, stop every process, mount the file system again as
+    after a reboot: a new boot has not checked pool/ yet."""
     fd = os.open(fs.mnt, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN,
@@ -74,7 +77,11 @@ def power_cut(tern, fs):
     finally:
         os.close(fd)
     tern.kill_all()
+    wait_for(lambda: not tern.processes(), 20, "Tern's processes to go")
     fs.umount()
+    fs.mount()
+    for mark in (fs.mnt / "spool" / "pool").glob(".checked-*"):
+        mark.unlink()
 
 
 def subjects(tern, sub="new"):
@@ -89,22 +96,32 @@ def subjects(tern, sub="new"):
     return sorted(out)
 
 
+def spool_file(fs, inode):
+    """The name in input/ of the file with this inode, or None."""
+    for f in (fs.mnt / "spool" / "input").iterdir():
+        if f.stat().st_ino == inode:
+            return f.name
+    return None
+
+
 def test_a_delivered_message_survives_its_file_taken_for_the_next(tern, ext4):
     rcpt = f"{tern.user}@maildir.example"
+    slot = ext4.mnt / "spool" / "pool" / "0"
     tern.config(CONFIG)
     tern.start_daemon()
-    # The first message creates its file; once delivered, the file is
-    # emptied into pool/0, the pool's one slot.  The second takes it,
-    # and is delivered and emptied into it in turn.
+    # queue_only: nothing is delivered but by the queue runs below.  The
+    # first message creates its file; delivered, the file is emptied
+    # into pool/0, the pool's one slot.  The second takes it, and is
+    # delivered and emptied into it in turn.
     for n in (1, 2):
         assert tern.send(rcpt, make_message(to=rcpt,
                                             subject=f"message {n}")) == {}
-        wait_for(lambda: len(subjects(tern)) == n, 20,
-                 f"message {n} in new/")
-    wait_for(lambda: os.path.exists(ext4.mnt / "spool" / "pool" / "0"), 20,
-             "message 2's file back in pool/0")
-    # The third takes that file again; its 250 says it is on disk.  The
-    # session stays open, so nothing delivers it before the cut.
+        assert tern.run(["-qf"]).ok()
+        assert subjects(tern) == [f"message {i}" for i in range(1, n + 1)]
+        assert slot.exists(), f"message {n}'s file is not in pool/0"
+    inode = slot.stat().st_ino
+    # The third takes that file again; its 250 says it is on disk.
+    # Nothing delivers it before the cut.
     with tern.raw() as s:
         assert s.banner[0] == 220
         s.expect("EHLO client.example", 250)
@@ -113,12 +130,17 @@ def test_a_delivered_message_survives_its_file_taken_for_the_next(tern, ext4):
         s.expect("DATA", 354)
         body = make_message(to=rcpt, subject="message 3")
         s.send(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
-        assert s.reply()[0] == 250
+        code, text = s.reply()
+        assert code == 250, text
+        assert spool_file(ext4, inode) is not None, \
+            "message 3 did not take message 2's file"
         power_cut(tern, ext4)
-    ext4.mount()
     tern.start_daemon(["-q1s"])
-    wait_for(lambda: len(set(subjects(tern))) == 3, 30,
-             "every acknowledged message in new/ after the cut: "
-             f"{subjects(tern)}")
-    assert set(subjects(tern)) == {"message 1", "message 2", "message 3"}
+    wait_for(lambda: not any(f.name.endswith("-M") for f in
+                             (ext4.mnt / "spool" / "input").iterdir()),
+             30, "the queue to empty after the cut")
+    tern.stop()
+    got = subjects(tern)
+    assert {"message 1", "message 2", "message 3"} <= set(got), \
+        f"acknowledged messages missing from new/ after the cut: {got}"
     assert subjects(tern, "tmp") == []

@@ -159,10 +159,11 @@ ext4_has_journal(dev_t dev)
  * one flush instead of two.  The spool's file may be emptied and reused
  * only after that: its NULs and the next message's data are data, not
  * metadata, and they reach the disk with a data-only fdatasync that
- * commits nothing (docs/spool.md, "Reusing message files").  The order
- * holds only within one file system (a spool on /var and Maildirs on
- * /home commit independently), so another device always gets the
- * directory fsync.  Not on tmpfs either, where nothing survives a crash.
+ * commits nothing (docs/spool.md, "Reusing message files").  A Maildir
+ * on another device than the spool gets the directory fsync, as before
+ * this order existed (the file's fsync after the rename would commit it
+ * there too, on such a file system: one flush that could be saved).  Not
+ * on tmpfs either, where nothing survives a crash.
  * Elsewhere -- ext4 without a journal, ext2, btrfs (whose fsync log may
  * replay the spool's unlink without this rename), or when it cannot be
  * told -- yes.  Asked once per device.
