@@ -123,6 +123,16 @@ localuser:
   transport = local_mbox
 """
 
+def standard_config_under(sub):
+    """STANDARD_CONFIG with the spool and the Maildirs under @DIR@/sub
+    (a file system mounted there)."""
+    return (STANDARD_CONFIG
+            .replace("spool_directory = @DIR@/spool",
+                     f"spool_directory = @DIR@/{sub}/spool")
+            .replace("directory = @DIR@/maildir/$local_part",
+                     f"directory = @DIR@/{sub}/maildir/$local_part"))
+
+
 # Mailbox names that are not passwd users are aliases to files.
 STANDARD_ALIASES = """\
 # test aliases (lsearch)

@@ -18,7 +18,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from tern_helpers import LoopExt4, STANDARD_CONFIG, make_message, wait_for
+from tern_helpers import (LoopExt4, make_message, standard_config_under,
+                          wait_for)
 
 SYNCS = ("fsync", "fdatasync")
 
@@ -153,13 +154,8 @@ def test_local_delivery_order_with_the_spool_on_the_same_journal(
     fs = LoopExt4(tmp_path / "fs.img", tern.path("fs"), (tern.uid, tern.gid))
     try:
         assert ext4_has_journal(fs.mnt)
-        conf = (STANDARD_CONFIG
-                .replace("spool_directory = @DIR@/spool",
-                         "spool_directory = @DIR@/fs/spool")
-                .replace("directory = @DIR@/maildir/$local_part",
-                         "directory = @DIR@/fs/maildir/$local_part"))
         lines, msgid = traced_delivery(tern, f"{tern.user}@maildir.example",
-                                       conf)
+                                       standard_config_under("fs"))
         spool = tern.path("fs", "spool")
         mdir = tern.path("fs", "maildir", tern.user)
         assert not maildir_dir_sync_expected(mdir, spool)

@@ -20,37 +20,11 @@ import struct
 
 import pytest
 
-from tern_helpers import LoopExt4, make_message, wait_for
+from tern_helpers import (LoopExt4, make_message, standard_config_under,
+                          wait_for)
 
 EXT4_IOC_SHUTDOWN = 0x8004587D          # _IOR('X', 125, __u32)
 EXT4_GOING_FLAGS_NOLOGFLUSH = 2
-
-CONFIG = """\
-primary_hostname = test.example
-qualify_domain = test.example
-local_domains = maildir.example
-daemon_smtp_ports = @PORT@
-local_interfaces = 127.0.0.1
-spool_directory = @DIR@/fs/spool
-log_file_path = @DIR@/log/%slog
-tern_user = @USER@
-spool_reuse_max = 1
-queue_only
-
-begin transports
-
-local_maildir:
-  driver = appendfile
-  directory = @DIR@/fs/maildir/$local_part
-  maildir_format
-  create_directory
-
-begin directors
-
-maildir_user:
-  driver = localuser
-  transport = local_maildir
-"""
 
 
 @pytest.fixture
@@ -107,7 +81,8 @@ def spool_file(fs, inode):
 def test_a_delivered_message_survives_its_file_taken_for_the_next(tern, ext4):
     rcpt = f"{tern.user}@maildir.example"
     slot = ext4.mnt / "spool" / "pool" / "0"
-    tern.config(CONFIG)
+    tern.config(standard_config_under("fs"),
+                main="spool_reuse_max = 1\nqueue_only")
     tern.start_daemon()
     # queue_only: nothing is delivered but by the queue runs below.  The
     # first message creates its file; delivered, the file is emptied

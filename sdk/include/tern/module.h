@@ -82,7 +82,10 @@ struct tern_transport_ops {
 	 * in a child process (TERN_TRANSPORT_LOCAL) or, for a transport that
 	 * says it may (TERN_TRANSPORT_LOCAL_HERE), in the delivery process
 	 * itself when that is already the recipient and has nothing left to
-	 * do as root (docs/sdk.md, "Transports").
+	 * do as root (docs/sdk.md, "Transports").  OK means stored for good:
+	 * a transport that stores the message on this machine returns it
+	 * only once the message and any name it gave it are on disk, because
+	 * the core may empty the spool file for the next message at once.
 	 */
 	int (*deliver)(struct tern_instance *inst, struct tern_ctx *ctx,
 		struct tern_address *batch);
