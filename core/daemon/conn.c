@@ -118,8 +118,10 @@ conn_session(int fd)
 	rc = smtp_in_session(fd, fd, &ci);
 	/*
 	 * The last reply waits in the socket (MSG_MORE, closed_after): the
-	 * FIN takes it out now.  A close alone, with input the session did
-	 * not read still queued, would reset the connection and drop it.
+	 * shutdown sends it now, with the FIN.  A close alone, with input the
+	 * session did not read still queued, would send a reset instead of
+	 * it; after the shutdown such a close still resets, but only after
+	 * the reply went out (docs/process.md).
 	 */
 	(void)shutdown(fd, SHUT_WR);
 	if ((id = receive_take_held()) == NULL)

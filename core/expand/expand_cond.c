@@ -28,7 +28,7 @@ number(struct xp *x, const char *s, long long *out)
 		mult = 1024 * 1024;
 		end++;
 	}
-	if (end == s || *end != '\0' || (errno != 0 && errno != ERANGE))
+	if (end == s || *end != '\0')
 		return xp_error(x, TERN_ERROR, "\"%s\" is not a number", s);
 	/* Beyond 64 bits, with or without its K or M: one message. */
 	if (errno == ERANGE || __builtin_mul_overflow(*out, mult, out))

@@ -257,7 +257,10 @@ pool_mark(int dfd, const char *kind)
 	return 0;
 }
 
-/* A mark of an earlier boot? */
+/*
+ * A mark of an earlier boot?  Never when this boot's id cannot be had
+ * (it is asked again later): every mark would look old.
+ */
 static bool
 old_mark(const char *name)
 {
@@ -265,8 +268,8 @@ old_mark(const char *name)
 		CHECKED : strncmp(name, FAILED, strlen(FAILED)) == 0 ? FAILED :
 		NULL;
 
-	return kind != NULL && strcmp(name + strlen(kind),
-		spool_boot_id()) != 0;
+	return kind != NULL && *spool_boot_id() != '\0' &&
+		strcmp(name + strlen(kind), spool_boot_id()) != 0;
 }
 
 /*

@@ -213,10 +213,8 @@ dir_sync_needed(const char *dir, const char *spool_dir)
 void
 maildir_prepare(const char *spool_dir)
 {
-	struct stat st;
-
 	(void)host_part();
-	if (spool_dir != NULL && stat(spool_dir, &st) == 0)
+	if (spool_dir != NULL)
 		(void)dir_sync_needed(spool_dir, spool_dir);
 }
 
