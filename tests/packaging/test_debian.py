@@ -152,11 +152,18 @@ def root(debs):
     return r
 
 
-def as_user(argv):
+def ensure_run_as():
+    """As root, RUN_AS must exist: on a fresh machine this test may be the
+    first to need it (the black-box tests create it too)."""
     if IS_ROOT:
         subprocess.run(["useradd", "--system", "--user-group", "--shell",
                         "/usr/sbin/nologin", "--no-create-home", RUN_AS],
                        capture_output=True)
+        pwd.getpwnam(RUN_AS)  # KeyError here, not a puzzle later
+
+
+def as_user(argv):
+    if IS_ROOT:
         return ["setpriv", f"--reuid={RUN_AS}", f"--regid={RUN_AS}",
                 "--init-groups", "--"] + argv
     return argv
@@ -197,6 +204,7 @@ localuser:
     for sub in ("mail", "log"):
         (d / sub).mkdir()
     if IS_ROOT:
+        ensure_run_as()
         shutil.chown(d, RUN_AS)
         for sub in ("mail", "log"):
             shutil.chown(d / sub, RUN_AS)
