@@ -41,7 +41,7 @@ struct main_config {
 	bool        receiver_verify;    /* default true */
 	bool        sender_verify;      /* default false */
 	bool        spool_sync;         /* default true */
-	int         spool_reuse_max;    /* files kept in pool/; default 100 */
+	int         spool_reuse_max;    /* files kept in pool/; default 250 */
 	bool        message_logs;       /* L records (-Mvl); default true */
 	bool        queue_only;
 	bool        queue_run_in_order;

@@ -54,7 +54,7 @@ const struct tern_option main_options[] = {
 	M(receiver_verify, BOOL, "true"),
 	M(sender_verify, BOOL, "false"),
 	M(spool_sync, BOOL, "true"),
-	M(spool_reuse_max, INT, "100"),
+	M(spool_reuse_max, INT, "250"),
 	M(message_logs, BOOL, "true"),
 	M(queue_only, BOOL, "false"),
 	M(queue_run_in_order, BOOL, "false"),
