@@ -73,23 +73,87 @@ lower_dup(struct tern_ctx *ctx, const char *s)
 	return l;
 }
 
+/*
+ * The passwd file's answers, kept for the life of the process: a message
+ * is usually verified at RCPT and directed again for its delivery in the
+ * same process (the reception process delivers its last message), and
+ * each getpwnam() reads the whole file.  Exim keeps its last answer in
+ * the same way.  A process lives for one connection or one delivery, so
+ * an answer is never older than that.  Only users found are kept: a
+ * failure may be the passwd source's trouble, not the user's absence.
+ */
+#define PW_CACHE_SIZE 4
+#define PW_CACHE_NAME 256
+
+static struct pw_cached {
+	char    key[PW_CACHE_NAME]; /* the local part asked for; "" unused */
+	char   *name, *home;        /* malloc'd */
+	int64_t uid, gid;
+} pw_cache[PW_CACHE_SIZE];
+static unsigned pw_cache_next;
+
+static struct pw_cached *
+pw_cache_find(const char *lp)
+{
+	for (size_t i = 0; i < PW_CACHE_SIZE; i++)
+		if (pw_cache[i].key[0] != '\0' &&
+		    strcmp(pw_cache[i].key, lp) == 0)
+			return &pw_cache[i];
+	return NULL;
+}
+
+static void
+pw_cache_add(const char *lp, const struct passwd *pw)
+{
+	struct pw_cached *c = &pw_cache[pw_cache_next % PW_CACHE_SIZE];
+	char *name, *home;
+
+	if (strlen(lp) >= PW_CACHE_NAME)
+		return;
+	name = strdup(pw->pw_name);
+	home = strdup(pw->pw_dir);
+	if (name == NULL || home == NULL) {
+		free(name);
+		free(home);
+		return;
+	}
+	pw_cache_next++;
+	free(c->name);
+	free(c->home);
+	strcpy(c->key, lp);
+	c->name = name;
+	c->home = home;
+	c->uid = pw->pw_uid;
+	c->gid = pw->pw_gid;
+}
+
 static bool
 find_passwd(struct tern_ctx *ctx, const char *lp, struct user *u)
 {
-	struct passwd *pw = getpwnam(lp);
+	struct pw_cached *c = pw_cache_find(lp);
+	struct pw_cached found;
 
-	if (pw == NULL) {
-		char *l = lower_dup(ctx, lp);
+	if (c == NULL) {
+		struct passwd *pw = getpwnam(lp);
 
-		if (strcmp(l, lp) != 0)
-			pw = getpwnam(l);
+		if (pw == NULL) {
+			char *l = lower_dup(ctx, lp);
+
+			if (strcmp(l, lp) != 0)
+				pw = getpwnam(l);
+		}
+		if (pw == NULL)
+			return false;
+		pw_cache_add(lp, pw);
+		found = (struct pw_cached){ .name = pw->pw_name,
+			.home = pw->pw_dir, .uid = pw->pw_uid,
+			.gid = pw->pw_gid };
+		c = &found;
 	}
-	if (pw == NULL)
-		return false;
-	u->name = core->strdup(ctx, pw->pw_name);
-	u->uid = pw->pw_uid;
-	u->gid = pw->pw_gid;
-	u->home = core->strdup(ctx, pw->pw_dir);
+	u->name = core->strdup(ctx, c->name);
+	u->uid = c->uid;
+	u->gid = c->gid;
+	u->home = core->strdup(ctx, c->home);
 	return true;
 }
 
