@@ -109,7 +109,7 @@ notice_write(struct delivery *d, struct message *b, int fd,
 		return -1;
 	}
 	notice_headers(b, n);
-	return spool_commit(b, fd, err_out);
+	return spool_commit(b, fd, NULL, 0, err_out);
 }
 
 /*

@@ -149,8 +149,7 @@ st_finish(struct rcv_state *st)
 	}
 	if (st->body_bytes > 0 && st->last != '\n')
 		st_body(st, "\n", 1);
-	if (st->fd >= 0 && st->wlen > 0)
-		st_write_out(st);
+	/* What is left in wbuf goes with the commit's write. */
 	(void)rcv_hdr_finish(&st->hp);
 }
 
@@ -464,7 +463,7 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 	for (const struct header *h = m->headers; h != NULL; h = h->next)
 		m->size += h->len;
 	m->body_linecount = st->body_lines;
-	if (spool_commit(m, st->fd, &err) != 0) {
+	if (spool_commit(m, st->fd, st->wbuf, st->wlen, &err) != 0) {
 		/* the clean-up after the failure may have changed errno */
 		receive_errno = err != NULL && (strstr(err, strerror(ENOSPC)) ||
 			strstr(err, strerror(EDQUOT))) ? ENOSPC : errno;

@@ -586,15 +586,17 @@ int
 spool_data_create(struct message *m, char **err_out)
 {
 	int fd = spool_reuse_take(m);
-	char line[SPOOL_FIRST_LINE_LEN + 1];
 
 	if (fd < 0)
 		fd = create_data(m, err_out);
 	if (fd < 0)
 		return -1;
-	spool_first_line(line, m->id, 0);
-	if (io_write_all(fd, line, SPOOL_FIRST_LINE_LEN) != 0) {
-		*err_out = arena_printf(arena_msg, "spool: write %s: %m",
+	/*
+	 * Line 1 stays as it is until the commit: empty in a new file, NULs
+	 * in one from pool/; either is "not a message yet" to a reader.
+	 */
+	if (lseek(fd, SPOOL_FIRST_LINE_LEN, SEEK_SET) != SPOOL_FIRST_LINE_LEN) {
+		*err_out = arena_printf(arena_msg, "spool: seek %s: %m",
 			spool_path(m->id, 'M'));
 		unlink(spool_path(m->id, 'M'));
 		close(fd);
@@ -655,7 +657,8 @@ mark_spooled(struct message *m)
 }
 
 int
-spool_commit(struct message *m, int data_fd, char **err_out)
+spool_commit(struct message *m, int data_fd, const char *tail, size_t ntail,
+	char **err_out)
 {
 	const char *path = spool_path(m->id, 'M');
 	struct open_msg *o = open_find_fd(data_fd);
@@ -664,8 +667,9 @@ spool_commit(struct message *m, int data_fd, char **err_out)
 	struct buf b;
 
 	/*
-	 * The body ends where the writes through data_fd got to: a file
-	 * taken from pool/ is longer than what it holds.
+	 * The body ends where the writes through data_fd got to, plus the
+	 * tail not written yet: a file taken from pool/ is longer than what
+	 * it holds.
 	 */
 	pos = lseek(data_fd, 0, SEEK_CUR);
 	if (pos < SPOOL_FIRST_LINE_LEN) {
@@ -675,16 +679,17 @@ spool_commit(struct message *m, int data_fd, char **err_out)
 		goto out_remove;
 	}
 	m->body_offset = SPOOL_FIRST_LINE_LEN;
-	m->body_end = pos;
+	m->body_end = pos + (off_t)ntail;
 	m->size = message_size(m);
 	m->boot_id = *spool_boot_id() != '\0' ? spool_boot_id() : NULL;
 	buf_init(&b, arena_scratch, 0);
-	if (!spool_header_encode(&b, m)) {
+	if ((ntail > 0 && !buf_add(&b, tail, ntail)) ||
+	    !spool_header_encode(&b, m)) {
 		*err_out = arena_printf(arena_msg, "spool: %s: header too big",
 			path);
 		goto out_remove;
 	}
-	if (add_check(&b, data_fd, m->body_end) != 0) {
+	if (add_check(&b, data_fd, pos) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: read %s: %m", path);
 		goto out_remove;
 	}
@@ -695,8 +700,11 @@ spool_commit(struct message *m, int data_fd, char **err_out)
 		goto out_remove;
 	}
 	spool_first_line(line, m->id, (uint64_t)m->body_end);
-	/* One write for the section, then the offset: the commit. */
-	if (io_pwrite_all(data_fd, b.p, b.len, m->body_end) != 0 ||
+	/*
+	 * One write for the body's tail and the section, then the offset:
+	 * a reader without the lock sees no offset before the section.
+	 */
+	if (io_pwrite_all(data_fd, b.p, b.len, pos) != 0 ||
 	    io_pwrite_all(data_fd, line, SPOOL_FIRST_LINE_LEN, 0) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: write %s: %m", path);
 		goto out_remove;
@@ -711,11 +719,10 @@ spool_commit(struct message *m, int data_fd, char **err_out)
 	mark_spooled(m);
 	if (o != NULL) {
 		o->committed = true;
-		o->end = m->body_end + (off_t)b.len;
+		o->end = pos + (off_t)b.len;
 		o->npending = 0;
 	} else {
-		spool_open_add(m->id, data_fd, true,
-			m->body_end + (off_t)b.len);
+		spool_open_add(m->id, data_fd, true, pos + (off_t)b.len);
 	}
 	return 0;
 

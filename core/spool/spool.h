@@ -109,10 +109,11 @@ bool spool_id_valid(const char *id);
 /*
  * Reception: input/ID-M for message m->id -- an emptied file from pool/
  * renamed there, or else created (O_EXCL, under its final name) -- locked,
- * with its first line written (offset zero: not a message yet).  When
- * m->id is empty, or the file already exists, a new id is put into m->id
- * first.  Returns an fd to which the body (LF line ends) is written with
- * write() (its offset is where the body ends), or -1 with *err_out.
+ * its first line left as it is (empty or NULs: not a message yet) and the
+ * fd's offset just after it.  When m->id is empty, or the file already
+ * exists, a new id is put into m->id first.  Returns an fd to which the
+ * body (LF line ends) is written with write() (its offset is where those
+ * writes got to), or -1 with *err_out.
  */
 int spool_data_create(struct message *m, char **err_out);
 
@@ -123,16 +124,19 @@ int spool_data_create(struct message *m, char **err_out);
 void spool_data_abort(struct message *m, int fd);
 
 /*
- * Commit: write the header section of m after the body (and the message
- * log lines buffered since spool_data_create), write its offset into the
- * first line and fdatasync once (unless spool_sync is false); fsync input/
- * only on file systems where that is needed (docs/spool.md).  Only after
- * this returns 0 may the message be acknowledged.  On error the file is
- * removed.  Sets m->size and m->body_end.  data_fd stays open (and
- * locked): close it with spool_data_close.
+ * Commit: write the body's last ntail bytes (tail: what the caller has
+ * not written through data_fd yet, so that a small message takes one
+ * write), the header section of m after the body and the message log
+ * lines buffered since spool_data_create, all in one pwrite; then the
+ * section's offset into the first line, and fdatasync once (unless
+ * spool_sync is false); fsync input/ only on file systems where that is
+ * needed (docs/spool.md).  Only after this returns 0 may the message be
+ * acknowledged.  On error the file is removed.  Sets m->size and
+ * m->body_end.  data_fd stays open (and locked): close it with
+ * spool_data_close.
  */
-int spool_commit(struct message *m, int data_fd, char **err_out)
-	TERN_MUST_CHECK;
+int spool_commit(struct message *m, int data_fd, const char *tail,
+	size_t ntail, char **err_out) TERN_MUST_CHECK;
 
 /* After spool_commit: close the data fd (releasing the lock). */
 void spool_data_close(struct message *m, int data_fd);

@@ -1,6 +1,6 @@
 """A reception killed in the middle of DATA (issue 9: one spool file per
 message, created under its final name): the file it leaves, whose first
-line still has a zero offset, is not a message -- it is not delivered,
+line is not written yet (NULs: the commit writes it), is not a message -- it is not delivered,
 mailq and -bpc do not show it -- and the next queue run removes it once it
 is older than 5 minutes."""
 
@@ -45,7 +45,7 @@ def test_reception_killed_mid_data(tern):
     assert half.name.endswith("-M")
     msgid = half.name[:-2]
     first = half.read_bytes()[:43]
-    assert first == f"{msgid}-M {'0' * 16}\n".encode(), first
+    assert first == b"\0" * 43, first
     # not a message: not listed, not counted, not delivered
     assert tern.queue_ids() == []
     r = tern.run(["-bp"]).ok()
