@@ -137,7 +137,7 @@ conn_session(int fd)
 
 pid_t
 daemon_connection(int fd, struct listener *ls, size_t nls,
-	const sigset_t *orig_mask, const int handoff[2])
+	const sigset_t *orig_mask, const int handoff[2], int *over_flag)
 {
 	pid_t pid = fork();
 
@@ -152,6 +152,7 @@ daemon_connection(int fd, struct listener *ls, size_t nls,
 		return pid;
 	}
 	daemon_child_init(orig_mask, ls, nls, handoff);
+	deliver_set_over_flag(over_flag);
 	arena_reset(arena_conn);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);

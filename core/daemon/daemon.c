@@ -32,6 +32,9 @@
 #define DAEMON_REEXEC_ENV "TERN_DAEMON_REEXEC"
 #define DAEMON_HANDOFF_ENV "TERN_DAEMON_HANDOFF"
 #define MAX_QUEUE_RUNNERS 64
+#define CHILD_REAP_MS 1000
+/* Board flags (limits.c) when smtp_accept_max is 0, unlimited. */
+#define BOARD_UNLIMITED 4096
 
 bool daemon_foreground;
 unsigned daemon_queue_flags;
@@ -42,9 +45,11 @@ struct daemon {
 	struct listener *ls;
 	size_t           nls;
 	sigset_t         orig_mask;
+	sigset_t         child_mask;          /* orig_mask and SIGCHLD */
 	int              queue_interval;
 	time_t           next_queue_run;
 	int              nconn;               /* reception children */
+	bool             children;            /* any not reaped yet */
 	pid_t            runners[MAX_QUEUE_RUNNERS];
 	int              nrunners;
 	char           **argv;
@@ -120,6 +125,8 @@ daemon_signals_init(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals arrive only inside ppoll, so no flag is ever missed. */
 	sigprocmask(SIG_BLOCK, &block, &d->orig_mask);
+	d->child_mask = d->orig_mask;
+	sigaddset(&d->child_mask, SIGCHLD);
 }
 
 /* "1h30m" as Exim prints times. */
@@ -205,12 +212,19 @@ daemon_detach(void)
 	}
 }
 
+/*
+ * Reap what has ended, and take off the table the reception processes
+ * whose connection is over (the board, limits.c): before counting.
+ */
 static void
 daemon_reap(struct daemon *d)
 {
 	pid_t pid;
 	int status;
 
+	d->nconn -= limits_collect();
+	if (d->nconn < 0)
+		d->nconn = 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		bool runner = false, reception;
 
@@ -229,6 +243,7 @@ daemon_reap(struct daemon *d)
 				runner ? "queue runner" : reception ? "reception" :
 				"delivery", (int)pid, WTERMSIG(status));
 	}
+	d->children = !(pid < 0 && errno == ECHILD);
 }
 
 static void
@@ -254,6 +269,7 @@ daemon_queue_run(struct daemon *d)
 		_exit(queue_run(daemon_queue_flags) == 0 ? 0 : 1);
 	}
 	d->runners[d->nrunners++] = pid;
+	d->children = true;
 }
 
 static void
@@ -263,7 +279,7 @@ daemon_accept(struct daemon *d, struct listener *l)
 	socklen_t len = sizeof(ss);
 	char host[64];
 	const char *why, *queue_why;
-	int port, fd;
+	int port, fd, board_i;
 	pid_t pid;
 
 	fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
@@ -281,11 +297,16 @@ daemon_accept(struct daemon *d, struct listener *l)
 	}
 	/* The reception process inherits it: smtp_accept_queue. */
 	receive_queue_reason = queue_why;
-	pid = daemon_connection(fd, d->ls, d->nls, &d->orig_mask, d->handoff);
+	board_i = limits_board_take();
+	pid = daemon_connection(fd, d->ls, d->nls, &d->orig_mask, d->handoff,
+		limits_over_flag(board_i));
 	receive_queue_reason = NULL;
 	if (pid > 0) {
 		d->nconn++;
-		limits_add(pid, host);
+		d->children = true;
+		limits_add(pid, host, board_i);
+	} else {
+		limits_board_release(board_i);
 	}
 }
 
@@ -306,6 +327,7 @@ daemon_deliver(struct daemon *d, const char *id)
 		daemon_child_init(&d->orig_mask, d->ls, d->nls, d->handoff);
 		deliver_detached(id, false, 0); /* no sockets left */
 	}
+	d->children = true;
 }
 
 /*
@@ -475,22 +497,31 @@ daemon_loop(struct daemon *d)
 			daemon_terminate(d);
 		if (got_hup)
 			daemon_reexec(d);
-		/*
-		 * Reap on every pass, not only after a SIGCHLD: under load
-		 * ppoll returns ready descriptors without ever unblocking the
-		 * pending signal, and unreaped reception processes would count
-		 * against smtp_accept_max.
-		 */
-		daemon_reap(d);
 		if (d->queue_interval > 0 && time(NULL) >= d->next_queue_run)
 			daemon_queue_run(d);
 		daemon_title(d);
 		ms = daemon_timeout_ms(d);
+		/*
+		 * A child's end need not wake the daemon: every pass reaps, so
+		 * SIGCHLD stays blocked while children run, and a pass comes at
+		 * least once a second then (one wake-up per connection, the
+		 * accept, instead of three).
+		 */
+		if (d->children && (ms < 0 || ms > CHILD_REAP_MS))
+			ms = CHILD_REAP_MS;
 		if (ms >= 0) {
-			ts = (struct timespec){ ms / 1000, 0 };
+			ts = (struct timespec){ ms / 1000,
+				(long)(ms % 1000) * 1000000 };
 			tsp = &ts;
 		}
-		n = ppoll(pfd, d->nls + 1, tsp, &d->orig_mask);
+		n = ppoll(pfd, d->nls + 1, tsp,
+			d->children ? &d->child_mask : &d->orig_mask);
+		/*
+		 * Reap on every pass, not only after a SIGCHLD, and before
+		 * the accept counts the connections: unreaped reception
+		 * processes would count against smtp_accept_max.
+		 */
+		daemon_reap(d);
 		if (n <= 0)
 			continue;
 		if (pfd[d->nls].revents & POLLIN)
@@ -524,6 +555,8 @@ daemon_run(const char *ports_override, int queue_interval, char **argv)
 	 */
 	runtime_drop_privilege();
 	daemon_handoff_init(&d, reexec);
+	limits_board_init(conf.smtp_accept_max > 0 ?
+		(size_t)conf.smtp_accept_max : BOARD_UNLIMITED);
 	daemon_signals_init(&d);
 	daemon_write_pid(&d);
 	daemon_log_start(&d);

@@ -26,10 +26,11 @@ void daemon_close_listeners(struct listener *ls, size_t n);
  * Handle one accepted connection in a new process.  Returns the pid of
  * the child (or -1); never returns in the child.  orig_mask is the
  * signal mask to restore there; handoff is the daemon's pipe (read end,
- * write end) on which the child reports the ids of accepted messages.
+ * write end) on which the child reports the ids of accepted messages;
+ * over_flag (or NULL) the flag it sets when its connection is over.
  */
 pid_t daemon_connection(int fd, struct listener *ls, size_t nls,
-	const sigset_t *orig_mask, const int handoff[2]);
+	const sigset_t *orig_mask, const int handoff[2], int *over_flag);
 
 /* Answer 421 from the daemon itself (smtp_accept_max) and close fd. */
 void daemon_refuse(int fd, const char *why);
@@ -45,8 +46,24 @@ const char *daemon_sockaddr_text(const struct sockaddr_storage *ss,
  * limits_add/limits_remove keep the table of reception processes.
  */
 const char *limits_check(const char *host, int nconn, const char **queue_out);
-void limits_add(pid_t pid, const char *host);
+void limits_add(pid_t pid, const char *host, int board_i);
 bool limits_remove(pid_t pid); /* false: pid was not a reception process */
+
+/*
+ * The board (limits.c): flags shared with the reception processes, set
+ * by one when its connection is over.  limits_board_init makes n of them
+ * (before the first fork; none if that fails).  limits_board_take gives a
+ * cleared flag's index for the next reception process, or -1;
+ * limits_board_release gives it back (a failed fork); limits_over_flag is
+ * the flag the child sets; limits_add records the index with the pid.
+ * limits_collect takes the processes whose flag is set off the table and
+ * returns how many.
+ */
+void limits_board_init(size_t n);
+int limits_board_take(void);
+void limits_board_release(int i);
+int *limits_over_flag(int i);
+int limits_collect(void);
 
 /*
  * The child side of a fork (reception, delivery, queue runner): default

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <tern/rc.h>
 
@@ -21,6 +22,7 @@
 
 struct slot {
 	pid_t pid;
+	int   board; /* its flag on the board, or -1 */
 	char  host[64];
 };
 
@@ -28,21 +30,93 @@ static struct slot *slots;
 static size_t nslots, cap;
 static char queue_why[80];
 
+/*
+ * The board: one flag per reception process, in memory the daemon shares
+ * with its children.  A reception process that is done with its
+ * connection and goes on to deliver sets its flag (limits_over_flag); the
+ * daemon takes those off the table when it next looks (limits_collect),
+ * at the latest before it counts the next connection: no write, and no
+ * wake-up of the daemon, per message.  Without a free flag a process says
+ * the same on the handoff pipe ("-PID", daemon.c).
+ */
+static int *board;
+static int *board_free;
+static size_t board_n, board_nfree;
+
 void
-limits_add(pid_t pid, const char *host)
+limits_board_init(size_t n)
+{
+	void *p;
+
+	if (board != NULL || n == 0)
+		return;
+	p = mmap(NULL, n * sizeof(*board), PROT_READ | PROT_WRITE,
+		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	board_free = malloc(n * sizeof(*board_free));
+	if (p == MAP_FAILED || board_free == NULL) {
+		if (p != MAP_FAILED)
+			munmap(p, n * sizeof(*board));
+		free(board_free);
+		board_free = NULL;
+		return; /* the pipe does it all */
+	}
+	board = p;
+	board_n = n;
+	for (size_t i = 0; i < n; i++)
+		board_free[i] = (int)(n - 1 - i);
+	board_nfree = n;
+}
+
+int
+limits_board_take(void)
+{
+	int i;
+
+	if (board_nfree == 0)
+		return -1;
+	i = board_free[--board_nfree];
+	__atomic_store_n(&board[i], 0, __ATOMIC_RELAXED);
+	return i;
+}
+
+void
+limits_board_release(int i)
+{
+	if (i >= 0 && (size_t)i < board_n)
+		board_free[board_nfree++] = i;
+}
+
+int *
+limits_over_flag(int i)
+{
+	return i >= 0 && (size_t)i < board_n ? &board[i] : NULL;
+}
+
+void
+limits_add(pid_t pid, const char *host, int board_i)
 {
 	if (nslots == cap) {
 		size_t ncap = cap ? 2 * cap : 32;
 		struct slot *more = realloc(slots, ncap * sizeof(*more));
 
-		if (more == NULL)
+		if (more == NULL) {
+			limits_board_release(board_i);
 			return; /* only per-host counting suffers */
+		}
 		slots = more;
 		cap = ncap;
 	}
 	slots[nslots].pid = pid;
+	slots[nslots].board = board_i;
 	snprintf(slots[nslots].host, sizeof(slots[nslots].host), "%s", host);
 	nslots++;
+}
+
+static void
+slot_drop(size_t i)
+{
+	limits_board_release(slots[i].board);
+	slots[i] = slots[--nslots];
 }
 
 bool
@@ -50,10 +124,28 @@ limits_remove(pid_t pid)
 {
 	for (size_t i = 0; i < nslots; i++)
 		if (slots[i].pid == pid) {
-			slots[i] = slots[--nslots];
+			slot_drop(i);
 			return true;
 		}
 	return false;
+}
+
+int
+limits_collect(void)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < nslots;) {
+		int b = slots[i].board;
+
+		if (b >= 0 && __atomic_load_n(&board[b], __ATOMIC_ACQUIRE)) {
+			slot_drop(i);
+			n++;
+		} else {
+			i++;
+		}
+	}
+	return n;
 }
 
 static int

@@ -333,6 +333,7 @@ detach_fds(bool sockets)
 }
 
 static int handoff_fd = -1; /* deliver_set_handoff */
+static int *over_flag;      /* deliver_set_over_flag */
 
 void
 deliver_detached(const char *id, bool sockets, unsigned flags)
@@ -352,14 +353,26 @@ deliver_detached(const char *id, bool sockets, unsigned flags)
 }
 
 void
+deliver_set_over_flag(int *flag)
+{
+	over_flag = flag;
+}
+
+void
 deliver_connection_over(void)
 {
 	char line[32];
-	int n = snprintf(line, sizeof(line), "-%ld\n", (long)getpid());
+	int n;
 	ssize_t w;
 
+	if (over_flag != NULL) {
+		__atomic_store_n(over_flag, 1, __ATOMIC_RELEASE);
+		over_flag = NULL;
+		return;
+	}
 	if (handoff_fd < 0)
 		return;
+	n = snprintf(line, sizeof(line), "-%ld\n", (long)getpid());
 	do
 		w = write(handoff_fd, line, (size_t)n);
 	while (w < 0 && errno == EINTR);

@@ -71,10 +71,14 @@ _Noreturn void deliver_detached(const char *id, bool sockets,
 	unsigned flags);
 
 /*
- * A reception process tells the daemon (handoff pipe: "-PID") that its
- * connection is over, before it goes on to deliver: it no longer counts
- * against smtp_accept_max and the per-host limits.
+ * A reception process tells the daemon that its connection is over,
+ * before it goes on to deliver: it no longer counts against
+ * smtp_accept_max and the per-host limits.  It sets its flag on the
+ * daemon's board (deliver_set_over_flag: memory shared with the daemon,
+ * which looks at it when it next counts), else writes "-PID" to the
+ * handoff pipe.  Once.
  */
+void deliver_set_over_flag(int *flag);
 void deliver_connection_over(void);
 
 /*
