@@ -31,6 +31,7 @@
 #include "receive/receive.h"
 #include "smtp_in/smtp_in.h"
 #include "smtp_in/vars.h"
+#include "spool/spool.h"
 
 const char *
 daemon_sockaddr_text(const struct sockaddr_storage *ss, char *host,
@@ -137,7 +138,7 @@ conn_session(int fd)
 
 pid_t
 daemon_connection(int fd, struct listener *ls, size_t nls,
-	const sigset_t *orig_mask, const int handoff[2], int *over_flag)
+	const sigset_t *orig_mask, const int handoff[2], int board_i)
 {
 	pid_t pid = fork();
 
@@ -152,7 +153,8 @@ daemon_connection(int fd, struct listener *ls, size_t nls,
 		return pid;
 	}
 	daemon_child_init(orig_mask, ls, nls, handoff);
-	deliver_set_over_flag(over_flag);
+	deliver_set_over_flag(limits_over_flag(board_i));
+	spool_reuse_group(board_i);
 	arena_reset(arena_conn);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);

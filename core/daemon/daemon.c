@@ -299,7 +299,7 @@ daemon_accept(struct daemon *d, struct listener *l)
 	receive_queue_reason = queue_why;
 	board_i = limits_board_take();
 	pid = daemon_connection(fd, d->ls, d->nls, &d->orig_mask, d->handoff,
-		limits_over_flag(board_i));
+		board_i);
 	receive_queue_reason = NULL;
 	if (pid > 0) {
 		d->nconn++;

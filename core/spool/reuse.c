@@ -359,11 +359,22 @@ spool_reuse_recover(void)
  * spread, so that processes starting together do not all ask for the
  * same file.
  */
+static int own_group = -1; /* spool_reuse_group */
+
+void
+spool_reuse_group(int n)
+{
+	own_group = n;
+}
+
 static void
 own_slot(unsigned i, char slot[16])
 {
-	snprintf(slot, 16, "%u", ((unsigned)getpid() + i * 7919u) %
-		(unsigned)conf.spool_reuse_max);
+	unsigned n = own_group >= 0 ?
+		(unsigned)own_group * OWN_SLOTS + i :
+		(unsigned)getpid() + i * 7919u;
+
+	snprintf(slot, 16, "%u", n % (unsigned)conf.spool_reuse_max);
 }
 
 /* Take pool/name (dfd: pool/) for m: its fd, locked, or -1. */
@@ -488,7 +499,10 @@ spool_reuse_put(struct message *m)
 	}
 	/*
 	 * The slot it came from, when this process took it; then a few from
-	 * a place of its own.  The pool is full otherwise.
+	 * a place of its own.  The pool is full otherwise.  (Putting a file
+	 * found elsewhere into a slot of its own first, so that files would
+	 * gather where the group looks, made more renames fail and more
+	 * files go at 50 clients: bench/RESULTS.md.)
 	 */
 	from = taken_slot(m->id);
 	for (int i = from != NULL && slot_name(from) ? -1 : 0;

@@ -223,6 +223,16 @@ int spool_remove(struct message *m, char **err_out);
 void spool_reuse_recover(void);
 
 /*
+ * A reception process of the daemon: its connection's number among the
+ * open ones (0 ... smtp_accept_max - 1, reused as connections end), so
+ * that its own pool/ slots are a group of that number's, not of its pid:
+ * the next connection with the number, usually the very next one at low
+ * concurrency, finds the file the last one put back without reading
+ * pool/ (docs/spool.md).  -1: by pid.
+ */
+void spool_reuse_group(int n);
+
+/*
  * Is the file open as fd (named path) message id, complete and
  * matching its check record?  0, 1 (not committed), -1 (*err_out).
  */
