@@ -174,3 +174,31 @@ def test_half_a_line_does_not_hold_the_message(tern):
     s.close()
     tern.wait_for_log(r"Completed")
     assert len(re.findall(r" => ", tern.mainlog())) == 1
+
+
+def test_daemon_reaps_and_counts_without_being_woken(tern):
+    """SIGCHLD stays blocked while the daemon has children, and a
+    reception that goes on to deliver sets a flag on the daemon's board
+    instead of writing to its pipe (docs/process.md): neither wakes the
+    daemon.  Its pass at least once a second must still reap the ended
+    process and take it off the connection count, with no other
+    connection to wake it."""
+    tern.config()
+    daemon = tern.start_daemon()
+    assert tern.send(f"{tern.user}@test.example") == {}
+    tern.wait_queue_empty()
+    assert len(tern.mbox(tern.user)) == 1
+
+    def kids():
+        return [int(p) for p in
+                open(f"/proc/{daemon.pid}/task/{daemon.pid}/children")
+                .read().split()]
+
+    def title():
+        return open(f"/proc/{daemon.pid}/cmdline", "rb").read()
+
+    # the reception process ended after its delivery: reaped, not a
+    # zombie left until the next connection
+    wait_for(lambda: kids() == [], 5, "the ended reception to be reaped")
+    wait_for(lambda: b"; 0 connections" in title(), 5,
+             "the daemon to count 0 connections")
