@@ -99,10 +99,12 @@ limits_add(pid_t pid, const char *host, int board_i)
 		size_t ncap = cap ? 2 * cap : 32;
 		struct slot *more = realloc(slots, ncap * sizeof(*more));
 
-		if (more == NULL) {
-			limits_board_release(board_i);
-			return; /* only per-host counting suffers */
-		}
+		/*
+		 * Only per-host counting suffers.  The flag is not given
+		 * back: the child may still set it.
+		 */
+		if (more == NULL)
+			return;
 		slots = more;
 		cap = ncap;
 	}
