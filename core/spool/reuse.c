@@ -354,11 +354,6 @@ spool_reuse_recover(void)
 	closedir(d);
 }
 
-/*
- * The i-th of the slots a process tries first, from its process id:
- * spread, so that processes starting together do not all ask for the
- * same file.
- */
 static int own_group = -1; /* spool_reuse_group */
 
 void
@@ -367,6 +362,12 @@ spool_reuse_group(int n)
 	own_group = n;
 }
 
+/*
+ * The i-th of the slots a process tries first: its connection number's
+ * group of OWN_SLOTS (spool_reuse_group), else spread from its process
+ * id, so that processes starting together do not all ask for the same
+ * file.
+ */
 static void
 own_slot(unsigned i, char slot[16])
 {

@@ -99,6 +99,10 @@ def test_reception_delivers_its_last_message_itself(tern):
     assert len(forks(calls)) == 1, trace
     assert len(tern.mbox(tern.user)) == 1
     assert len(tern.deliveries(msgid)) == 1
+    # the RCPT check and the delivery ask localuser about the same user
+    # in the same process: passwd is read once (docs/config.md)
+    passwd = [c for c in calls if c[1] == "openat" and "/etc/passwd" in c[2]]
+    assert len(passwd) == 1, trace
 
 
 def test_next_message_releases_the_held_one(tern):

@@ -83,21 +83,19 @@ lower_dup(struct tern_ctx *ctx, const char *s)
  * failure may be the passwd source's trouble, not the user's absence.
  */
 #define PW_CACHE_SIZE 4
-#define PW_CACHE_NAME 256
 
 static struct pw_cached {
-	char    key[PW_CACHE_NAME]; /* the local part asked for; "" unused */
-	char   *name, *home;        /* malloc'd */
+	char   *key;          /* the local part asked for; NULL: unused */
+	char   *name, *home;  /* all three malloc'd */
 	int64_t uid, gid;
 } pw_cache[PW_CACHE_SIZE];
 static unsigned pw_cache_next;
 
-static struct pw_cached *
+static const struct pw_cached *
 pw_cache_find(const char *lp)
 {
 	for (size_t i = 0; i < PW_CACHE_SIZE; i++)
-		if (pw_cache[i].key[0] != '\0' &&
-		    strcmp(pw_cache[i].key, lp) == 0)
+		if (pw_cache[i].key != NULL && strcmp(pw_cache[i].key, lp) == 0)
 			return &pw_cache[i];
 	return NULL;
 }
@@ -106,34 +104,35 @@ static void
 pw_cache_add(const char *lp, const struct passwd *pw)
 {
 	struct pw_cached *c = &pw_cache[pw_cache_next % PW_CACHE_SIZE];
-	char *name, *home;
+	char *key = strdup(lp), *name = strdup(pw->pw_name),
+		*home = strdup(pw->pw_dir);
 
-	if (strlen(lp) >= PW_CACHE_NAME)
-		return;
-	name = strdup(pw->pw_name);
-	home = strdup(pw->pw_dir);
-	if (name == NULL || home == NULL) {
+	if (key == NULL || name == NULL || home == NULL) {
+		free(key);
 		free(name);
 		free(home);
-		return;
+		return; /* asked again next time */
 	}
 	pw_cache_next++;
+	free(c->key);
 	free(c->name);
 	free(c->home);
-	strcpy(c->key, lp);
-	c->name = name;
-	c->home = home;
-	c->uid = pw->pw_uid;
-	c->gid = pw->pw_gid;
+	*c = (struct pw_cached){ .key = key, .name = name, .home = home,
+		.uid = pw->pw_uid, .gid = pw->pw_gid };
 }
 
 static bool
 find_passwd(struct tern_ctx *ctx, const char *lp, struct user *u)
 {
-	struct pw_cached *c = pw_cache_find(lp);
-	struct pw_cached found;
+	const struct pw_cached *c = pw_cache_find(lp);
+	const char *name, *home;
 
-	if (c == NULL) {
+	if (c != NULL) {
+		name = c->name;
+		home = c->home;
+		u->uid = c->uid;
+		u->gid = c->gid;
+	} else {
 		struct passwd *pw = getpwnam(lp);
 
 		if (pw == NULL) {
@@ -145,15 +144,13 @@ find_passwd(struct tern_ctx *ctx, const char *lp, struct user *u)
 		if (pw == NULL)
 			return false;
 		pw_cache_add(lp, pw);
-		found = (struct pw_cached){ .name = pw->pw_name,
-			.home = pw->pw_dir, .uid = pw->pw_uid,
-			.gid = pw->pw_gid };
-		c = &found;
+		name = pw->pw_name;
+		home = pw->pw_dir;
+		u->uid = pw->pw_uid;
+		u->gid = pw->pw_gid;
 	}
-	u->name = core->strdup(ctx, c->name);
-	u->uid = c->uid;
-	u->gid = c->gid;
-	u->home = core->strdup(ctx, c->home);
+	u->name = core->strdup(ctx, name);
+	u->home = core->strdup(ctx, home);
 	return true;
 }
 
