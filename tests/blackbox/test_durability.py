@@ -8,7 +8,8 @@ removed", at most two fsyncs where the file system allows it):
   the spool shares it: maildir_dir_sync_expected below):
     fsync(maildir tmp/X)   before  rename into new/  before  fsync(new/)
   else (a journal that commits metadata in order, the spool on it too):
-    sync_file_range(tmp/X) before  rename into new/  before  fsync(new/X)
+    sync_file_range(X)     before  link into new/    before  fsync(new/X)
+    (X written without a name in tmp/, O_TMPFILE: no rename)
   all of those           before  unlink(input/ID-M), or its rename to
                                  pool/ (emptied for reuse, docs/spool.md)
 """
@@ -61,7 +62,7 @@ def traced_delivery(tern, rcpt, config=None):
     st = subprocess.Popen(
         ["strace", "-f", "-y", "-qq", "-s", "200", "-o", str(out),
          "-e", "trace=fsync,fdatasync,sync_file_range,rename,renameat2,"
-               "unlink,unlinkat,write,sendto",
+               "linkat,unlink,unlinkat,write,sendto",
          "-p", str(daemon.pid)],
         stderr=subprocess.DEVNULL)
     try:
@@ -108,8 +109,10 @@ def check_local_order(tern, lines, msgid, mdir, spool_dir):
     ack = index(lines, lambda p, c, a: c in ("write", "sendto") and
                 "socket:" in a and re.search(r'"250 .*id=' + msgid, a),
                 "250 acknowledging the message")
-    moved = index(lines, lambda p, c, a: c.startswith("rename") and
-                  f"{mdir}/new/" in a, "rename into new/")
+    moved = index(lines, lambda p, c, a: (c.startswith("rename") or
+                                          c == "linkat") and
+                  f"{mdir}/new/" in a, "rename or link into new/")
+    renamed = lines[moved][1].startswith("rename")
     removed = index(lines, removal(msgid), "removal of the spool file")
     assert commit < ack, "the 250 came before the spool was fsynced"
 
@@ -119,23 +122,35 @@ def check_local_order(tern, lines, msgid, mdir, spool_dir):
     if maildir_dir_sync_expected(mdir, spool_dir):
         tmp_sync = index(lines, lambda p, c, a: c in SYNCS and
                          f"{mdir}/tmp/" in a, "fsync of the Maildir file")
+        assert renamed, "new/ is fsynced: the named file is renamed"
         assert tmp_sync < moved < removed
         assert len(new_sync) == 1 and moved < new_sync[0] < removed, syncs
         assert len(syncs) == 3, syncs
     else:
         # The data are written out before the name appears; the file's
-        # fsync after the rename commits both, before the spool file goes.
+        # fsync after the link commits both, before the spool file goes.
+        # The file has no name before: linked from /proc/self/fd, never
+        # renamed (a rename between directories takes the file system's
+        # rename lock, docs/config.md).
+        assert not renamed, lines[moved]
+        fd = re.search(r'"/proc/self/fd/(\d+)"', lines[moved][2])
+        assert fd, lines[moved]
         written = index(lines, lambda p, c, a: c == "sync_file_range" and
                         f"{mdir}/tmp/" in a and
                         "SYNC_FILE_RANGE_WAIT_AFTER" in a,
                         "sync_file_range of the file, waited for")
-        # fsync, not fdatasync: the rename changed only the inode's
-        # ctime, which an fdatasync would not commit.
+        # fsync, not fdatasync: the link changed only the inode's link
+        # count and ctime, which an fdatasync would not commit.
+        # (strace may still show the fd's path from before the link.)
         file_sync = index(lines, lambda p, c, a: c == "fsync" and
-                          f"{mdir}/new/" in a, "fsync of the file in new/")
+                          p == lines[moved][0] and
+                          a.startswith(fd.group(1) + "<") and
+                          f"{mdir}/" in a, "fsync of the file in new/")
         assert written < moved < file_sync < removed, lines
         assert new_sync == [], syncs
         assert len(syncs) == 2, syncs
+        assert not any(c.startswith("unlink") and f"{mdir}/tmp/" in a
+                       for p, c, a in lines), "a name in tmp/ was removed"
 
 
 def test_local_delivery_durable_order_and_fsync_count(tern):
@@ -197,3 +212,39 @@ def test_221_goes_out_with_the_fin(tern):
     ack = index(lines, lambda p, c, a: c == "sendto" and "socket:" in a and
                 '"250 ' in a and "id=" in a, "the 250 for the message")
     assert "MSG_MORE" not in lines[ack][2], lines[ack]
+
+
+def test_maildir_without_proc_renames_a_named_file(tern, tmp_path):
+    """Where no /proc is mounted (a chroot, a namespace without it), the
+    unnamed file cannot be given its name through /proc/self/fd: the
+    delivery writes a named file in tmp/ and renames it, in the same
+    order, and the message arrives (docs/config.md, "Maildir
+    durability")."""
+    fs = LoopExt4(tmp_path / "fs.img", tern.path("fs"), (tern.uid, tern.gid))
+    try:
+        tern.config(standard_config_under("fs"))
+        rcpt = f"{tern.user}@maildir.example"
+        out = tern.path("out", "strace.txt")
+        argv = ["unshare", "--mount", "--propagation", "private", "sh",
+                "-c", 'umount -l /proc && exec "$@"', "sh",
+                "strace", "-f", "-qq", "-o", str(out), "-e",
+                "trace=linkat,rename,renameat2"] + \
+            tern.argv(["-odi", "-i", rcpt])
+        r = subprocess.run(argv, input=make_message(to=rcpt),
+                           capture_output=True, env=tern.env(),
+                           cwd=tern.dir, timeout=60)
+        assert r.returncode == 0, r
+        mdir = tern.path("fs", "maildir", tern.user)
+        assert len(list((mdir / "new").iterdir())) == 1
+        assert list((mdir / "tmp").iterdir()) == []
+        trace = out.read_text()
+        # the link was tried, failed for want of /proc, and the named
+        # file was renamed into new/
+        assert re.search(r'linkat\(.*"/proc/self/fd/\d+".* = -1 ENOENT',
+                         trace), trace
+        assert re.search(rf'rename\w*\(.*"{mdir}/tmp/[^"]+".*'
+                         rf'"{mdir}/new/[^"]+".* = 0', trace), trace
+        assert "Completed" in tern.mainlog()
+    finally:
+        tern.kill_all()
+        fs.umount(check=False)

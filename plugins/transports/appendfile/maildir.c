@@ -3,6 +3,8 @@
  * it into dir/new/ (never replacing a file), and make the rename durable:
  * by fsyncing the file after it where the file system commits metadata in
  * order, by fsyncing the file before and the directory after elsewhere.
+ * Where metadata are committed in order, the file in tmp/ has no name:
+ * it is linked into new/ instead of renamed (write_unnamed).
  * No "From " line and no escaping: a Maildir file is the message as it is.
  */
 #include "appendfile.h"
@@ -306,13 +308,88 @@ move_to_new(const char *tmp, const char *newp, char *err, size_t errlen,
 	return -1;
 }
 
+/*
+ * Where new/ needs no fsync of its own (ordered), the file is written
+ * as an unnamed inode (O_TMPFILE) in tmp/ and given its one name in new/
+ * by linkat() through /proc/self/fd, once its data are written out: no
+ * name in tmp/ to create and remove, and no rename.  A rename between
+ * two directories takes the file system's rename lock, held while it
+ * waits for the journal, and every other such rename waits behind it:
+ * the spool's own, of every reception and delivery (bench/RESULTS.md,
+ * twelfth session).  The link needs no lock but new/'s.  Where the file
+ * system or the kernel has no O_TMPFILE, or /proc is not there, the
+ * named file in tmp/ and its rename, as elsewhere; asked once per
+ * process.
+ */
+static int tmpfile_works = -1;
+
+/* The unnamed file, written and written out; -1 and *fallback when this
+ * process should use a named one instead. */
+static int
+write_unnamed(const struct maildir_params *p, const char *tmpdir,
+	bool *fallback, char *err, size_t errlen, int *errno_out)
+{
+	int fd, e;
+
+	*fallback = false;
+	fd = open(tmpdir, O_TMPFILE | O_WRONLY | O_CLOEXEC, p->mode);
+	if (fd < 0) {
+		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
+			tmpfile_works = 0;
+			*fallback = true;
+		} else {
+			FAILED("failed to create a file in %s", tmpdir);
+		}
+		return -1;
+	}
+	if (fchmod(fd, (mode_t)p->mode) < 0) {
+		FAILED("failed to set the mode of a file in %s", tmpdir);
+		close(fd);
+		return -1;
+	}
+	if (p->write(p->arg, fd, err, errlen) < 0 ||
+	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
+		SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0) {
+		e = errno;
+		af_write_error(err, errlen, tmpdir, e);
+		*errno_out = e;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Give the unnamed file its name in new/, never replacing a file. */
+static int
+link_unnamed(int fd, const char *newp, bool *fallback, char *err,
+	size_t errlen, int *errno_out)
+{
+	char proc[64];
+
+	*fallback = false;
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, newp, AT_SYMLINK_FOLLOW) == 0) {
+		tmpfile_works = 1;
+		return 0;
+	}
+	if (errno != EEXIST && tmpfile_works < 0 &&
+	    (errno == ENOENT || errno == EACCES || errno == EPERM ||
+	     errno == EXDEV || errno == ENOTDIR)) {
+		tmpfile_works = 0; /* no /proc, or no linking it */
+		*fallback = true;
+		return -1;
+	}
+	FAILED("failed to link a new file to %s", newp);
+	return -1;
+}
+
 int
 maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 	int *errno_out)
 {
 	char name[1400], tmp[4096], newp[4096], newdir[4096];
-	bool ordered;
-	int fd;
+	bool ordered, fallback = false;
+	int fd = -1;
 
 	*errno_out = 0;
 	err[0] = '\0';
@@ -326,16 +403,29 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 		return TERN_DEFER;
 	}
 	maildir_unique_name(name, sizeof name);
-	snprintf(tmp, sizeof tmp, "%s/tmp/%s", p->dir, name);
+	snprintf(tmp, sizeof tmp, "%s/tmp", p->dir);
 	snprintf(newp, sizeof newp, "%s/new/%s", p->dir, name);
 	snprintf(newdir, sizeof newdir, "%s/new", p->dir);
 	ordered = !dir_sync_needed(newdir, p->spool_dir);
-	fd = write_tmp(p, tmp, ordered, err, errlen, errno_out);
-	if (fd < 0)
-		return TERN_DEFER;
-	if (move_to_new(tmp, newp, err, errlen, errno_out) < 0) {
-		close(fd);
-		return TERN_DEFER;
+	if (ordered && tmpfile_works != 0) {
+		fd = write_unnamed(p, tmp, &fallback, err, errlen, errno_out);
+		if (fd >= 0 && link_unnamed(fd, newp, &fallback, err, errlen,
+		    errno_out) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0 && !fallback)
+			return TERN_DEFER;
+	}
+	if (fd < 0) {
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", p->dir, name);
+		fd = write_tmp(p, tmp, ordered, err, errlen, errno_out);
+		if (fd < 0)
+			return TERN_DEFER;
+		if (move_to_new(tmp, newp, err, errlen, errno_out) < 0) {
+			close(fd);
+			return TERN_DEFER;
+		}
 	}
 	if (ordered && fsync(fd) < 0) {
 		FAILED("failed to fsync %s", newp);
