@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "spool/spool.h"
 
@@ -46,6 +47,15 @@ int spool_header_decode(struct arena *a, const char *path, const char *text,
  */
 int spool_log_tail(const struct message *m, size_t keep, char **text_out,
 	size_t *len_out, bool *dropped_out, char **err_out);
+
+/*
+ * openat(dfd, path, flags | O_NOATIME): a spool file's reads must not
+ * update its atime, a change of the inode for the journal to commit (and
+ * to wait for) on every delivery's first read of a file just written.
+ * Without O_NOATIME where the process may not use it (it neither owns
+ * the file nor has CAP_FOWNER: an admin's -bp); then no more tries.
+ */
+int spool_openat(int dfd, const char *path, int flags, mode_t mode);
 
 /* The line that ends the header section. */
 #define SPOOL_HEADER_END "."

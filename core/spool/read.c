@@ -254,8 +254,8 @@ open_locked(const char *path, bool lock, char **err_out)
 
 	for (int tries = 0; tries < OPEN_TRIES; tries++) {
 		struct stat a, b;
-		int fd = open(path, (lock ? O_RDWR : O_RDONLY) | O_CLOEXEC |
-			O_NOFOLLOW);
+		int fd = spool_openat(AT_FDCWD, path, (lock ? O_RDWR :
+			O_RDONLY) | O_CLOEXEC | O_NOFOLLOW, 0);
 
 		if (fd < 0)
 			return fail(err_out, "open", path);
@@ -672,7 +672,8 @@ spool_committed(const char *id)
 
 	if (!spool_id_valid(id))
 		return false;
-	fd = open(spool_path(id, 'M'), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = spool_openat(AT_FDCWD, spool_path(id, 'M'), O_RDONLY | O_CLOEXEC |
+		O_NOFOLLOW, 0);
 	if (fd < 0)
 		return false;
 	ok = pread(fd, first, sizeof(first), 0) == (ssize_t)sizeof(first);

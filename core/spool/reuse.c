@@ -144,7 +144,7 @@ open_pool_file(int dfd, const char *name, bool wait, struct stat *st)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat b;
-	int fd = openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	int fd = spool_openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
 	int rc;
 
 	if (fd < 0)

@@ -47,6 +47,21 @@
 #define OPEN_MAX     4     /* ID-M files one process has open at once */
 #define PENDING_MAX  4096  /* L records buffered during a reception */
 
+int
+spool_openat(int dfd, const char *path, int flags, mode_t mode)
+{
+	static bool noatime_refused;
+	int fd;
+
+	if (!noatime_refused) {
+		fd = openat(dfd, path, flags | O_NOATIME, mode);
+		if (fd >= 0 || errno != EPERM)
+			return fd;
+		noatime_refused = true;
+	}
+	return openat(dfd, path, flags, mode);
+}
+
 const char *
 spool_base(void)
 {
@@ -539,8 +554,8 @@ create_data(struct message *m, char **err_out)
 		if (tries > 0 || !spool_id_valid(m->id))
 			spool_new_id(m->id);
 		path = spool_path(m->id, 'M');
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-			O_NOFOLLOW, 0640);
+		fd = spool_openat(AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL |
+			O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (fd < 0 && errno == EEXIST)
 			continue;
 		if (fd < 0) {
@@ -940,8 +955,8 @@ spool_rewrite_header(struct message *m, char **err_out)
 			path);
 		return -1;
 	}
-	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		0640);
+	fd = spool_openat(AT_FDCWD, tmp, O_RDWR | O_CREAT | O_TRUNC |
+		O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		*err_out = arena_printf(arena_msg, "spool: create %s: %m", tmp);
 		return -1;

@@ -248,3 +248,36 @@ def test_maildir_without_proc_renames_a_named_file(tern, tmp_path):
     finally:
         tern.kill_all()
         fs.umount(check=False)
+
+
+def test_spool_files_are_read_without_updating_their_atime(tern):
+    """Every open of a message file (the reception's, the delivery's,
+    the pool's) asks for O_NOATIME: a read would otherwise change the
+    inode of a file just written, one more journal change per delivery
+    (bench/RESULTS.md, twelfth session)."""
+    tern.config()
+    daemon = tern.start_daemon()
+    out = tern.path("out", "strace.txt")
+    st = subprocess.Popen(
+        ["strace", "-f", "-qq", "-s", "300", "-o", str(out),
+         "-e", "trace=open,openat", "-p", str(daemon.pid)],
+        stderr=subprocess.DEVNULL)
+    try:
+        def traced():
+            status = Path(f"/proc/{daemon.pid}/status").read_text()
+            return re.search(r"^TracerPid:\s+[1-9]", status, re.M)
+        wait_for(traced, 20, "strace to attach")
+        for i in range(2):  # the second takes the first's file from pool/
+            rcpt = f"{tern.user}@maildir.example"
+            assert tern.send(rcpt, make_message(to=rcpt)) == {}
+            tern.wait_queue_empty()
+    finally:
+        st.terminate()
+        st.wait()
+    opens = [line for line in out.read_text().splitlines()
+             if re.search(r'"[^"]*(/input/[^"/]+-M|/pool/\d+|^\d+)"', line)
+             or re.search(r'openat\(\d+<?[^,]*, "\d+"', line)]
+    spool = [line for line in opens if "= -1" not in line]
+    assert any("/input/" in line for line in spool), opens
+    for line in spool:
+        assert "O_NOATIME" in line, line
