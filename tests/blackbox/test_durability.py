@@ -19,8 +19,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from tern_helpers import (LoopExt4, make_message, standard_config_under,
-                          wait_for)
+from tern_helpers import (SANITIZE, LoopExt4, make_message,
+                          standard_config_under, wait_for)
 
 SYNCS = ("fsync", "fdatasync")
 
@@ -227,32 +227,28 @@ def test_maildir_without_proc_renames_a_named_file(tern, tmp_path):
     unnamed file cannot be given its name through /proc/self/fd: the
     delivery writes a named file in tmp/ and renames it, in the same
     order, and the message arrives (docs/config.md, "Maildir
-    durability")."""
+    durability").  Without the fallback the delivery defers and new/
+    stays empty.  (No strace here: LeakSanitizer fails a traced process
+    at its exit.)"""
     fs = LoopExt4(tmp_path / "fs.img", tern.path("fs"), (tern.uid, tern.gid))
     try:
         tern.config(standard_config_under("fs"))
         rcpt = f"{tern.user}@maildir.example"
-        out = tern.path("out", "strace.txt")
         argv = ["unshare", "--mount", "--propagation", "private", "sh",
-                "-c", 'umount -l /proc && exec "$@"', "sh",
-                "strace", "-f", "-qq", "-o", str(out), "-e",
-                "trace=linkat,rename,renameat2"] + \
-            tern.argv(["-odi", "-i", rcpt])
+                "-c", 'umount -l /proc && ! [ -e /proc/self/fd ] && '
+                'exec "$@"', "sh"] + tern.argv(["-odi", "-i", rcpt])
         r = subprocess.run(argv, input=make_message(to=rcpt),
                            capture_output=True, env=tern.env(),
                            cwd=tern.dir, timeout=60)
-        assert r.returncode == 0, r
+        # Under the sanitizers LeakSanitizer, which needs /proc, fails
+        # the process at its exit; what counts is the mailbox and the log.
+        assert r.returncode == 0 or (
+            SANITIZE and b"LeakSanitizer" in r.stderr), r
         mdir = tern.path("fs", "maildir", tern.user)
         assert len(list((mdir / "new").iterdir())) == 1
         assert list((mdir / "tmp").iterdir()) == []
-        trace = out.read_text()
-        # the link was tried, failed for want of /proc, and the named
-        # file was renamed into new/
-        assert re.search(r'linkat\(.*"/proc/self/fd/\d+".* = -1 ENOENT',
-                         trace), trace
-        assert re.search(rf'rename\w*\(.*"{mdir}/tmp/[^"]+".*'
-                         rf'"{mdir}/new/[^"]+".* = 0', trace), trace
         assert "Completed" in tern.mainlog()
+        assert "defer" not in tern.mainlog()
     finally:
         tern.kill_all()
         fs.umount(check=False)
