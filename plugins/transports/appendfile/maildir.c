@@ -4,7 +4,7 @@
  * by fsyncing the file after it where the file system commits metadata in
  * order, by fsyncing the file before and the directory after elsewhere.
  * Where metadata are committed in order, the file in tmp/ has no name:
- * it is linked into new/ instead of renamed (write_unnamed).
+ * it is linked into new/ instead of renamed (no_tmpfile).
  * No "From " line and no escaping: a Maildir file is the message as it is.
  */
 #include "appendfile.h"
@@ -212,12 +212,31 @@ dir_sync_needed(const char *dir, const char *spool_dir)
 	return known == 1;
 }
 
+/*
+ * Where new/ needs no fsync of its own (ordered), the file is written
+ * as an unnamed inode (O_TMPFILE) in tmp/ and given its one name in new/
+ * by linkat() through /proc/self/fd, once its data are written out: no
+ * name in tmp/ to create and remove, and no rename.  A rename between
+ * two directories takes the file system's rename lock, held while it
+ * waits for the journal, and every other such rename waits behind it:
+ * the spool's own, of every reception and delivery (bench/RESULTS.md,
+ * twelfth session).  The link needs no lock but new/'s.  Where the file
+ * system or the kernel has no O_TMPFILE, or /proc is not there, a named
+ * file in tmp/ and its rename (maildir_prepare asks for /proc in the
+ * process that read the configuration, whose children inherit the
+ * answer; a process's first O_TMPFILE tells the rest).
+ */
+static bool no_tmpfile;
+
 void
 maildir_prepare(const char *spool_dir)
 {
 	(void)host_part();
 	if (spool_dir != NULL)
 		(void)dir_sync_needed(spool_dir, spool_dir);
+	/* Without /proc the unnamed file could not be linked. */
+	if (access("/proc/self/fd", X_OK) != 0)
+		no_tmpfile = true;
 }
 
 static int
@@ -236,28 +255,40 @@ sync_dir(const char *dir, char *err, size_t errlen, int *errno_out)
 }
 
 /*
- * Write the message to tmp, created with O_EXCL under a unique name, and
- * put it on disk before it gets its name in new/: fsynced when the rename
- * will be synced through the directory; else (ordered) written out, its
- * blocks allocated in the running journal transaction, so that whatever
- * commit carries the rename carries them too, without a commit of its
- * own (the fsync after the rename is the one commit).  Returns the open
- * fd, or -1 with the file removed.
+ * Write the message to tmp/: created with O_EXCL under the unique name
+ * tmp, or (unnamed) without a name in the directory tmp.  Put it on disk
+ * before it gets its name in new/: fsynced when the rename will be
+ * synced through the directory; else (ordered) written out, its blocks
+ * allocated in the running journal transaction, so that whatever commit
+ * carries the rename or link carries them too, without a commit of its
+ * own (the fsync after it is the one commit).  Returns the open fd, or
+ * -1 with the file removed; *fallback when this file system has no
+ * unnamed files (a named one is to be tried).
  */
 static int
-write_tmp(const struct maildir_params *p, const char *tmp, bool ordered,
-	char *err, size_t errlen, int *errno_out)
+write_tmp(const struct maildir_params *p, const char *tmp, bool unnamed,
+	bool ordered, bool *fallback, char *err, size_t errlen,
+	int *errno_out)
 {
 	int fd, e, r;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		p->mode);
+	fd = unnamed ? open(tmp, O_TMPFILE | O_WRONLY | O_CLOEXEC, p->mode) :
+		open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			p->mode);
 	if (fd < 0) {
-		FAILED("failed to create %s", tmp);
+		if (unnamed && (errno == EOPNOTSUPP || errno == EISDIR ||
+		    errno == EINVAL)) {
+			no_tmpfile = true;
+			*fallback = true;
+			return -1;
+		}
+		FAILED("failed to create %s%s", unnamed ? "a file in " : "",
+			tmp);
 		return -1;
 	}
 	if (fchmod(fd, (mode_t)p->mode) < 0) {
-		FAILED("failed to set the mode of %s", tmp);
+		FAILED("failed to set the mode of %s%s",
+			unnamed ? "a file in " : "", tmp);
 		goto out_fail;
 	}
 	if (p->write(p->arg, fd, err, errlen) < 0)
@@ -277,7 +308,8 @@ write_tmp(const struct maildir_params *p, const char *tmp, bool ordered,
 
 out_fail:
 	close(fd);
-	unlink(tmp);
+	if (!unnamed)
+		unlink(tmp);
 	return -1;
 }
 
@@ -309,76 +341,19 @@ move_to_new(const char *tmp, const char *newp, char *err, size_t errlen,
 }
 
 /*
- * Where new/ needs no fsync of its own (ordered), the file is written
- * as an unnamed inode (O_TMPFILE) in tmp/ and given its one name in new/
- * by linkat() through /proc/self/fd, once its data are written out: no
- * name in tmp/ to create and remove, and no rename.  A rename between
- * two directories takes the file system's rename lock, held while it
- * waits for the journal, and every other such rename waits behind it:
- * the spool's own, of every reception and delivery (bench/RESULTS.md,
- * twelfth session).  The link needs no lock but new/'s.  Where the file
- * system or the kernel has no O_TMPFILE, or /proc is not there, the
- * named file in tmp/ and its rename, as elsewhere; asked once per
- * process.
+ * Give the unnamed file its name in new/, never replacing a file.  A
+ * failure is the delivery's (deferred, with the reason): /proc was there
+ * when the configuration was read.
  */
-static int tmpfile_works = -1;
-
-/* The unnamed file, written and written out; -1 and *fallback when this
- * process should use a named one instead. */
 static int
-write_unnamed(const struct maildir_params *p, const char *tmpdir,
-	bool *fallback, char *err, size_t errlen, int *errno_out)
-{
-	int fd, e;
-
-	*fallback = false;
-	fd = open(tmpdir, O_TMPFILE | O_WRONLY | O_CLOEXEC, p->mode);
-	if (fd < 0) {
-		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
-			tmpfile_works = 0;
-			*fallback = true;
-		} else {
-			FAILED("failed to create a file in %s", tmpdir);
-		}
-		return -1;
-	}
-	if (fchmod(fd, (mode_t)p->mode) < 0) {
-		FAILED("failed to set the mode of a file in %s", tmpdir);
-		close(fd);
-		return -1;
-	}
-	if (p->write(p->arg, fd, err, errlen) < 0 ||
-	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
-		SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0) {
-		e = errno;
-		af_write_error(err, errlen, tmpdir, e);
-		*errno_out = e;
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Give the unnamed file its name in new/, never replacing a file. */
-static int
-link_unnamed(int fd, const char *newp, bool *fallback, char *err,
-	size_t errlen, int *errno_out)
+link_unnamed(int fd, const char *newp, char *err, size_t errlen,
+	int *errno_out)
 {
 	char proc[64];
 
-	*fallback = false;
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, newp, AT_SYMLINK_FOLLOW) == 0) {
-		tmpfile_works = 1;
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, newp, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
-	}
-	if (errno != EEXIST && tmpfile_works < 0 &&
-	    (errno == ENOENT || errno == EACCES || errno == EPERM ||
-	     errno == EXDEV || errno == ENOTDIR)) {
-		tmpfile_works = 0; /* no /proc, or no linking it */
-		*fallback = true;
-		return -1;
-	}
 	FAILED("failed to link a new file to %s", newp);
 	return -1;
 }
@@ -407,9 +382,10 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 	snprintf(newp, sizeof newp, "%s/new/%s", p->dir, name);
 	snprintf(newdir, sizeof newdir, "%s/new", p->dir);
 	ordered = !dir_sync_needed(newdir, p->spool_dir);
-	if (ordered && tmpfile_works != 0) {
-		fd = write_unnamed(p, tmp, &fallback, err, errlen, errno_out);
-		if (fd >= 0 && link_unnamed(fd, newp, &fallback, err, errlen,
+	if (ordered && !no_tmpfile) {
+		fd = write_tmp(p, tmp, true, true, &fallback, err, errlen,
+			errno_out);
+		if (fd >= 0 && link_unnamed(fd, newp, err, errlen,
 		    errno_out) < 0) {
 			close(fd);
 			fd = -1;
@@ -419,7 +395,8 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 	}
 	if (fd < 0) {
 		snprintf(tmp, sizeof tmp, "%s/tmp/%s", p->dir, name);
-		fd = write_tmp(p, tmp, ordered, err, errlen, errno_out);
+		fd = write_tmp(p, tmp, false, ordered, &fallback, err, errlen,
+			errno_out);
 		if (fd < 0)
 			return TERN_DEFER;
 		if (move_to_new(tmp, newp, err, errlen, errno_out) < 0) {
