@@ -125,8 +125,10 @@ conn_session(int fd)
 	 * the reply went out (docs/process.md).
 	 */
 	(void)shutdown(fd, SHUT_WR);
-	if ((id = receive_take_held()) == NULL)
+	if ((id = receive_take_held()) == NULL) {
+		spool_unpark_all(); /* none should be left: where queue runs look */
 		_exit(rc);
+	}
 	close(fd); /* the client has had its 221, or is gone */
 	deliver_connection_over();
 	/* Nothing of the session may show in the delivery ($tls_in_*, $auth*,

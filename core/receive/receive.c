@@ -473,7 +473,11 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 		return RCV_TEMP;
 	}
 	rcv_log_arrival(m); /* its message log line goes through st->fd */
-	spool_data_close(m, st->fd);
+	/* One this process may deliver itself stays where it was written. */
+	if (receive_may_hold())
+		spool_data_park(m, st->fd);
+	else
+		spool_data_close(m, st->fd);
 	return RCV_OK;
 }
 

@@ -102,8 +102,12 @@ extern const char *receive_queue_reason;
  * the SMTP session hands a held message to the daemon (receive_release)
  * as soon as the client goes on with anything but QUIT, or is quiet for
  * a moment; what is left at the end, receive_take_held() returns.
+ * receive_may_hold: is holding on?  Then a message is committed where it
+ * was written, in pool/ (spool_data_park), and named in input/ only when
+ * it is not held after all, or released.
  */
 void receive_hold_enable(void);
+bool receive_may_hold(void);
 bool receive_holding(void);
 void receive_release(void);
 const char *receive_take_held(void);

@@ -11,6 +11,7 @@
 #include "daemon/load.h"
 #include "deliver/deliver.h"
 #include "log/log.h"
+#include "spool/spool.h"
 
 char receive_delivery_mode = 'b';
 const char *receive_queue_reason;
@@ -60,10 +61,13 @@ receive_start_delivery(const char *id)
 {
 	const char *why;
 
-	if (conf.queue_only || receive_delivery_mode == 'q')
+	if (conf.queue_only || receive_delivery_mode == 'q') {
+		spool_unpark(id); /* for the queue run */
 		return;
+	}
 	if ((why = queue_reason()) != NULL) {
 		log_write(TERN_LOG_MAIN, id, "no immediate delivery: %s", why);
+		spool_unpark(id);
 		return;
 	}
 	receive_deliver_now(id);
@@ -88,6 +92,12 @@ receive_hold_enable(void)
 }
 
 bool
+receive_may_hold(void)
+{
+	return hold_enabled;
+}
+
+bool
 receive_holding(void)
 {
 	return held[0] != '\0';
@@ -98,6 +108,7 @@ receive_release(void)
 {
 	if (held[0] == '\0')
 		return;
+	spool_unpark(held); /* the delivery process finds it by its id */
 	deliver_start(held);
 	held[0] = '\0';
 }
@@ -122,6 +133,7 @@ receive_deliver_now(const char *id)
 		memcpy(held, id, strlen(id) + 1);
 		return;
 	}
+	spool_unpark(id);
 	if (!deliver_has_handoff() && receive_delivery_mode == 'i')
 		deliver_and_wait(id);
 	else

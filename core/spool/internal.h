@@ -102,6 +102,19 @@ int spool_check_digest(int fd, off_t from, const char *p, off_t end,
  * the next record goes at end.
  */
 void spool_open_add(const char *id, int fd, bool committed, off_t end);
+/*
+ * The file open as fd is pool/slot, not yet input/ID-M ("" once it is).
+ * spool_open_slot: that name, or NULL; spool_open_id: the message id;
+ * spool_slot_open: does this process have pool/slot open as a message;
+ * spool_parked_fd: the fd of committed message id kept in pool/, or -1;
+ * spool_file_path: where the file open as fd (-1: none) of id is now.
+ */
+void spool_open_set_slot(int fd, const char *slot);
+const char *spool_open_slot(int fd);
+const char *spool_open_id(int fd);
+bool spool_slot_open(const char *slot);
+int spool_parked_fd(const char *id);
+const char *spool_file_path(const char *id, int fd);
 /* fd is closed (or replaced by new_fd, whose records end at new_end). */
 void spool_open_drop(int fd, int new_fd, off_t new_end);
 /*
@@ -146,11 +159,18 @@ const char *spool_boot_id(void);
  * message written into it is made durable by an fdatasync that commits
  * no metadata.
  *
- * spool_reuse_take: an emptied file from pool/, renamed to input/ID-M
- * for a fresh m->id and locked, its offset at 0; -1 when there is none
- * (or spool_reuse_max is 0).
+ * spool_reuse_take: an emptied file from pool/, locked, its first line
+ * "m->id not committed" (a fresh m->id when it has none), its name
+ * (pool/N) into slot; -1 when there is none (or spool_reuse_max is 0).
+ * It stays pool/N (parked, spool_data_park) until spool_reuse_name.
  */
-int spool_reuse_take(struct message *m);
+int spool_reuse_take(struct message *m, char slot[16]);
+/*
+ * The file open as fd is still pool/N (spool_open_slot): rename it to
+ * input/ID-M, never over another file.  0 (or nothing to do), -1 when
+ * it stays in pool/ (logged to the paniclog).
+ */
+int spool_reuse_name(int fd);
 /* Is reuse on (spool_reuse_max, spool_sync, a disk, a boot id)?  Cached. */
 bool spool_reuse_on(void);
 /*

@@ -518,8 +518,13 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 		return -1;
 	}
 	memcpy(m->id, id, MESSAGE_ID_LEN + 1);
-	path = spool_path(id, 'M');
-	fd = open_locked(path, lock, err_out);
+	/* Received by this process and kept in pool/, locked (parked). */
+	if (lock && (fd = spool_parked_fd(id)) >= 0) {
+		path = spool_file_path(id, fd);
+	} else {
+		path = spool_path(id, 'M');
+		fd = open_locked(path, lock, err_out);
+	}
 	if (fd == -2)
 		return 1;
 	if (fd < 0)
@@ -635,6 +640,11 @@ out_close:
 		*err_out = arena_printf(arena_msg, "spool: no message %s", id);
 		saved = ENOENT;
 	}
+	if (lock && spool_open_slot(fd) != NULL) {
+		/* Parked: where a queue run finds it, before the lock goes. */
+		(void)spool_reuse_name(fd);
+		spool_open_drop(fd, -1, 0);
+	}
 	close(fd);
 	m->data_fd = -1;
 	errno = saved;
@@ -656,6 +666,9 @@ void
 spool_close(struct message *m)
 {
 	if (m->data_fd >= 0) {
+		/* Still in pool/: to input/ID-M before the lock goes. */
+		if (spool_open_slot(m->data_fd) != NULL)
+			(void)spool_reuse_name(m->data_fd);
 		spool_open_drop(m->data_fd, -1, 0);
 		close(m->data_fd);
 	}

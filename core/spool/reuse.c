@@ -11,7 +11,13 @@
  * "Reusing message files", has the protocol and what a crash leaves.
  *
  * The files are pool/0 ... pool/N-1 (N = spool_reuse_max): a slot name
- * caps the pool without counting it.  pool/.checked-BOOTID says that the
+ * caps the pool without counting it.  A reception writes its message
+ * into the file where it is, pool/N, and renames it to input/ID-M only
+ * when another process must find it by its id; a message it delivers
+ * itself is emptied there, never renamed ("parked": docs/spool.md).  So
+ * in pool/, locked: a file being filled, delivered or emptied; unlocked:
+ * a NUL first line is an empty file, anything else what a dead process
+ * left, which queue runs sweep (spool_reuse_recover).  pool/.checked-BOOTID says that the
  * pool was checked since this boot: a power cut can leave anything in a
  * pool file (an emptying not yet on disk, a message whose renames were
  * lost), and a file is trusted to be empty only after a full check.
@@ -307,7 +313,9 @@ check_pool(DIR *d, bool retry)
 			unlinkat(dirfd(d), e->d_name, 0);
 			continue;
 		}
-		if (e->d_name[0] == '.')
+		/* Our own message (parked): a second fd's close would drop
+		 * its lock. */
+		if (e->d_name[0] == '.' || spool_slot_open(e->d_name))
 			continue;
 		fd = e->d_type == DT_REG || e->d_type == DT_UNKNOWN ?
 			open_pool_file(dirfd(d), e->d_name, true, &st) : -3;
@@ -342,6 +350,36 @@ check_pool(DIR *d, bool retry)
 	return 0;
 }
 
+/*
+ * What a process that died left in pool/ since the check after the boot:
+ * a message it received and kept there (committed: moved to input/), or
+ * a file it was filling or emptying (first line "not committed":
+ * emptied).  A file another process has locked is its own business, and
+ * one whose first line is NULs is empty.
+ */
+static void
+sweep_pool(DIR *d)
+{
+	char first[SPOOL_FIRST_LINE_LEN];
+	struct dirent *e;
+	struct stat st;
+	int fd;
+
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || spool_slot_open(e->d_name) ||
+		    (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
+			continue;
+		if ((fd = open_pool_file(dirfd(d), e->d_name, false, &st)) < 0)
+			continue;
+		if (io_pread_full(fd, first, sizeof(first), 0) ==
+		    (ssize_t)sizeof(first) && !spool_all_nul(first,
+		    sizeof(first)))
+			(void)check_one(dirfd(d), e->d_name, fd, &st);
+		close(fd);
+	}
+}
+
 void
 spool_reuse_recover(void)
 {
@@ -350,7 +388,8 @@ spool_reuse_recover(void)
 	/* Whatever the configuration: a crash may have left mail there. */
 	if ((d = opendir(pool_dir())) == NULL)
 		return;
-	(void)check_pool(d, true);
+	if (check_pool(d, true) == 0)
+		sweep_pool(d);
 	closedir(d);
 }
 
@@ -378,44 +417,88 @@ own_slot(unsigned i, char slot[16])
 	snprintf(slot, 16, "%u", n % (unsigned)conf.spool_reuse_max);
 }
 
-/* Take pool/name (dfd: pool/) for m: its fd, locked, or -1. */
+static void
+remember_taken(const char *id, const char *slot)
+{
+	struct taken *t = &taken[taken_next++ % TAKEN_KEPT];
+	size_t len = strlen(slot);
+
+	memcpy(t->id, id, sizeof(t->id));
+	if (len < sizeof(t->slot))
+		memcpy(t->slot, slot, len + 1);
+	else
+		t->slot[0] = '\0';
+}
+
+/*
+ * Take pool/name (dfd: pool/) for m: its fd, locked, or -1.  It keeps
+ * its name until something must find the message by its id
+ * (spool_reuse_name); its first line says "not committed" meanwhile, so
+ * that a reception that dies leaves a file no other takes before a queue
+ * run has emptied it (spool_reuse_recover).
+ */
 static int
 take_slot(int dfd, const char *name, struct message *m)
 {
-	char first[SPOOL_FIRST_LINE_LEN];
+	char first[SPOOL_FIRST_LINE_LEN + 1];
 	struct stat st;
-	int fd = open_pool_file(dfd, name, false, &st);
+	int fd;
 
+	/* Ours already: a second fd's close would drop the first's lock. */
+	if (spool_slot_open(name))
+		return -1;
+	fd = open_pool_file(dfd, name, false, &st);
 	if (fd < 0)
 		return -1;
-	/* Checked whole since the boot; emptied first line first. */
+	/* Checked whole since the boot; a NUL first line: empty. */
 	if (st.st_size != SPOOL_REUSE_SIZE ||
-	    io_pread_full(fd, first, sizeof(first), 0) !=
-	    (ssize_t)sizeof(first) || !spool_all_nul(first, sizeof(first))) {
+	    io_pread_full(fd, first, SPOOL_FIRST_LINE_LEN, 0) !=
+	    (ssize_t)SPOOL_FIRST_LINE_LEN ||
+	    !spool_all_nul(first, SPOOL_FIRST_LINE_LEN)) {
 		close(fd);
 		return -1;
 	}
-	for (int tries = 0;; tries++) {
-		if (tries > 0 || !spool_id_valid(m->id))
-			spool_new_id(m->id);
-		if (renameat2(dfd, name, AT_FDCWD, spool_path(m->id, 'M'),
-		    RENAME_NOREPLACE) == 0)
-			break;
-		/* EINVAL: a file system without RENAME_NOREPLACE */
-		if (errno != EEXIST || tries == NEW_ID_TRIES) {
-			close(fd);
-			return -1;
-		}
+	if (!spool_id_valid(m->id))
+		spool_new_id(m->id);
+	spool_first_line(first, m->id, 0);
+	if (io_pwrite_all(fd, first, SPOOL_FIRST_LINE_LEN, 0) != 0) {
+		close(fd);
+		return -1;
 	}
-	struct taken *t = &taken[taken_next++ % TAKEN_KEPT];
-	size_t len = strlen(name); /* a slot name: at most 9 digits */
-
-	memcpy(t->id, m->id, sizeof(t->id));
-	if (len < sizeof(t->slot))
-		memcpy(t->slot, name, len + 1);
-	else
-		t->slot[0] = '\0';
 	return fd;
+}
+
+int
+spool_reuse_name(int fd)
+{
+	const char *slot = spool_open_slot(fd), *oid = spool_open_id(fd);
+	char id[MESSAGE_ID_LEN + 1], name[16];
+	const char *from, *to;
+	struct stat a, b;
+
+	if (slot == NULL || oid == NULL)
+		return 0;
+	snprintf(id, sizeof(id), "%s", oid);
+	snprintf(name, sizeof(name), "%s", slot);
+	from = arena_printf(arena_scratch, "%s/%s", pool_dir(), name);
+	to = spool_path(id, 'M');
+	if (fstat(fd, &a) != 0 || stat(from, &b) != 0 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "spool: %s is no "
+			"longer the file of this message", from);
+		spool_open_set_slot(fd, "");
+		return -1;
+	}
+	/* The id was never checked against input/: this is where. */
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "spool: rename "
+			"%s -> %s: %m (the message stays in %s)", from, to,
+			pool_dir());
+		return -1;
+	}
+	remember_taken(id, name);
+	spool_open_set_slot(fd, "");
+	return 0;
 }
 
 /*
@@ -425,13 +508,14 @@ take_slot(int dfd, const char *name, struct message *m)
  * at 50 clients).  Then whatever the directory has.
  */
 int
-spool_reuse_take(struct message *m)
+spool_reuse_take(struct message *m, char slot_out[16])
 {
 	struct dirent *e;
 	DIR *d = NULL;
 	int dfd, fd = -1;
 	char slot[16];
 
+	slot_out[0] = '\0';
 	if (!spool_reuse_on() || (dfd = open(pool_dir(), O_RDONLY |
 	    O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
@@ -448,15 +532,17 @@ spool_reuse_take(struct message *m)
 	for (unsigned i = 0; fd < 0 && i < OWN_SLOTS &&
 	    i < (unsigned)conf.spool_reuse_max; i++) {
 		own_slot(i, slot);
-		fd = take_slot(dfd, slot, m);
+		if ((fd = take_slot(dfd, slot, m)) >= 0)
+			memcpy(slot_out, slot, sizeof(slot));
 	}
 	if (fd < 0 && d == NULL && (d = fdopendir(dfd)) == NULL) {
 		close(dfd);
 		return -1;
 	}
 	while (fd < 0 && (e = readdir(d)) != NULL)
-		if (slot_name(e->d_name))
-			fd = take_slot(dfd, e->d_name, m);
+		if (slot_name(e->d_name) &&
+		    (fd = take_slot(dfd, e->d_name, m)) >= 0)
+			snprintf(slot_out, 16, "%s", e->d_name);
 	if (d != NULL)
 		closedir(d);
 	else
@@ -464,17 +550,54 @@ spool_reuse_take(struct message *m)
 	return fd;
 }
 
+/*
+ * A parked file (never named: it is still pool/slot, locked) is emptied
+ * where it is: its first line says "not committed" first, then the rest
+ * is zeroed, then the first line, so that a process killed part way
+ * leaves a file no reception takes (take_slot) and a queue run empties.
+ * A file that cannot be kept is removed.  0: the message is gone.
+ */
+static int
+put_parked(int fd, const char *id, const char *slot, const struct stat *st)
+{
+	char first[SPOOL_FIRST_LINE_LEN + 1];
+	const char *path = arena_printf(arena_scratch, "%s/%s", pool_dir(),
+		slot);
+	off_t end = spool_open_end(fd);
+
+	if (end < 0 || end > st->st_size)
+		end = spool_content_end(fd);
+	spool_first_line(first, id, 0);
+	if (st->st_size != SPOOL_REUSE_SIZE || end < 0 ||
+	    io_pwrite_all(fd, first, SPOOL_FIRST_LINE_LEN, 0) != 0 ||
+	    (end > SPOOL_FIRST_LINE_LEN && spool_write_zeros(fd,
+	    SPOOL_FIRST_LINE_LEN, end - SPOOL_FIRST_LINE_LEN) != 0) ||
+	    spool_write_zeros(fd, 0, SPOOL_FIRST_LINE_LEN) != 0) {
+		if (unlink(path) != 0) {
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id,
+				"spool: unlink %s: %m", path);
+			return -1;
+		}
+	}
+	spool_open_set_slot(fd, "");
+	return 0;
+}
+
 int
 spool_reuse_put(struct message *m)
 {
-	const char *path = spool_path(m->id, 'M');
+	const char *path = spool_path(m->id, 'M'), *parked;
 	struct stat st;
 	off_t end;
 	int fd = m->data_fd, dfd;
 	const char *from;
 
-	if (!spool_reuse_on() || fd < 0 || !spool_open_reusable(fd) ||
-	    fstat(fd, &st) != 0 ||
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return -1;
+	if ((parked = spool_open_slot(fd)) != NULL)
+		return put_parked(fd, m->id, arena_strdup(arena_scratch,
+			parked), &st);
+	if (!spool_reuse_on() || !spool_open_reusable(fd) ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    st.st_size > SPOOL_REUSE_SIZE || st.st_uid != rt.tern_uid)
 		return -1;

@@ -308,6 +308,7 @@ static struct open_msg {
 	off_t  end;     /* where the next record goes; -1: not known */
 	size_t npending;
 	char   pending[PENDING_MAX];
+	char   slot[16]; /* "": input/ID-M; else the file is pool/slot */
 } open_msgs[OPEN_MAX] = {
 	{ .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 },
 };
@@ -331,14 +332,23 @@ spool_open_add(const char *id, int fd, bool committed, off_t end)
 	if (fstat(fd, &st) != 0)
 		return;
 	for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
-		if (open_msgs[i].fd == fd || open_msgs[i].fd < 0)
+		if (open_msgs[i].fd == fd)
 			o = &open_msgs[i];
-	/* A caller that closed its fd without telling: reuse its slot. */
-	for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
-		if (!open_valid(&open_msgs[i]))
-			o = &open_msgs[i];
-	if (o == NULL)
-		o = &open_msgs[0];
+	/* The same file again (a read of a message received here) stays
+	 * where it is, pool/ or input/. */
+	if (o == NULL || o->dev != st.st_dev || o->ino != st.st_ino ||
+	    strcmp(o->id, id) != 0) {
+		for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
+			if (open_msgs[i].fd < 0)
+				o = &open_msgs[i];
+		/* A caller that closed its fd without telling: its slot. */
+		for (size_t i = 0; i < OPEN_MAX && o == NULL; i++)
+			if (!open_valid(&open_msgs[i]))
+				o = &open_msgs[i];
+		if (o == NULL)
+			o = &open_msgs[0];
+		o->slot[0] = '\0';
+	}
 	memcpy(o->id, id, MESSAGE_ID_LEN + 1);
 	o->fd = fd;
 	o->dev = st.st_dev;
@@ -412,12 +422,93 @@ spool_open_drop(int fd, int new_fd, off_t new_end)
 	if (o == NULL)
 		return;
 	o->fd = -1;
+	o->slot[0] = '\0';
 	if (new_fd >= 0 && fstat(new_fd, &st) == 0) {
 		o->fd = new_fd;
 		o->dev = st.st_dev;
 		o->ino = st.st_ino;
 		o->end = new_end;
 	}
+}
+
+void
+spool_open_set_slot(int fd, const char *slot)
+{
+	struct open_msg *o = open_find_fd(fd);
+
+	if (o != NULL)
+		snprintf(o->slot, sizeof(o->slot), "%s", slot);
+}
+
+const char *
+spool_open_slot(int fd)
+{
+	struct open_msg *o = open_find_fd(fd);
+
+	return o != NULL && o->slot[0] != '\0' ? o->slot : NULL;
+}
+
+const char *
+spool_open_id(int fd)
+{
+	struct open_msg *o = open_find_fd(fd);
+
+	return o != NULL ? o->id : NULL;
+}
+
+bool
+spool_slot_open(const char *slot)
+{
+	for (size_t i = 0; i < OPEN_MAX; i++)
+		if (open_msgs[i].fd >= 0 && strcmp(open_msgs[i].slot, slot) == 0)
+			return true;
+	return false;
+}
+
+int
+spool_parked_fd(const char *id)
+{
+	for (size_t i = 0; i < OPEN_MAX; i++)
+		if (open_msgs[i].fd >= 0 && open_msgs[i].slot[0] != '\0' &&
+		    open_msgs[i].committed && strcmp(open_msgs[i].id, id) == 0)
+			return open_msgs[i].fd;
+	return -1;
+}
+
+const char *
+spool_file_path(const char *id, int fd)
+{
+	const char *slot = fd >= 0 ? spool_open_slot(fd) : NULL;
+
+	return slot != NULL ? arena_printf(arena_scratch, "%s/pool/%s",
+		spool_base(), slot) : spool_path(id, 'M');
+}
+
+int
+spool_name(struct message *m)
+{
+	return m->data_fd >= 0 ? spool_reuse_name(m->data_fd) : 0;
+}
+
+void
+spool_unpark(const char *id)
+{
+	int fd = spool_parked_fd(id);
+
+	if (fd < 0)
+		return;
+	(void)spool_reuse_name(fd);
+	spool_open_drop(fd, -1, 0);
+	close(fd);
+}
+
+void
+spool_unpark_all(void)
+{
+	for (size_t i = 0; i < OPEN_MAX; i++)
+		if (open_msgs[i].fd >= 0 && open_msgs[i].slot[0] != '\0' &&
+		    open_msgs[i].committed)
+			spool_unpark(open_msgs[i].id);
 }
 
 bool
@@ -597,54 +688,82 @@ create_data(struct message *m, char **err_out)
 	return -1;
 }
 
+/*
+ * Remove the file of message id open as fd, whichever name it has:
+ * while the lock is held, so that nobody takes it meanwhile.
+ */
+static void
+remove_file(const char *id, int fd)
+{
+	const char *path = spool_file_path(id, fd);
+
+	if (unlink(path) != 0 && errno != ENOENT)
+		log_write(TERN_LOG_MAIN, id, "spool: unlink %s: %m", path);
+}
+
 int
 spool_data_create(struct message *m, char **err_out)
 {
-	int fd = spool_reuse_take(m);
+	char slot[16];
+	int fd = spool_reuse_take(m, slot);
 
+	if (fd < 0)
+		slot[0] = '\0';
 	if (fd < 0)
 		fd = create_data(m, err_out);
 	if (fd < 0)
 		return -1;
+	spool_open_add(m->id, fd, false, 0);
+	if (slot[0] != '\0')
+		spool_open_set_slot(fd, slot);
 	/*
-	 * Line 1 stays as it is until the commit: empty in a new file, NULs
-	 * in one from pool/; either is "not a message yet" to a reader.
+	 * Line 1 stays as it is until the commit: empty in a new file, "not
+	 * committed" in one from pool/; either is "not a message yet" to a
+	 * reader.
 	 */
 	if (lseek(fd, SPOOL_FIRST_LINE_LEN, SEEK_SET) != SPOOL_FIRST_LINE_LEN) {
 		*err_out = arena_printf(arena_msg, "spool: seek %s: %m",
-			spool_path(m->id, 'M'));
-		unlink(spool_path(m->id, 'M'));
-		close(fd);
+			spool_file_path(m->id, fd));
+		spool_data_abort(m, fd);
 		return -1;
 	}
 	m->body_offset = SPOOL_FIRST_LINE_LEN;
 	m->body_end = 0;
-	spool_open_add(m->id, fd, false, 0);
 	return fd;
 }
 
 void
 spool_data_abort(struct message *m, int fd)
 {
-	const char *path = spool_path(m->id, 'M');
-
-	/* Unlinked while the lock is held: nobody can take it meanwhile. */
-	if (unlink(path) != 0 && errno != ENOENT)
-		log_write(TERN_LOG_MAIN, m->id, "spool: unlink %s: %m", path);
-	if (fd >= 0) {
-		spool_open_drop(fd, -1, 0);
-		close(fd);
+	if (fd < 0) {
+		remove_file(m->id, -1);
+		return;
 	}
+	remove_file(m->id, fd);
+	spool_open_drop(fd, -1, 0);
+	close(fd);
 }
 
 void
 spool_data_close(struct message *m, int data_fd)
 {
-	(void)m;
 	if (data_fd < 0)
 		return;
+	/* Taken from pool/: its name now, for whoever delivers it. */
+	if (spool_open_slot(data_fd) != NULL)
+		(void)spool_reuse_name(data_fd);
+	(void)m;
 	spool_open_drop(data_fd, -1, 0);
 	close(data_fd);
+}
+
+void
+spool_data_park(struct message *m, int data_fd)
+{
+	if (data_fd >= 0 && spool_open_slot(data_fd) != NULL &&
+	    spool_parked_fd(m->id) == data_fd)
+		return; /* stays open, locked, in pool/ */
+	spool_data_close(m, data_fd);
 }
 
 /* Header bytes (deleted headers excluded) plus body bytes. */
@@ -675,7 +794,7 @@ int
 spool_commit(struct message *m, int data_fd, const char *tail, size_t ntail,
 	char **err_out)
 {
-	const char *path = spool_path(m->id, 'M');
+	const char *path = spool_file_path(m->id, data_fd);
 	struct open_msg *o = open_find_fd(data_fd);
 	char line[SPOOL_FIRST_LINE_LEN + 1];
 	off_t pos;
@@ -729,7 +848,9 @@ spool_commit(struct message *m, int data_fd, const char *tail, size_t ntail,
 			path);
 		goto out_remove;
 	}
-	if (spool_fsync_input(data_fd, err_out) != 0)
+	/* In pool/, it has no name in input/ to sync yet (docs/spool.md). */
+	if ((o == NULL || o->slot[0] == '\0') &&
+	    spool_fsync_input(data_fd, err_out) != 0)
 		goto out_remove;
 	mark_spooled(m);
 	if (o != NULL) {
@@ -745,7 +866,7 @@ out_remove:
 	{
 		int saved = errno;
 
-		unlink(path);
+		remove_file(m->id, data_fd);
 		spool_open_drop(data_fd, -1, 0);
 		errno = saved;
 	}
@@ -945,6 +1066,14 @@ spool_rewrite_header(struct message *m, char **err_out)
 	if (m->data_fd < 0 || m->body_end < m->body_offset) {
 		*err_out = arena_printf(arena_msg, "spool: %s: not open", path);
 		errno = EBADF;
+		return -1;
+	}
+	/* A parked file goes to its name first: the new one replaces it. */
+	if (spool_open_slot(m->data_fd) != NULL &&
+	    spool_reuse_name(m->data_fd) != 0) {
+		*err_out = arena_printf(arena_msg, "spool: %s: cannot be "
+			"moved to input/ (see the paniclog)",
+			spool_file_path(m->id, m->data_fd));
 		return -1;
 	}
 	/* A new file, written whole in this boot. */

@@ -107,10 +107,11 @@ void spool_new_id(char id[MESSAGE_ID_LEN + 1]);
 bool spool_id_valid(const char *id);
 
 /*
- * Reception: input/ID-M for message m->id -- an emptied file from pool/
- * renamed there, or else created (O_EXCL, under its final name) -- locked,
- * its first line left as it is (empty or NULs: not a message yet) and the
- * fd's offset just after it.  When m->id is empty, or the file already
+ * Reception: a file for message m->id -- an emptied file from pool/,
+ * which keeps its name pool/N until spool_data_close (or longer:
+ * spool_data_park), or else input/ID-M, created (O_EXCL) -- locked, its
+ * first line "not a message yet" (empty, or the id with offset 0) and
+ * the fd's offset just after it.  When m->id is empty, or the file already
  * exists, a new id is put into m->id first.  Returns an fd to which the
  * body (LF line ends) is written with write() (its offset is where those
  * writes got to), or -1 with *err_out.
@@ -118,8 +119,7 @@ bool spool_id_valid(const char *id);
 int spool_data_create(struct message *m, char **err_out);
 
 /*
- * Reception failed before spool_commit: remove input/ID-M of m->id and
- * close fd.
+ * Reception failed before spool_commit: remove m->id's file and close fd.
  */
 void spool_data_abort(struct message *m, int fd);
 
@@ -138,8 +138,31 @@ void spool_data_abort(struct message *m, int fd);
 int spool_commit(struct message *m, int data_fd, const char *tail,
 	size_t ntail, char **err_out) TERN_MUST_CHECK;
 
-/* After spool_commit: close the data fd (releasing the lock). */
+/*
+ * After spool_commit: close the data fd (releasing the lock), a file
+ * from pool/ renamed to input/ID-M first.
+ */
 void spool_data_close(struct message *m, int data_fd);
+
+/*
+ * After spool_commit, for a reception that may deliver the message
+ * itself: a file from pool/ stays there, open and locked ("parked"),
+ * with no name in input/: spool_read in this process finds it, and its
+ * delivery empties it where it is -- no rename at all.  Whatever else
+ * must find it by its id first calls spool_unpark (named and closed);
+ * spool_close and spool_rewrite_header name it too.  Any other file is
+ * closed as by spool_data_close.  docs/spool.md, "Parked messages".
+ */
+void spool_data_park(struct message *m, int data_fd);
+/*
+ * m's file (m->data_fd), if parked: renamed to input/ID-M, kept open and
+ * locked.  0, or -1 (logged) when it stays in pool/.
+ */
+int spool_name(struct message *m);
+/* Parked message id (if it is): to input/ID-M, closed. */
+void spool_unpark(const char *id);
+/* Every message this process has parked, as spool_unpark. */
+void spool_unpark_all(void);
 
 /*
  * Open ID-M into m->data_fd, read its header section into m (arena_msg)

@@ -131,6 +131,9 @@ hdr(const char *text, char type, struct header *next)
 
 static const char body[] = "Hello,\n.dot line\nFrom me\n\xe9t\xe9 8-bit\n";
 
+/* make_message parks the file (spool_data_park) instead of closing it. */
+static bool park_it;
+
 /* A message as reception would fill it, spooled. */
 static void
 make_message(struct message *m)
@@ -175,7 +178,10 @@ make_message(struct message *m)
 	spool_msglog(m->id, "received");
 	if (spool_commit(m, fd, body + 7, sizeof(body) - 1 - 7, &err) != 0)
 		fail_msg("spool_commit: %s", err);
-	spool_data_close(m, fd);
+	if (park_it)
+		spool_data_park(m, fd);
+	else
+		spool_data_close(m, fd);
 }
 
 /* The whole of file path (arena_scratch). */
@@ -817,6 +823,89 @@ finish(const char *id)
 }
 
 /*
+ * A reception that delivers its message itself keeps it in its pool/
+ * file, locked (parked): read by id in that process, delivered and
+ * emptied there, never renamed.  Whatever leaves it undelivered names
+ * it: a deferral (spool_close), spool_unpark.
+ */
+static void
+test_park(void **state)
+{
+	struct message m, r;
+	char *err = NULL, *text;
+	const char *pf;
+	size_t len;
+	ino_t ino;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	conf.spool_reuse_max = 2;
+	rt.tern_uid = geteuid();
+	while ((pf = pool_file_or_null()) != NULL)
+		assert_int_equal(unlink(pf), 0);
+	make_message(&m);
+	finish(m.id);
+	pf = pool_file();
+	ino = inode(pf);
+
+	park_it = true;
+	make_message(&m);
+	park_it = false;
+	assert_false(file_exists(spool_path(m.id, 'M')));
+	assert_int_equal(inode(pf), ino);
+	/* Locked: a queue run's sweep leaves it alone. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int fd = open(pf, O_RDWR);
+
+		spool_reuse_recover();
+		_exit((fd < 0) | (fcntl(fd, F_SETLK, &fl) == 0) << 1 |
+		    file_exists(spool_path(m.id, 'M')) << 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	/* (Its open and close here drop this process's lock: test only.) */
+	text = slurp(pf, &len);
+	assert_memory_equal(text, m.id, MESSAGE_ID_LEN);
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	assert_int_equal(r.nrcpts, 3);
+	assert_int_equal(spool_journal_add(&r, "one@dst.example", &err), 0);
+	assert_int_equal(spool_remove(&r, &err), 0);
+	spool_close(&r);
+	assert_false(file_exists(spool_path(m.id, 'M')));
+	assert_int_equal(inode(pf), ino);
+	expect_empty(pf);
+
+	/* Deferred: named when it is closed, records and all. */
+	park_it = true;
+	make_message(&m);
+	park_it = false;
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	assert_int_equal(spool_journal_add(&r, "one@dst.example", &err), 0);
+	spool_close(&r);
+	assert_int_equal(inode(spool_path(m.id, 'M')), ino);
+	assert_int_equal(count_dir("pool"), 0);
+	assert_int_equal(spool_read(m.id, &r, false, &err), 0);
+	assert_true(spool_is_delivered(&r, "one@dst.example"));
+	spool_close(&r);
+	finish(m.id);
+	assert_int_equal(inode(pf), ino);
+
+	/* Released to another process: named by spool_unpark. */
+	park_it = true;
+	make_message(&m);
+	park_it = false;
+	spool_unpark(m.id);
+	assert_int_equal(inode(spool_path(m.id, 'M')), ino);
+	finish(m.id);
+	expect_empty(pf);
+	conf.spool_reuse_max = 0;
+}
+
+/*
  * pool/: a delivered message's file is emptied (all NULs, grown to its
  * full size) and the next reception writes into it; its records go
  * after its content, not at the end of the file; a crash's leftovers in
@@ -940,16 +1029,18 @@ test_reuse(void **state)
 	}
 
 	/*
-	 * A power cut lost the rename from pool/ to input/: the committed
-	 * message is found in pool/ by the check after the boot.  Before the
-	 * boot's check it is not looked at.
+	 * A committed message in pool/ that no process holds (a power cut
+	 * lost its rename to input/, or the reception that kept it there
+	 * died): any queue run moves it to input/, as the check after a
+	 * boot does.
 	 */
 	pf = pool_file_or_null();
 	assert_null(pf);
 	pf = arena_printf(arena_scratch, "%s/pool/0", spool_dir);
 	assert_int_equal(rename(path, pf), 0);
 	spool_reuse_recover();
-	assert_false(file_exists(path));
+	assert_true(file_exists(path));
+	assert_int_equal(rename(path, pf), 0);
 	new_boot();
 	spool_reuse_recover();
 	assert_true(file_exists(path));
@@ -957,18 +1048,37 @@ test_reuse(void **state)
 	finish(m.id);
 	assert_int_equal(count_dir("pool"), 1);
 
-	/* A reception in a pool file that the crash cut short: emptied. */
+	/*
+	 * A reception in a pool file that died part way (the file keeps its
+	 * pool/ name until the commit): its first line says "not committed",
+	 * so no reception takes it, and a queue run (or the check after a
+	 * boot) empties it.
+	 */
 	pf = pool_file();
-	memset(&m, 0, sizeof(m));
-	fd = spool_data_create(&m, &err);
-	assert_true(fd >= 0);
-	assert_int_equal(inode(spool_path(m.id, 'M')), ino);
-	assert_int_equal(write(fd, body, sizeof(body) - 1), sizeof(body) - 1);
-	assert_int_equal(rename(spool_path(m.id, 'M'), pf), 0);
-	spool_data_close(&m, fd);
-	new_boot();
-	spool_reuse_recover();
-	expect_empty(pf);
+	for (int boot = 0; boot < 2; boot++) {
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			memset(&m, 0, sizeof(m));
+			fd = spool_data_create(&m, &err);
+			_exit(fd < 0 || file_exists(spool_path(m.id, 'M')) ||
+			    inode(pf) != ino || write(fd, body, sizeof(body) -
+			    1) != (ssize_t)sizeof(body) - 1);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		memset(&m, 0, sizeof(m));
+		fd = spool_data_create(&m, &err);
+		assert_true(fd < 0 || inode(spool_path(m.id, 'M')) != ino);
+		if (fd >= 0)
+			spool_data_abort(&m, fd);
+		if (boot)
+			new_boot();
+		spool_reuse_recover();
+		expect_empty(pf);
+	}
 
 	/*
 	 * An emptying that reached the disk only in part: the first line is
@@ -1336,6 +1446,7 @@ main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_queue_list),
 		cmocka_unit_test(test_reuse),
+		cmocka_unit_test(test_park),
 		cmocka_unit_test(test_log_format),
 	};
 

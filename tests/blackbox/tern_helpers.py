@@ -771,7 +771,9 @@ class Tern:
 
     def queue_ids(self):
         """Ids of the messages in spool/input (any depth): the committed
-        ID-M files (docs/spool.md; a reception in progress is not one)."""
+        ID-M files (docs/spool.md; a reception in progress is not one);
+        and those parked in spool/pool, which their reception is
+        delivering (docs/spool.md, "Parked messages")."""
         ids = []
         inp = self.spool / "input"
         if inp.is_dir():
@@ -779,7 +781,25 @@ class Tern:
                 ids += [f[:-2] for f in files
                         if re.fullmatch(ID_RE + "-M", f) and
                         spool_committed(os.path.join(root, f))]
-        return sorted(ids)
+        return sorted(ids + self.parked_ids())
+
+    def parked_ids(self):
+        """Ids of the committed messages in spool/pool (parked)."""
+        ids = []
+        pool = self.spool / "pool"
+        if pool.is_dir():
+            for f in os.listdir(pool):
+                p = pool / f
+                if f.startswith(".") or not spool_committed(p):
+                    continue
+                try:
+                    with open(p, "rb") as fh:
+                        first = fh.read(23)
+                except FileNotFoundError:
+                    continue  # named (to input/) meanwhile
+                if re.fullmatch(ID_RE.encode(), first):
+                    ids.append(first.decode())
+        return ids
 
     def wait_queue_empty(self, timeout=30):
         try:

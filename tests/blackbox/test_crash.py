@@ -101,3 +101,39 @@ def test_kill_local_submission_before_end_keeps_nothing(tern):
     assert tern.queue_ids() == []
     assert tern.run(["-q"]).returncode == 0
     assert not tern.path("mail", "alice").exists()
+
+
+def test_kill_reception_delivering_its_parked_message(tern):
+    """A reception that delivers its own message keeps it in its pool/
+    file, with no name in input/ (docs/spool.md, "Parked messages").
+    Killed there, it leaves a committed message in pool/ that no process
+    holds: the next queue run moves it to input/ and delivers it, once."""
+    tern.script("slowpipe", SLOWPIPE)
+    tern.config(aliases=STANDARD_ALIASES +
+                'slow: "|@DIR@/bin/slowpipe @DIR@/out", alice\n')
+    tern.start_daemon()
+    # a first message fills the pool with a file for the second
+    assert tern.send("bob@test.example", make_message()) == {}
+    tern.wait_queue_empty()
+    body = b"parked and killed\n"
+    assert tern.send("slow@test.example", make_message(body=body)) == {}
+    started = tern.path("out", "started")
+    wait_for(started.exists, 30, "the pipe delivery to start")
+    pipe_pid, _ = map(int, started.read_text().split())
+    (msgid,) = tern.parked_ids()
+    assert not list((tern.spool / "input").iterdir())
+    kill9(tern.processes() + [pipe_pid])
+    wait_for(lambda: not tern.processes(), 10, "every process to die")
+    assert tern.queue_ids() == [msgid]
+
+    started.unlink()
+    tern.write("out/release", "")
+    r = tern.run(["-q"])
+    assert r.returncode == 0, r
+    tern.wait_queue_empty()
+    assert tern.parked_ids() == []
+    tern.wait_for_log(rf"{msgid} spool: recovered from \S+/pool/\d+")
+    delivered = tern.path("out", "delivered").read_bytes()
+    assert delivered.count(b"parked and killed") == 1, delivered
+    assert len(tern.mbox("alice")) == 1
+    tern.wait_completed(msgid)

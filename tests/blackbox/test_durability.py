@@ -53,10 +53,13 @@ def maildir_dir_sync_expected(path, spool):
     return True
 
 
-def strace_daemon(tern, out, args):
+def strace_daemon(tern, out, args, before=None):
     """Start the daemon and strace -f on it (args: what to trace) into
-    out; returns the strace process once it is attached."""
+    out; returns the strace process once it is attached.  before: called
+    with the daemon running, before strace attaches."""
     daemon = tern.start_daemon()
+    if before is not None:
+        before()
     st = subprocess.Popen(["strace", "-f", "-qq", "-o", str(out), *args,
                            "-p", str(daemon.pid)],
                           stderr=subprocess.DEVNULL)
@@ -70,23 +73,32 @@ def strace_daemon(tern, out, args):
     return st
 
 
-def traced_delivery(tern, rcpt, config=None):
+def traced_delivery(tern, rcpt, config=None, warm=False, more=""):
     """Send one message while strace follows the daemon; return the
-    syscall lines (pid, call, text) in order, and the message's id."""
+    syscall lines (pid, call, text) in order, and the message's id.
+    warm: one message delivered before strace attaches, whose file the
+    traced one takes from pool/.  more: calls to trace as well."""
     tern.config(config)
     out = tern.path("out", "strace.txt")
-    st = strace_daemon(tern, out, ["-y", "-s", "200", "-e",
-                                   "trace=fsync,fdatasync,sync_file_range,"
-                                   "rename,renameat2,linkat,unlink,"
-                                   "unlinkat,write,sendto"])
-    try:
+
+    def first():
         assert tern.send(rcpt, make_message(to=rcpt)) == {}
         tern.wait_queue_empty()
         tern.wait_for_log(r"Completed")
+    st = strace_daemon(tern, out, ["-y", "-s", "200", "-e",
+                                   "trace=fsync,fdatasync,sync_file_range,"
+                                   "rename,renameat2,linkat,unlink,"
+                                   "unlinkat,write,sendto" + more],
+                       before=first if warm else None)
+    try:
+        assert tern.send(rcpt, make_message(to=rcpt)) == {}
+        tern.wait_queue_empty()
+        wait_for(lambda: tern.mainlog().count(" Completed") == 1 + warm,
+                 30, "the delivery to complete")
     finally:
         st.terminate()
         st.wait()
-    ids = re.findall(r"^\S+ \S+ (\S+) <= ", tern.mainlog(), re.M)
+    ids = re.findall(r"^\S+ \S+ (\S+) <= ", tern.mainlog(), re.M)[warm:]
     assert len(ids) == 1, tern.mainlog()
     lines = []
     for line in out.read_text(errors="replace").splitlines():
@@ -166,6 +178,39 @@ def test_local_delivery_durable_order_and_fsync_count(tern):
     lines, msgid = traced_delivery(tern, rcpt)
     check_local_order(tern, lines, msgid, tern.path("maildir", tern.user),
                       tern.spool)
+
+
+def test_parked_message_keeps_its_pool_name(tern):
+    """A message whose file comes from pool/ and whose reception
+    delivers it stays pool/N from its first byte to its emptying
+    (docs/spool.md, "Parked messages"): no rename, link or unlink of a
+    spool file at all; pool/N fdatasynced before the 250; the mailbox
+    fsynced before pool/N is emptied (its first line "not committed",
+    then zeros) for the next reception."""
+    rcpt = f"{tern.user}@maildir.example"
+    mdir = tern.path("maildir", tern.user)
+    lines, msgid = traced_delivery(tern, rcpt, warm=True, more=",pwrite64")
+    pool = re.compile(r"/spool/pool/\d+>")
+    commit = index(lines, lambda p, c, a: c in SYNCS and pool.search(a),
+                   "fdatasync of the pool file")
+    ack = index(lines, lambda p, c, a: c in ("write", "sendto") and
+                "socket:" in a and re.search(r'"250 .*id=' + msgid, a),
+                "250 acknowledging the message")
+    mailbox = [i for i, (p, c, a) in enumerate(lines)
+               if c in SYNCS and str(mdir) in a]
+    marker = f'"{msgid}-M {"0" * 16}\\n"'
+    emptied = [i for i, (p, c, a) in enumerate(lines)
+               if c == "pwrite64" and pool.search(a) and marker in a]
+    assert commit < ack, "the 250 came before the spool was fsynced"
+    # the marker is written when the file is taken, and when it is emptied
+    assert len(emptied) == 2 and emptied[0] < commit, emptied
+    assert mailbox and ack < mailbox[0] and mailbox[-1] < emptied[1], lines
+    moves = [x for x in lines if x[1] in ("rename", "renameat2", "linkat",
+                                        "unlink", "unlinkat") and
+             "/spool/" in x[2]]
+    assert moves == [], moves
+    syncs = [x for x in lines if x[1] in SYNCS]
+    assert len(syncs) == 1 + len(mailbox) and len(mailbox) in (1, 2), syncs
 
 
 def test_local_delivery_order_with_the_spool_on_the_same_journal(
