@@ -539,10 +539,11 @@ spool_reuse_take(struct message *m, char slot_out[16])
 		close(dfd);
 		return -1;
 	}
+	/* A slot name has at most 9 digits (slot_name). */
 	while (fd < 0 && (e = readdir(d)) != NULL)
 		if (slot_name(e->d_name) &&
 		    (fd = take_slot(dfd, e->d_name, m)) >= 0)
-			snprintf(slot_out, 16, "%s", e->d_name);
+			memcpy(slot_out, e->d_name, strlen(e->d_name) + 1);
 	if (d != NULL)
 		closedir(d);
 	else
