@@ -61,14 +61,14 @@ format_size(char out[24], uint64_t size)
 }
 
 static void
-print_message(const struct message *m, time_t now)
+print_message(const struct message *m, time_t now, const char *note)
 {
 	char age[24], size[24];
 
 	format_age(age, now - m->received);
 	format_size(size, m->size);
-	printf("%s %s %s <%s>%s\n", age, size, m->id, m->sender,
-		m->frozen ? " *** frozen ***" : "");
+	printf("%s %s %s <%s>%s%s\n", age, size, m->id, m->sender,
+		m->frozen ? " *** frozen ***" : "", note);
 	for (size_t i = 0; i < m->nrcpts; i++)
 		printf("        %s %s\n", m->rcpts[i].done ? "D" : " ",
 			m->rcpts[i].address);
@@ -82,12 +82,17 @@ queue_list(bool count_only)
 	size_t n;
 	time_t now = time(NULL);
 
+	char **slots;
+	size_t np;
+
 	if (spool_list(&ids, &n, true, &err) != 0) {
 		fprintf(stderr, "%s: %s\n", prog(), err);
 		return 1;
 	}
+	/* Kept in pool/ by the reception delivering it (docs/spool.md). */
+	(void)spool_list_parked(&slots, &np);
 	if (count_only) {
-		size_t count = 0;
+		size_t count = np;
 
 		/* Receptions in progress are not (yet) messages. */
 		for (size_t i = 0; i < n; i++)
@@ -102,7 +107,7 @@ queue_list(bool count_only)
 		int rc = spool_read(ids[i], &m, false, &err);
 
 		if (rc == 0)
-			print_message(&m, now);
+			print_message(&m, now, "");
 		else if (rc < 0 && errno == ENOENT && m.other_id[0] != '\0')
 			printf("%s *** holds message %s: the next queue run "
 				"moves it to its own name, or reports it damaged "
@@ -110,6 +115,22 @@ queue_list(bool count_only)
 		else if (rc < 0 && errno != ENOENT) /* ENOENT: completed */
 			printf("%s *** spool read error: %s ***\n\n", ids[i],
 				err);
+		spool_close(&m);
+		arena_release(arena_msg, mk);
+	}
+	for (size_t i = 0; i < np; i++) {
+		struct arena_mark mk = arena_mark(arena_msg);
+		struct message m;
+		bool locked = false;
+		int rc = spool_read_parked(slots[i], &m, &locked, &err);
+
+		if (rc == 0)
+			print_message(&m, now, locked ? " *** being delivered "
+				"by its reception ***" : " *** left in pool/ by "
+				"its reception: the next queue run delivers it ***");
+		else if (rc < 0 && errno != ENOENT) /* ENOENT: completed */
+			printf("pool/%s *** spool read error: %s ***\n\n",
+				slots[i], err);
 		spool_close(&m);
 		arena_release(arena_msg, mk);
 	}

@@ -498,8 +498,45 @@ zero_stale_records(int fd, off_t end, off_t size, const char *id,
 	return 0;
 }
 
+static int read_file(const char *id, const char *at, struct message *m,
+	bool lock, char **err_out);
+
 int
 spool_read(const char *id, struct message *m, bool lock, char **err_out)
+{
+	return read_file(id, NULL, m, lock, err_out);
+}
+
+int
+spool_read_parked(const char *slot, struct message *m, bool *locked_out,
+	char **err_out)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	const char *path = arena_printf(arena_scratch, "%s/pool/%s",
+		spool_base(), slot);
+	char first[SPOOL_FIRST_LINE_LEN], id[MESSAGE_ID_LEN + 1];
+	uint64_t off = 0;
+	int fd = spool_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC |
+		O_NOFOLLOW, 0);
+	bool ok;
+
+	memset(m, 0, sizeof(*m));
+	m->data_fd = -1;
+	if (fd < 0)
+		return 1;
+	ok = io_pread_full(fd, first, sizeof(first), 0) == (ssize_t)sizeof(first)
+		&& spool_first_line_any(first, id, &off) && off != 0;
+	*locked_out = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	close(fd);
+	if (!ok)
+		return 1;
+	return read_file(id, path, m, false, err_out);
+}
+
+/* at: the file to read (without the lock), instead of id's in input/. */
+static int
+read_file(const char *id, const char *at, struct message *m, bool lock,
+	char **err_out)
 {
 	const char *path;
 	char first[SPOOL_FIRST_LINE_LEN], *text;
@@ -522,7 +559,7 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 	if (lock && (fd = spool_parked_fd(id)) >= 0) {
 		path = spool_file_path(id, fd);
 	} else {
-		path = spool_path(id, 'M');
+		path = at != NULL && !lock ? at : spool_path(id, 'M');
 		fd = open_locked(path, lock, err_out);
 	}
 	if (fd == -2)
@@ -880,6 +917,45 @@ list_add(char ***ids, size_t *n, size_t *cap, const char *name)
 	}
 	(*ids)[(*n)++] = arena_strndup(arena_scratch, name, MESSAGE_ID_LEN);
 	(*ids)[*n] = NULL;
+}
+
+int
+spool_list_parked(char ***slots_out, size_t *n_out)
+{
+	const char *dir = arena_printf(arena_scratch, "%s/pool", spool_base());
+	DIR *d = opendir(dir);
+	char **slots = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char first[SPOOL_FIRST_LINE_LEN], id[MESSAGE_ID_LEN + 1];
+			uint64_t off = 0;
+			int fd;
+			bool ok;
+
+			if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+			    strlen(e->d_name) > 9)
+				continue;
+			fd = spool_openat(dirfd(d), e->d_name, O_RDONLY |
+				O_CLOEXEC | O_NOFOLLOW, 0);
+			if (fd < 0)
+				continue;
+			ok = io_pread_full(fd, first, sizeof(first), 0) ==
+				(ssize_t)sizeof(first) &&
+				spool_first_line_any(first, id, &off) && off != 0;
+			close(fd);
+			if (ok)
+				list_add(&slots, &n, &cap, e->d_name);
+		}
+		closedir(d);
+	}
+	if (slots == NULL)
+		slots = arena_zalloc(arena_scratch, sizeof(*slots));
+	*slots_out = slots;
+	*n_out = n;
+	return 0;
 }
 
 int

@@ -269,6 +269,20 @@ int spool_check_file(int fd, const char *id, const char *path,
 int spool_list(char ***ids_out, size_t *n_out, bool sorted, char **err_out);
 
 /*
+ * The slots of pool/ (arena_scratch) that hold a committed message: a
+ * parked one (docs/spool.md), being delivered by its reception, or left
+ * there by one that died.  For -bp and -bpc: no lock is taken.
+ */
+int spool_list_parked(char ***slots_out, size_t *n_out);
+/*
+ * Read the message in pool/slot as spool_read does without the lock;
+ * *locked_out: a process holds it (its reception, delivering it).  1
+ * when it holds no committed message (any more).
+ */
+int spool_read_parked(const char *slot, struct message *m, bool *locked_out,
+	char **err_out);
+
+/*
  * Is ID-M of id a complete (committed) message: its own, or another one
  * left under this name (spool_read, other_id)?  Takes no lock.
  */
