@@ -250,13 +250,6 @@ deliver_message(const char *id, unsigned flags)
 		}
 		dlog_release(&d);
 	}
-	/*
-	 * A message its reception kept in pool/ (spool_data_park) gets its
-	 * name before a remote delivery, which can take minutes: mailq and
-	 * -M find it meanwhile.  A local one is over in milliseconds.
-	 */
-	if (transport_any_remote(&d))
-		(void)spool_name(m);
 	transport_run_all(&d);
 	retry_after_transports(&d);
 	deliver_finish(&d);

@@ -71,8 +71,6 @@ void dlog_drop(struct delivery *d);
  * director or router that does not say it)?
  */
 bool transport_needs_root(struct delivery *d);
-/* Does anything routed go to a remote transport? */
-bool transport_any_remote(const struct delivery *d);
 bool route_may_need_root(void);
 /* Set a's result and message. */
 void addr_result(struct address_item *a, int rc, const char *fmt, ...)

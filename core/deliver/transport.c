@@ -498,15 +498,6 @@ transport_needs_root(struct delivery *d)
 	return false;
 }
 
-bool
-transport_any_remote(const struct delivery *d)
-{
-	for (const struct address_item *a = d->routed; a != NULL; a = a->next)
-		if (is_remote(a))
-			return true;
-	return false;
-}
-
 static int
 run_local(struct delivery *d, struct address_item *first, char **text_out,
 	int *errno_out)

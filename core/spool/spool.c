@@ -484,12 +484,6 @@ spool_file_path(const char *id, int fd)
 		spool_base(), slot) : spool_path(id, 'M');
 }
 
-int
-spool_name(struct message *m)
-{
-	return m->data_fd >= 0 ? spool_reuse_name(m->data_fd) : 0;
-}
-
 void
 spool_unpark(const char *id)
 {

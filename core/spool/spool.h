@@ -154,11 +154,6 @@ void spool_data_close(struct message *m, int data_fd);
  * closed as by spool_data_close.  docs/spool.md, "Parked messages".
  */
 void spool_data_park(struct message *m, int data_fd);
-/*
- * m's file (m->data_fd), if parked: renamed to input/ID-M, kept open and
- * locked.  0, or -1 (logged) when it stays in pool/.
- */
-int spool_name(struct message *m);
 /* Parked message id (if it is): to input/ID-M, closed. */
 void spool_unpark(const char *id);
 /* Every message this process has parked, as spool_unpark. */
