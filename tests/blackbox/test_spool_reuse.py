@@ -117,15 +117,17 @@ def test_records_go_after_the_content(tern):
 
 def test_power_cut_lost_the_rename_from_pool(tern):
     """The rename pool/ -> input/ of a reception was not on disk yet: the
-    committed message sits in pool/ under the old name.  Not listed (it is
-    not in input/) until a queue run moves it back, and then delivered."""
+    committed message sits in pool/ under the old name.  Listed as left in
+    pool/ (as a parked message whose reception died) until a queue run
+    moves it back, and then delivered."""
     tern.config()
     submit(tern, "warm up")
     queue_run(tern)
     msgid = submit(tern, "lost rename")
     assert len(input_file(tern, msgid).read_bytes()) == 65536
     shutil.move(input_file(tern, msgid), tern.spool / "pool" / "7")
-    assert tern.run(["-bpc"]).ok().stdout.strip() == "0"
+    assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
+    assert f"{msgid} <" in tern.run(["-bp"]).ok().stdout
     new_boot(tern)
     queue_run(tern)
     assert f"{msgid} spool: recovered from" in tern.mainlog()
