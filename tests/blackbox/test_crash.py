@@ -24,6 +24,17 @@ def kill9(pids):
             pass
 
 
+def release_and_queue_run(tern, started):
+    """Let SLOWPIPE finish, run the queue and wait for it to empty; what
+    the pipe delivered."""
+    started.unlink()
+    tern.write("out/release", "")
+    r = tern.run(["-q"])
+    assert r.returncode == 0, r
+    tern.wait_queue_empty()
+    return tern.path("out", "delivered").read_bytes()
+
+
 def test_kill_reception_and_daemon_right_after_250(tern):
     tern.config()
     daemon = tern.start_daemon(["-odq"])      # receive only: no delivery
@@ -74,12 +85,7 @@ def test_kill_everything_during_delivery(tern):
 
     (msgid,) = tern.queue_ids()
     assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
-    started.unlink()
-    tern.write("out/release", "")
-    r = tern.run(["-q"])
-    assert r.returncode == 0, r
-    tern.wait_queue_empty()
-    delivered = tern.path("out", "delivered").read_bytes()
+    delivered = release_and_queue_run(tern, started)
     assert delivered.count(b"delivery interrupted") == 1, delivered
     # alice was delivered to either before the kill or after: once only
     assert len(tern.mbox("alice")) == 1
@@ -136,14 +142,9 @@ def test_kill_reception_delivering_its_parked_message(tern):
         "reception: the next queue run delivers it ***" in r.stdout, r.stdout
     assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
 
-    started.unlink()
-    tern.write("out/release", "")
-    r = tern.run(["-q"])
-    assert r.returncode == 0, r
-    tern.wait_queue_empty()
+    delivered = release_and_queue_run(tern, started)
     assert tern.parked_ids() == []
     tern.wait_for_log(rf"{msgid} spool: recovered from \S+/pool/\d+")
-    delivered = tern.path("out", "delivered").read_bytes()
     assert delivered.count(b"parked and killed") == 1, delivered
     assert len(tern.mbox("alice")) == 1
     tern.wait_completed(msgid)
