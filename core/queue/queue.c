@@ -79,11 +79,9 @@ int
 queue_list(bool count_only)
 {
 	char **ids, *err = NULL;
-	size_t n;
-	time_t now = time(NULL);
-
 	char **slots;
-	size_t np;
+	size_t n, np;
+	time_t now = time(NULL);
 
 	if (spool_list(&ids, &n, true, &err) != 0) {
 		fprintf(stderr, "%s: %s\n", prog(), err);

@@ -501,6 +501,33 @@ zero_stale_records(int fd, off_t end, off_t size, const char *id,
 static int read_file(const char *id, const char *at, struct message *m,
 	bool lock, char **err_out);
 
+/*
+ * Does the file at path (relative to dfd) hold a committed message (its
+ * first line with an offset, naming any message: its own, or another one
+ * a crash left under this name)?  Its id into id_out; *locked_out (when
+ * not NULL): a process holds its lock.  Takes no lock.
+ */
+static bool
+committed_at(int dfd, const char *path, char id_out[MESSAGE_ID_LEN + 1],
+	bool *locked_out)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char first[SPOOL_FIRST_LINE_LEN];
+	uint64_t off = 0;
+	int fd = spool_openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = io_pread_full(fd, first, sizeof(first), 0) == (ssize_t)sizeof(first)
+		&& spool_first_line_any(first, id_out, &off) && off != 0;
+	if (ok && locked_out != NULL)
+		*locked_out = fcntl(fd, F_GETLK, &fl) == 0 &&
+			fl.l_type != F_UNLCK;
+	close(fd);
+	return ok;
+}
+
 int
 spool_read(const char *id, struct message *m, bool lock, char **err_out)
 {
@@ -511,24 +538,14 @@ int
 spool_read_parked(const char *slot, struct message *m, bool *locked_out,
 	char **err_out)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	const char *path = arena_printf(arena_scratch, "%s/pool/%s",
 		spool_base(), slot);
-	char first[SPOOL_FIRST_LINE_LEN], id[MESSAGE_ID_LEN + 1];
-	uint64_t off = 0;
-	int fd = spool_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC |
-		O_NOFOLLOW, 0);
-	bool ok;
+	char id[MESSAGE_ID_LEN + 1];
 
 	memset(m, 0, sizeof(*m));
 	m->data_fd = -1;
-	if (fd < 0)
-		return 1;
-	ok = io_pread_full(fd, first, sizeof(first), 0) == (ssize_t)sizeof(first)
-		&& spool_first_line_any(first, id, &off) && off != 0;
-	*locked_out = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
-	close(fd);
-	if (!ok)
+	*locked_out = false;
+	if (!committed_at(AT_FDCWD, path, id, locked_out))
 		return 1;
 	return read_file(id, path, m, false, err_out);
 }
@@ -715,23 +732,11 @@ spool_close(struct message *m)
 bool
 spool_committed(const char *id)
 {
-	char first[SPOOL_FIRST_LINE_LEN], named[MESSAGE_ID_LEN + 1];
-	uint64_t off = 0;
-	int fd;
-	bool ok;
+	char named[MESSAGE_ID_LEN + 1];
 
-	if (!spool_id_valid(id))
-		return false;
-	fd = spool_openat(AT_FDCWD, spool_path(id, 'M'), O_RDONLY | O_CLOEXEC |
-		O_NOFOLLOW, 0);
-	if (fd < 0)
-		return false;
-	ok = pread(fd, first, sizeof(first), 0) == (ssize_t)sizeof(first);
-	close(fd);
-	if (!ok)
-		return false;
 	/* Another message under this name (spool_read) is counted too. */
-	return spool_first_line_any(first, named, &off) && off != 0;
+	return spool_id_valid(id) && committed_at(AT_FDCWD, spool_path(id, 'M'),
+		named, NULL);
 }
 
 /* The section of m, or the last `keep` bytes of its message log. */
@@ -930,23 +935,11 @@ spool_list_parked(char ***slots_out, size_t *n_out)
 
 	if (d != NULL) {
 		while ((e = readdir(d)) != NULL) {
-			char first[SPOOL_FIRST_LINE_LEN], id[MESSAGE_ID_LEN + 1];
-			uint64_t off = 0;
-			int fd;
-			bool ok;
+			char id[MESSAGE_ID_LEN + 1];
 
-			if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
-			    strlen(e->d_name) > 9)
-				continue;
-			fd = spool_openat(dirfd(d), e->d_name, O_RDONLY |
-				O_CLOEXEC | O_NOFOLLOW, 0);
-			if (fd < 0)
-				continue;
-			ok = io_pread_full(fd, first, sizeof(first), 0) ==
-				(ssize_t)sizeof(first) &&
-				spool_first_line_any(first, id, &off) && off != 0;
-			close(fd);
-			if (ok)
+			if (e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
+			    strlen(e->d_name) <= 9 &&
+			    committed_at(dirfd(d), e->d_name, id, NULL))
 				list_add(&slots, &n, &cap, e->d_name);
 		}
 		closedir(d);

@@ -699,10 +699,8 @@ int
 spool_data_create(struct message *m, char **err_out)
 {
 	char slot[16];
-	int fd = spool_reuse_take(m, slot);
+	int fd = spool_reuse_take(m, slot); /* slot: "" when it returns -1 */
 
-	if (fd < 0)
-		slot[0] = '\0';
 	if (fd < 0)
 		fd = create_data(m, err_out);
 	if (fd < 0)
@@ -729,24 +727,22 @@ spool_data_create(struct message *m, char **err_out)
 void
 spool_data_abort(struct message *m, int fd)
 {
-	if (fd < 0) {
-		remove_file(m->id, -1);
-		return;
-	}
 	remove_file(m->id, fd);
-	spool_open_drop(fd, -1, 0);
-	close(fd);
+	if (fd >= 0) {
+		spool_open_drop(fd, -1, 0);
+		close(fd);
+	}
 }
 
 void
 spool_data_close(struct message *m, int data_fd)
 {
+	(void)m;
 	if (data_fd < 0)
 		return;
 	/* Taken from pool/: its name now, for whoever delivers it. */
 	if (spool_open_slot(data_fd) != NULL)
 		(void)spool_reuse_name(data_fd);
-	(void)m;
 	spool_open_drop(data_fd, -1, 0);
 	close(data_fd);
 }
