@@ -310,9 +310,13 @@ daemon_accept(struct daemon *d, struct listener *l)
 	}
 }
 
-/* A delivery process for a message a reception process accepted. */
+/*
+ * A delivery process for a message a reception process accepted; slot
+ * (or NULL): the message is still parked in pool/slot, and the delivery
+ * process takes it there once the reception has let it go.
+ */
 static void
-daemon_deliver(struct daemon *d, const char *id)
+daemon_deliver(struct daemon *d, const char *id, const char *slot)
 {
 	pid_t pid;
 
@@ -325,6 +329,9 @@ daemon_deliver(struct daemon *d, const char *id)
 	}
 	if (pid == 0) {
 		daemon_child_init(&d->orig_mask, d->ls, d->nls, d->handoff);
+		/* Not taken (a queue run was first): found by its id. */
+		if (slot != NULL)
+			(void)spool_reuse_adopt(id, slot);
 		deliver_detached(id, false, 0); /* no sockets left */
 	}
 	d->children = true;
@@ -355,7 +362,7 @@ daemon_handoff_read(struct daemon *d)
 	for (;;) {
 		ssize_t n = read(d->handoff[0], d->hbuf + d->hlen,
 			sizeof(d->hbuf) - 1 - d->hlen);
-		char *p;
+		char *p, *sp;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -364,8 +371,11 @@ daemon_handoff_read(struct daemon *d)
 		d->hlen += (size_t)n;
 		while ((p = memchr(d->hbuf, '\n', d->hlen)) != NULL) {
 			*p = '\0';
+			sp = strchr(d->hbuf, ' ');
+			if (sp != NULL)
+				*sp++ = '\0'; /* "ID SLOT": parked (deliver_start) */
 			if (spool_id_valid(d->hbuf))
-				daemon_deliver(d, d->hbuf);
+				daemon_deliver(d, d->hbuf, sp);
 			else if (d->hbuf[0] == '-')
 				daemon_connection_over(d, d->hbuf + 1);
 			else

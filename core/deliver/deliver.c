@@ -185,6 +185,20 @@ add_recipient(struct delivery *d, size_t i)
 	route_add_top(d, a, (long)i);
 }
 
+/*
+ * A DELIVER_NO_ROOT delivery that needs root ends here: a parked message
+ * stays open and parked for deliver_start to hand over by its pool/ slot
+ * (no rename); anything else is closed.
+ */
+static void
+keep_for_handover(struct message *m)
+{
+	if (m->data_fd >= 0 && spool_parked_slot(m->id) != NULL)
+		m->data_fd = -1; /* still in the open-file table */
+	else
+		spool_close(m);
+}
+
 int
 deliver_message(const char *id, unsigned flags)
 {
@@ -218,7 +232,7 @@ deliver_message(const char *id, unsigned flags)
 	d.flags = flags;
 	if (flags & DELIVER_NO_ROOT) {
 		if (m->frozen) {
-			spool_close(m);
+			keep_for_handover(m);
 			return 3;
 		}
 		/* Other messages down our connections may need root. */
@@ -245,7 +259,7 @@ deliver_message(const char *id, unsigned flags)
 	if (flags & DELIVER_NO_ROOT) {
 		if (transport_needs_root(&d)) {
 			dlog_drop(&d);
-			spool_close(m);
+			keep_for_handover(m);
 			return 3;
 		}
 		dlog_release(&d);
@@ -413,12 +427,15 @@ deliver_has_handoff(void)
 void
 deliver_start(const char *id)
 {
-	char line[MESSAGE_ID_LEN + 2];
+	char line[MESSAGE_ID_LEN + 20];
+	const char *slot = spool_parked_slot(id);
 	size_t n = strlen(id);
 	uid_t ru, eu, su;
 	ssize_t w;
-	int e;
+	int e, len;
 
+	if (handoff_fd < 0 || n > MESSAGE_ID_LEN)
+		spool_unpark(id); /* found by its id from here on */
 	if (handoff_fd < 0) {
 		deliver_fork(id);
 		return;
@@ -429,15 +446,27 @@ deliver_start(const char *id)
 			"not a message id, not handed over: %s", id);
 		return;
 	}
-	memcpy(line, id, n);
-	line[n] = '\n';
-	/* One line below PIPE_BUF: written whole, never interleaved. */
+	/*
+	 * Parked here: "ID SLOT", and it is let go (no name in input/, no
+	 * rename); the daemon's delivery process takes it from pool/SLOT
+	 * (spool_reuse_adopt).  One line below PIPE_BUF: written whole,
+	 * never interleaved.
+	 */
+	len = slot != NULL ? snprintf(line, sizeof(line), "%s %s\n", id, slot) :
+		snprintf(line, sizeof(line), "%s\n", id);
+	if (len < 0 || (size_t)len >= sizeof(line)) {
+		spool_unpark(id);
+		len = snprintf(line, sizeof(line), "%s\n", id);
+	}
 	do
-		w = write(handoff_fd, line, n + 1);
+		w = write(handoff_fd, line, (size_t)len);
 	while (w < 0 && errno == EINTR);
-	if (w == (ssize_t)(n + 1))
+	if (w == (ssize_t)len) {
+		spool_let_go(id);
 		return;
+	}
 	e = errno;
+	spool_unpark(id);
 	/* No daemon: a process that can still start it with root does. */
 	if (!rt.started_as_root || (getresuid(&ru, &eu, &su) == 0 && su == 0)) {
 		deliver_fork(id);

@@ -54,7 +54,9 @@ bool deliver_without_root_possible(void);
 /*
  * Have id delivered now: through the daemon's handoff pipe when this
  * process has it (if the write fails, the message waits for a queue run,
- * which is logged), else deliver_fork().
+ * which is logged), else deliver_fork().  A message this process has
+ * parked in pool/ (docs/spool.md) goes over as "ID SLOT" and stays where
+ * it is; otherwise it is named in input/ first.
  */
 void deliver_start(const char *id);
 

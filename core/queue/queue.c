@@ -124,8 +124,8 @@ queue_list(bool count_only)
 
 		if (rc == 0)
 			print_message(&m, now, locked ? " *** being delivered "
-				"by its reception ***" : " *** left in pool/ by "
-				"its reception: the next queue run delivers it ***");
+				"from pool/ ***" : " *** left in pool/: the next "
+				"queue run delivers it ***");
 		else if (rc < 0 && errno != ENOENT) /* ENOENT: completed */
 			printf("pool/%s *** spool read error: %s ***\n\n",
 				slots[i], err);

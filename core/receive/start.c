@@ -108,8 +108,7 @@ receive_release(void)
 {
 	if (held[0] == '\0')
 		return;
-	spool_unpark(held); /* the delivery process finds it by its id */
-	deliver_start(held);
+	deliver_start(held); /* by its pool/ slot, or named in input/ */
 	held[0] = '\0';
 }
 

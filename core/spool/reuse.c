@@ -552,6 +552,49 @@ spool_reuse_take(struct message *m, char slot_out[16])
 }
 
 /*
+ * A message another process parked and handed over (deliver_start):
+ * pool/slot, locked here once that process has let it go (waited for),
+ * taken only if it is still that file and says it holds id, committed.
+ * Then it is parked in this process as in the one that received it:
+ * spool_read finds it, and its delivery empties it where it is.  Were
+ * it gone (a queue run's sweep took it first, in the moment it was not
+ * locked, and named it input/ID-M), the caller finds it by its id.
+ */
+int
+spool_reuse_adopt(const char *id, const char *slot)
+{
+	char first[SPOOL_FIRST_LINE_LEN];
+	struct stat st;
+	uint64_t off = 0;
+	int dfd, fd;
+
+	if (!spool_id_valid(id) || !slot_name(slot) || spool_slot_open(slot))
+		return -1;
+	dfd = open(pool_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	fd = open_pool_file(dfd, slot, true, &st);
+	close(dfd);
+	if (fd < 0)
+		return -1;
+	if (st.st_size != SPOOL_REUSE_SIZE ||
+	    io_pread_full(fd, first, sizeof(first), 0) !=
+	    (ssize_t)sizeof(first) ||
+	    !spool_first_line_parse(first, id, &off) || off == 0) {
+		close(fd);
+		return -1;
+	}
+	spool_open_add(id, fd, true, -1);
+	spool_open_set_slot(fd, slot);
+	if (spool_parked_fd(id) != fd) { /* the table did not take it */
+		spool_open_drop(fd, -1, 0);
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A parked file (never named: it is still pool/slot, locked) is emptied
  * where it is: its first line says "not committed" first, then the rest
  * is zeroed, then the first line, so that a process killed part way

@@ -496,6 +496,25 @@ spool_unpark(const char *id)
 	close(fd);
 }
 
+const char *
+spool_parked_slot(const char *id)
+{
+	int fd = spool_parked_fd(id);
+
+	return fd >= 0 ? spool_open_slot(fd) : NULL;
+}
+
+void
+spool_let_go(const char *id)
+{
+	int fd = spool_parked_fd(id);
+
+	if (fd < 0)
+		return;
+	spool_open_drop(fd, -1, 0);
+	close(fd);
+}
+
 void
 spool_unpark_all(void)
 {

@@ -156,6 +156,17 @@ void spool_data_close(struct message *m, int data_fd);
 void spool_data_park(struct message *m, int data_fd);
 /* Parked message id (if it is): to input/ID-M, closed. */
 void spool_unpark(const char *id);
+/*
+ * Handing a parked message to another process (the daemon's delivery
+ * process, deliver_start): its pool/ slot name, or NULL when id is not
+ * parked here; then spool_let_go closes it without a name in input/ (the
+ * lock goes; a queue run's sweep would find it committed in pool/ if the
+ * other process never came), and that process takes it with
+ * spool_reuse_adopt: 0, or -1 (not taken: find it by its id).
+ */
+const char *spool_parked_slot(const char *id);
+void spool_let_go(const char *id);
+int spool_reuse_adopt(const char *id, const char *slot);
 /* Every message this process has parked, as spool_unpark. */
 void spool_unpark_all(void);
 
@@ -265,8 +276,9 @@ int spool_list(char ***ids_out, size_t *n_out, bool sorted, char **err_out);
 
 /*
  * The slots of pool/ (arena_scratch) that hold a committed message: a
- * parked one (docs/spool.md), being delivered by its reception, or left
- * there by one that died.  For -bp and -bpc: no lock is taken.
+ * parked one (docs/spool.md), being delivered by its reception or by the
+ * daemon's delivery process it was handed to, or left there by one that
+ * died.  For -bp and -bpc: no lock is taken.
  */
 int spool_list_parked(char ***slots_out, size_t *n_out);
 /*

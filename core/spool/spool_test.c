@@ -902,6 +902,44 @@ test_park(void **state)
 	assert_int_equal(inode(spool_path(m.id, 'M')), ino);
 	finish(m.id);
 	expect_empty(pf);
+
+	/*
+	 * Handed over by its slot: let go without a name, then taken where
+	 * it lies (spool_reuse_adopt) by the process it went to -- here
+	 * a child -- which delivers it and empties it in place.  Only that
+	 * message, committed, in that slot, is taken.
+	 */
+	park_it = true;
+	make_message(&m);
+	park_it = false;
+	{
+		char slot[16], other[MESSAGE_ID_LEN + 1];
+
+		assert_non_null(spool_parked_slot(m.id));
+		snprintf(slot, sizeof(slot), "%s", spool_parked_slot(m.id));
+		spool_let_go(m.id);
+		assert_null(spool_parked_slot(m.id));
+		assert_false(file_exists(spool_path(m.id, 'M')));
+		assert_int_equal(count_dir("input"), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			memcpy(other, m.id, sizeof(other));
+			other[MESSAGE_ID_LEN - 1] ^= 1; /* another id */
+			_exit((spool_reuse_adopt(other, slot) != -1) |
+			    (spool_reuse_adopt(m.id, strcmp(slot, "0") == 0 ?
+			    "1" : "0") != -1) << 1 |
+			    (spool_reuse_adopt(m.id, slot) != 0) << 2 |
+			    (spool_read(m.id, &r, true, &err) != 0) << 3 |
+			    (spool_journal_add(&r, "one@dst.example", &err) != 0)
+			    << 4 | (spool_remove(&r, &err) != 0) << 5);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(status, 0);
+		assert_int_equal(inode(pf), ino);
+		expect_empty(pf);
+		assert_int_equal(count_dir("input"), 0);
+	}
 	conf.spool_reuse_max = 0;
 }
 

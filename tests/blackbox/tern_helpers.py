@@ -997,14 +997,16 @@ def spool_sections(path):
 
 # ---------------------------------------------------------------- processes
 
-def traced_processes(tern, daemon, rcpts, sender="sender@example.net"):
+def traced_processes(tern, daemon, rcpts, sender="sender@example.net",
+                     also=""):
     """Send one message to rcpts while strace follows the daemon and its
     children; return [(pid, call, text)] for process creation, uid
-    changes and opens, and the message id."""
+    changes and opens (and the calls in also: ",name,..."), and the
+    message id."""
     out = tern.path("out", "procs.txt")
     st = subprocess.Popen(
         ["strace", "-f", "-qq", "-s", "200", "-o", str(out),
-         "-e", "trace=clone,clone3,fork,vfork,setresuid,openat",
+         "-e", "trace=clone,clone3,fork,vfork,setresuid,openat" + also,
          "-p", str(daemon.pid)], stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: re.search(

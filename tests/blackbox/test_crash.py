@@ -130,16 +130,16 @@ def test_kill_reception_delivering_its_parked_message(tern):
     assert not list((tern.spool / "input").iterdir())
     # mailq lists it all the same
     r = tern.run([], prog="mailq").ok()
-    assert f"{msgid} <sender@example.net> *** being delivered by its " \
-        "reception ***" in r.stdout, r.stdout
+    assert f"{msgid} <sender@example.net> *** being delivered from " \
+        "pool/ ***" in r.stdout, r.stdout
     assert "slow@test.example" in r.stdout, r.stdout
     assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
     kill9(tern.processes() + [pipe_pid])
     wait_for(lambda: not tern.processes(), 10, "every process to die")
     assert tern.queue_ids() == [msgid]
     r = tern.run(["-bp"]).ok()
-    assert f"{msgid} <sender@example.net> *** left in pool/ by its " \
-        "reception: the next queue run delivers it ***" in r.stdout, r.stdout
+    assert f"{msgid} <sender@example.net> *** left in pool/: the next " \
+        "queue run delivers it ***" in r.stdout, r.stdout
     assert tern.run(["-bpc"]).ok().stdout.strip() == "1"
 
     delivered = release_and_queue_run(tern, started)

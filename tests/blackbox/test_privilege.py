@@ -225,6 +225,36 @@ def test_delivery_as_another_user_goes_to_the_daemon(tern, recipients):
     deliveries_logged_once(tern, msgid)
 
 
+def test_message_for_another_user_goes_over_in_its_pool_file(tern,
+                                                             recipients):
+    """The reception hands the daemon the message's pool/ slot with its
+    id ("ID SLOT"), not a name in input/: its file is never renamed,
+    linked or removed.  The daemon's delivery process takes it where it
+    lies (after the reception has let it go), the transport child fsyncs
+    the mailbox, and then the file is emptied where it is for the next
+    reception; nothing is left in input/."""
+    rootmode(tern)
+    daemon = tern.start_daemon(as_user=False)
+    pw = recipients[0]
+    rcpt = f"{pw.pw_name}@test.example"
+    assert tern.send([rcpt], make_message(to=rcpt)) == {}  # fills pool/
+    tern.wait_queue_empty()
+    tern.wait_for_log(r"Completed")
+    os.truncate(tern.path("log", "mainlog"), 0)
+    calls, msgid = traced_processes(
+        tern, daemon, [rcpt],
+        also=",rename,renameat,renameat2,link,linkat,unlink,unlinkat,"
+             "fsync,fdatasync,pwrite64")
+    spool = str(tern.spool)
+    moves = [c for c in calls if c[1].startswith(("rename", "link", "unlink"))
+             and spool in c[2]]
+    assert moves == [], trace_text(calls)
+    assert len(forks(calls)) == 3, trace_text(calls)
+    assert len(tern.mbox(pw.pw_name)) == 2
+    assert list((tern.spool / "input").glob("*-M")) == []
+    deliveries_logged_once(tern, msgid)
+
+
 def test_tern_user_among_other_recipients(tern, recipients):
     """With other local recipients left, the delivery process keeps its
     saved root: every mailbox belongs to its own user."""
