@@ -577,8 +577,8 @@ spool_reuse_adopt(const char *id, const char *slot)
 	close(dfd);
 	if (fd < 0)
 		return -1;
-	if (st.st_size != SPOOL_REUSE_SIZE ||
-	    io_pread_full(fd, first, sizeof(first), 0) !=
+	/* (Any size: a message longer than the pool's files grew its own.) */
+	if (io_pread_full(fd, first, sizeof(first), 0) !=
 	    (ssize_t)sizeof(first) ||
 	    !spool_first_line_parse(first, id, &off) || off == 0) {
 		close(fd);

@@ -253,6 +253,12 @@ def test_message_for_another_user_goes_over_in_its_pool_file(tern,
     assert len(tern.mbox(pw.pw_name)) == 2
     assert list((tern.spool / "input").glob("*-M")) == []
     deliveries_logged_once(tern, msgid)
+    # One longer than a pool file (it grew its own) goes over the same way.
+    big = make_message(to=rcpt, body=("y" * 70 + "\n") * 2000)
+    assert tern.send([rcpt], big) == {}
+    tern.wait_queue_empty()
+    wait_for(lambda: len(tern.mbox(pw.pw_name)) == 3, 20,
+             "the long message's delivery")
 
 
 def test_tern_user_among_other_recipients(tern, recipients):
