@@ -332,7 +332,7 @@ daemon_deliver(struct daemon *d, const char *id, const char *slot)
 		/* Not taken (a queue run was first): found by its id. */
 		if (slot != NULL)
 			(void)spool_reuse_adopt(id, slot);
-		deliver_detached(id, false, 0); /* no sockets left */
+		deliver_detached(id, false, DELIVER_HANDED); /* no sockets */
 	}
 	d->children = true;
 }

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <tern/rc.h>
@@ -185,6 +186,9 @@ add_recipient(struct delivery *d, size_t i)
 	route_add_top(d, a, (long)i);
 }
 
+/* DELIVER_HANDED: how long a lock held by another process is waited for. */
+#define HANDED_WAIT_MS 200
+
 /*
  * A DELIVER_NO_ROOT delivery that needs root ends here: a parked message
  * stays open and parked for deliver_start to hand over by its pool/ slot
@@ -210,6 +214,13 @@ deliver_message(const char *id, unsigned flags)
 	signal(SIGCHLD, SIG_DFL); /* we wait for transport children */
 	proctitle_set("tern: delivering %s", id);
 	rc = spool_read(id, m, true, &err);
+	for (int ms = 0; rc == 1 && (flags & DELIVER_HANDED) &&
+	    ms < HANDED_WAIT_MS; ms++) {
+		struct timespec pause = { 0, 1000000 };
+
+		(void)nanosleep(&pause, NULL);
+		rc = spool_read(id, m, true, &err);
+	}
 	if (rc < 0 && errno == ENOENT && m->other_id[0] != '\0') {
 		/* Another message was here (docs/spool.md, "What a crash
 		 * leaves behind"), and is under its own name now. */

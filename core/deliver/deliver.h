@@ -17,6 +17,16 @@
 #define DELIVER_NO_ROOT    0x10
 
 /*
+ * The daemon's delivery of an id a process just handed it: a lock found
+ * held is tried again for a while (HANDED_WAIT_MS) before the message is
+ * left to whoever holds it.  A reception taking a pool/ file can hold
+ * the lock of a file renamed from there for a moment (it opened the
+ * name just before the rename); given up at once, that moment left the
+ * message to the next queue run (bench/RESULTS.md, fourteenth session).
+ */
+#define DELIVER_HANDED     0x20
+
+/*
  * Lock, read and deliver message id in this process: directors for local
  * domains, routers for the rest, transports (local ones as the recipient,
  * in a child unless transport.c says local_here), journal each success,
