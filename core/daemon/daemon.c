@@ -329,9 +329,11 @@ daemon_deliver(struct daemon *d, const char *id, const char *slot)
 	}
 	if (pid == 0) {
 		daemon_child_init(&d->orig_mask, d->ls, d->nls, d->handoff);
-		/* Not taken (a queue run was first): found by its id. */
-		if (slot != NULL)
-			(void)spool_reuse_adopt(id, slot);
+		/* -2: a queue run's sweep was first; found by its id. */
+		if (slot != NULL && spool_reuse_adopt(id, slot) == -1)
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "cannot "
+				"take pool/%s for delivery: %m (it waits for "
+				"a queue run)", slot);
 		deliver_detached(id, false, DELIVER_HANDED); /* no sockets */
 	}
 	d->children = true;

@@ -438,16 +438,15 @@ deliver_has_handoff(void)
 void
 deliver_start(const char *id)
 {
-	char line[MESSAGE_ID_LEN + 20];
+	char line[MESSAGE_ID_LEN + 1 + 16 + 1]; /* "ID SLOT\n": slot[16] */
 	const char *slot = spool_parked_slot(id);
 	size_t n = strlen(id);
 	uid_t ru, eu, su;
 	ssize_t w;
 	int e, len;
 
-	if (handoff_fd < 0 || n > MESSAGE_ID_LEN)
-		spool_unpark(id); /* found by its id from here on */
 	if (handoff_fd < 0) {
+		spool_unpark(id); /* found by its id from here on */
 		deliver_fork(id);
 		return;
 	}
@@ -465,10 +464,6 @@ deliver_start(const char *id)
 	 */
 	len = slot != NULL ? snprintf(line, sizeof(line), "%s %s\n", id, slot) :
 		snprintf(line, sizeof(line), "%s\n", id);
-	if (len < 0 || (size_t)len >= sizeof(line)) {
-		spool_unpark(id);
-		len = snprintf(line, sizeof(line), "%s\n", id);
-	}
 	do
 		w = write(handoff_fd, line, (size_t)len);
 	while (w < 0 && errno == EINTR);

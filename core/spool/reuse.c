@@ -556,9 +556,11 @@ spool_reuse_take(struct message *m, char slot_out[16])
  * pool/slot, locked here once that process has let it go (waited for),
  * taken only if it is still that file and says it holds id, committed.
  * Then it is parked in this process as in the one that received it:
- * spool_read finds it, and its delivery empties it where it is.  Were
- * it gone (a queue run's sweep took it first, in the moment it was not
- * locked, and named it input/ID-M), the caller finds it by its id.
+ * spool_read finds it, and its delivery empties it where it is.  -2
+ * when it is gone (a queue run's sweep took it first, in the moment it
+ * was not locked, and named it input/ID-M): the caller finds it by its
+ * id.  -1 (errno) when it could not be taken: it waits in pool/ for
+ * a queue run's sweep.
  */
 int
 spool_reuse_adopt(const char *id, const char *slot)
@@ -576,12 +578,13 @@ spool_reuse_adopt(const char *id, const char *slot)
 	fd = open_pool_file(dfd, slot, true, &st);
 	close(dfd);
 	if (fd < 0)
-		return -1;
+		return fd == -2 ? -2 : -1;
 	/* (Any size: a message longer than the pool's files grew its own.) */
 	if (io_pread_full(fd, first, sizeof(first), 0) !=
 	    (ssize_t)sizeof(first) ||
 	    !spool_first_line_parse(first, id, &off) || off == 0) {
 		close(fd);
+		errno = EINVAL;
 		return -1;
 	}
 	spool_open_add(id, fd, true, -1);

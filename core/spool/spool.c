@@ -484,16 +484,23 @@ spool_file_path(const char *id, int fd)
 		spool_base(), slot) : spool_path(id, 'M');
 }
 
+/* Close parked fd, named (to input/ID-M) or not: the lock goes. */
+static void
+close_parked(int fd, bool name)
+{
+	if (name)
+		(void)spool_reuse_name(fd);
+	spool_open_drop(fd, -1, 0);
+	close(fd);
+}
+
 void
 spool_unpark(const char *id)
 {
 	int fd = spool_parked_fd(id);
 
-	if (fd < 0)
-		return;
-	(void)spool_reuse_name(fd);
-	spool_open_drop(fd, -1, 0);
-	close(fd);
+	if (fd >= 0)
+		close_parked(fd, true);
 }
 
 const char *
@@ -509,10 +516,8 @@ spool_let_go(const char *id)
 {
 	int fd = spool_parked_fd(id);
 
-	if (fd < 0)
-		return;
-	spool_open_drop(fd, -1, 0);
-	close(fd);
+	if (fd >= 0)
+		close_parked(fd, false);
 }
 
 void

@@ -162,7 +162,9 @@ void spool_unpark(const char *id);
  * parked here; then spool_let_go closes it without a name in input/ (the
  * lock goes; a queue run's sweep would find it committed in pool/ if the
  * other process never came), and that process takes it with
- * spool_reuse_adopt: 0, or -1 (not taken: find it by its id).
+ * spool_reuse_adopt: 0; -2 when a queue run's sweep took it
+ * first (find it by its id); -1 (errno) when it could not be taken (it
+ * waits in pool/ for a queue run).
  */
 const char *spool_parked_slot(const char *id);
 void spool_let_go(const char *id);

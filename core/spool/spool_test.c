@@ -928,7 +928,7 @@ test_park(void **state)
 			other[MESSAGE_ID_LEN - 1] ^= 1; /* another id */
 			_exit((spool_reuse_adopt(other, slot) != -1) |
 			    (spool_reuse_adopt(m.id, strcmp(slot, "0") == 0 ?
-			    "1" : "0") != -1) << 1 |
+			    "1" : "0") == 0) << 1 |
 			    (spool_reuse_adopt(m.id, slot) != 0) << 2 |
 			    (spool_read(m.id, &r, true, &err) != 0) << 3 |
 			    (spool_journal_add(&r, "one@dst.example", &err) != 0)
