@@ -213,14 +213,8 @@ deliver_message(const char *id, unsigned flags)
 
 	signal(SIGCHLD, SIG_DFL); /* we wait for transport children */
 	proctitle_set("tern: delivering %s", id);
-	rc = spool_read(id, m, true, &err);
-	for (int ms = 0; rc == 1 && (flags & DELIVER_HANDED) &&
-	    ms < HANDED_WAIT_MS; ms++) {
-		struct timespec pause = { 0, 1000000 };
-
-		(void)nanosleep(&pause, NULL);
-		rc = spool_read(id, m, true, &err);
-	}
+	rc = spool_read_wait(id, m, (flags & DELIVER_HANDED) ?
+		HANDED_WAIT_MS : 0, &err);
 	if (rc < 0 && errno == ENOENT && m->other_id[0] != '\0') {
 		/* Another message was here (docs/spool.md, "What a crash
 		 * leaves behind"), and is under its own name now. */

@@ -535,6 +535,21 @@ spool_read(const char *id, struct message *m, bool lock, char **err_out)
 }
 
 int
+spool_read_wait(const char *id, struct message *m, int wait_ms,
+	char **err_out)
+{
+	int rc = spool_read(id, m, true, err_out);
+
+	for (int ms = 0; rc == 1 && ms < wait_ms; ms++) {
+		struct timespec pause = { 0, 1000000 };
+
+		(void)nanosleep(&pause, NULL);
+		rc = spool_read(id, m, true, err_out);
+	}
+	return rc;
+}
+
+int
 spool_read_parked(const char *slot, struct message *m, bool *locked_out,
 	char **err_out)
 {

@@ -193,6 +193,16 @@ void spool_unpark_all(void);
 int spool_read(const char *id, struct message *m, bool lock, char **err_out);
 
 /*
+ * spool_read with the lock, where a lock found held is tried again every
+ * millisecond for up to wait_ms before 1 is returned (0: at once, as
+ * spool_read).  For a delivery the daemon starts for a message just
+ * handed over: what holds the lock then is a moment's (deliver.h,
+ * DELIVER_HANDED).
+ */
+int spool_read_wait(const char *id, struct message *m, int wait_ms,
+	char **err_out);
+
+/*
  * After an unlocked spool_read (and reads through m->data_fd): is the file
  * still message m?  False when it was completed meanwhile and its file
  * emptied for reuse, or taken by another message: what was read may be

@@ -353,6 +353,87 @@ test_lock(void **state)
 	assert_int_equal(spool_remove(&m, &err), 0);
 }
 
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+		(double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * spool_read_wait (DELIVER_HANDED): a lock held for a moment is waited
+ * for; one held longer than the wait gives 1 once the wait is over.
+ */
+static void
+test_lock_wait(void **state)
+{
+	struct message m, r;
+	char *err = NULL;
+	int go[2], status;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	make_message(&m);
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+
+	/* Held all along: 1, after the wait and not before. */
+	pid = fork();
+	if (pid == 0) {
+		struct message x;
+		struct timespec t0;
+		int rc;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = spool_read_wait(m.id, &x, 40, &err);
+		_exit(rc == 1 && ms_since(&t0) >= 40 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("lock held past the wait: want 1 after 40 ms");
+
+	/* Let go while the other waits: it gets the message, locked. */
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct message x;
+		int rc;
+
+		close(go[0]);
+		if (spool_read(m.id, &x, true, &err) != 1)
+			_exit(2); /* held when the wait starts */
+		if (write(go[1], "w", 1) != 1)
+			_exit(3);
+		rc = spool_read_wait(m.id, &x, 10000, &err);
+		_exit(rc == 0 && x.data_fd >= 0 ? 0 : 1);
+	}
+	close(go[1]);
+	assert_int_equal(read(go[0], &c, 1), 1);
+	close(go[0]);
+	(void)usleep(50 * 1000); /* it is waiting now */
+	spool_close(&r);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("lock let go during the wait: want the message read");
+
+	/* Without a wait: 1 at once, as spool_read. */
+	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct message x;
+
+		_exit(spool_read_wait(m.id, &x, 0, &err) == 1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("no wait: want 1 at once");
+	spool_close(&r);
+	assert_int_equal(spool_remove(&m, &err), 0);
+}
+
 static void
 test_journal_and_rewrite(void **state)
 {
@@ -1477,6 +1558,7 @@ main(void)
 		cmocka_unit_test(test_id_unique),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_lock_wait),
 		cmocka_unit_test(test_journal_and_rewrite),
 		cmocka_unit_test(test_bad_header),
 		cmocka_unit_test(test_format_and_torn_record),
