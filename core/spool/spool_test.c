@@ -325,6 +325,17 @@ test_round_trip(void **state)
 	assert_int_equal(spool_remove(&m, &err), 0);
 }
 
+/* Wait for a test's child; fail with what unless it exited with 0. */
+static void
+child_ok(pid_t pid, const char *what)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("%s", what);
+}
+
 /* While one process holds the lock, another gets 1, not an error. */
 static void
 test_lock(void **state)
@@ -332,7 +343,6 @@ test_lock(void **state)
 	struct message m, r;
 	char *err = NULL;
 	pid_t pid;
-	int status;
 
 	(void)state;
 	make_message(&m);
@@ -344,9 +354,7 @@ test_lock(void **state)
 
 		_exit(rc == 1 ? 0 : 1);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("locked message: got rc != 1 in a second process");
+	child_ok(pid, "locked message: got rc != 1 in a second process");
 	spool_close(&r);
 	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
 	spool_close(&r);
@@ -372,7 +380,7 @@ test_lock_wait(void **state)
 {
 	struct message m, r;
 	char *err = NULL;
-	int go[2], status;
+	int go[2];
 	pid_t pid;
 	char c;
 
@@ -391,9 +399,7 @@ test_lock_wait(void **state)
 		rc = spool_read_wait(m.id, &x, 40, &err);
 		_exit(rc == 1 && ms_since(&t0) >= 40 ? 0 : 1);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("lock held past the wait: want 1 after 40 ms");
+	child_ok(pid, "lock held past the wait: want 1 after 40 ms");
 
 	/* Let go while the other waits: it gets the message, locked. */
 	assert_int_equal(pipe(go), 0);
@@ -415,9 +421,7 @@ test_lock_wait(void **state)
 	close(go[0]);
 	(void)usleep(50 * 1000); /* it is waiting now */
 	spool_close(&r);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("lock let go during the wait: want the message read");
+	child_ok(pid, "lock let go during the wait: want the message read");
 
 	/* Without a wait: 1 at once, as spool_read. */
 	assert_int_equal(spool_read(m.id, &r, true, &err), 0);
@@ -427,9 +431,7 @@ test_lock_wait(void **state)
 
 		_exit(spool_read_wait(m.id, &x, 0, &err) == 1 ? 0 : 1);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("no wait: want 1 at once");
+	child_ok(pid, "no wait: want 1 at once");
 	spool_close(&r);
 	assert_int_equal(spool_remove(&m, &err), 0);
 }
