@@ -35,6 +35,25 @@ def release_and_queue_run(tern, started):
     return tern.path("out", "delivered").read_bytes()
 
 
+def start_with_slow_pipe(tern):
+    """A daemon whose alias "slow" delivers to a pipe that waits to be
+    released (SLOWPIPE), and to alice."""
+    tern.script("slowpipe", SLOWPIPE)
+    tern.config(aliases=STANDARD_ALIASES +
+                'slow: "|@DIR@/bin/slowpipe @DIR@/out", alice\n')
+    tern.start_daemon()
+
+
+def send_to_slow_pipe(tern, body):
+    """Send body to "slow" and wait for its pipe delivery to start;
+    returns the pipe's "started" file and its pid."""
+    assert tern.send("slow@test.example", make_message(body=body)) == {}
+    started = tern.path("out", "started")
+    wait_for(started.exists, 30, "the pipe delivery to start")
+    pipe_pid, _ = map(int, started.read_text().split())
+    return started, pipe_pid
+
+
 def test_kill_reception_and_daemon_right_after_250(tern):
     tern.config()
     daemon = tern.start_daemon(["-odq"])      # receive only: no delivery
@@ -70,15 +89,8 @@ def test_kill_reception_and_daemon_right_after_250(tern):
 
 
 def test_kill_everything_during_delivery(tern):
-    tern.script("slowpipe", SLOWPIPE)
-    tern.config(aliases=STANDARD_ALIASES +
-                'slow: "|@DIR@/bin/slowpipe @DIR@/out", alice\n')
-    tern.start_daemon()
-    body = b"delivery interrupted\n"
-    assert tern.send("slow@test.example", make_message(body=body)) == {}
-    started = tern.path("out", "started")
-    wait_for(started.exists, 30, "the pipe delivery to start")
-    pipe_pid, _ = map(int, started.read_text().split())
+    start_with_slow_pipe(tern)
+    started, pipe_pid = send_to_slow_pipe(tern, b"delivery interrupted\n")
     kill9(tern.processes() + [pipe_pid])
     wait_for(lambda: not tern.processes(), 10, "every process to die")
     assert not tern.path("out", "delivered").exists()
@@ -114,18 +126,11 @@ def test_kill_reception_delivering_its_parked_message(tern):
     file, with no name in input/ (docs/spool.md, "Parked messages").
     Killed there, it leaves a committed message in pool/ that no process
     holds: the next queue run moves it to input/ and delivers it, once."""
-    tern.script("slowpipe", SLOWPIPE)
-    tern.config(aliases=STANDARD_ALIASES +
-                'slow: "|@DIR@/bin/slowpipe @DIR@/out", alice\n')
-    tern.start_daemon()
+    start_with_slow_pipe(tern)
     # a first message fills the pool with a file for the second
     assert tern.send("bob@test.example", make_message()) == {}
     tern.wait_queue_empty()
-    body = b"parked and killed\n"
-    assert tern.send("slow@test.example", make_message(body=body)) == {}
-    started = tern.path("out", "started")
-    wait_for(started.exists, 30, "the pipe delivery to start")
-    pipe_pid, _ = map(int, started.read_text().split())
+    started, pipe_pid = send_to_slow_pipe(tern, b"parked and killed\n")
     (msgid,) = tern.parked_ids()
     assert not list((tern.spool / "input").iterdir())
     # mailq lists it all the same
