@@ -17,10 +17,11 @@
  * itself is emptied there, never renamed ("parked": docs/spool.md).  So
  * in pool/, locked: a file being filled, delivered or emptied; unlocked:
  * a NUL first line is an empty file, anything else what a dead process
- * left, which queue runs sweep (spool_reuse_recover).  pool/.checked-BOOTID says that the
- * pool was checked since this boot: a power cut can leave anything in a
- * pool file (an emptying not yet on disk, a message whose renames were
- * lost), and a file is trusted to be empty only after a full check.
+ * left, which queue runs sweep (spool_reuse_recover).
+ * pool/.checked-BOOTID says that the pool was checked since this boot: a
+ * power cut can leave anything in a pool file (an emptying not yet on
+ * disk, a message whose renames were lost), and a file is trusted to be
+ * empty only after a full check.
  * pool/.failed-BOOTID says that a check since this boot could not finish:
  * receptions then leave the pool alone, and only queue runs check again.
  */
