@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "config/lists.h"
 #include "daemon/load.h"
+#include "deliver/deliver.h"
 #include "lib/arena.h"
 #include "log/log.h"
 
@@ -38,7 +39,14 @@ static char queue_why[80];
  * at the latest before it counts the next connection: no write, and no
  * wake-up of the daemon, per message.  Without a free flag a process says
  * the same on the handoff pipe ("-PID", daemon.c).
+ *
+ * After the n flags, two words for deliveries that share a journal commit
+ * (core/deliver/share.c): BOARD_ACTIVE counts the receptions under way
+ * (up when a flag is taken, down once when it is set: by the child, or
+ * here when a slot comes back with its flag still clear), BOARD_PAIR is
+ * the word a delivery waits on.
  */
+enum { BOARD_ACTIVE, BOARD_PAIR, BOARD_WORDS };
 static int *board;
 static int *board_free;
 static size_t board_n, board_nfree;
@@ -50,18 +58,19 @@ limits_board_init(size_t n)
 
 	if (board != NULL || n == 0)
 		return;
-	p = mmap(NULL, n * sizeof(*board), PROT_READ | PROT_WRITE,
-		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, (n + BOARD_WORDS) * sizeof(*board),
+		PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	board_free = malloc(n * sizeof(*board_free));
 	if (p == MAP_FAILED || board_free == NULL) {
 		if (p != MAP_FAILED)
-			munmap(p, n * sizeof(*board));
+			munmap(p, (n + BOARD_WORDS) * sizeof(*board));
 		free(board_free);
 		board_free = NULL;
 		return; /* the pipe does it all */
 	}
 	board = p;
 	board_n = n;
+	deliver_share_init(&board[n + BOARD_ACTIVE], &board[n + BOARD_PAIR]);
 	for (size_t i = 0; i < n; i++)
 		board_free[i] = (int)(n - 1 - i);
 	board_nfree = n;
@@ -76,14 +85,18 @@ limits_board_take(void)
 		return -1;
 	i = board_free[--board_nfree];
 	__atomic_store_n(&board[i], 0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&board[board_n + BOARD_ACTIVE], 1, __ATOMIC_RELEASE);
 	return i;
 }
 
 void
 limits_board_release(int i)
 {
-	if (i >= 0 && (size_t)i < board_n)
+	if (i >= 0 && (size_t)i < board_n) {
+		/* A failed fork, or a process gone without setting it. */
+		deliver_share_over(&board[i]);
 		board_free[board_nfree++] = i;
+	}
 }
 
 int *

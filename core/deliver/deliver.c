@@ -384,7 +384,7 @@ deliver_connection_over(void)
 	ssize_t w;
 
 	if (over_flag != NULL) {
-		__atomic_store_n(over_flag, 1, __ATOMIC_RELEASE);
+		deliver_share_over(over_flag);
 		over_flag = NULL;
 		return;
 	}

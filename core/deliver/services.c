@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "config/lists.h"
 #include "deliver/ctx.h"
+#include "deliver/deliver.h"
 #include "deliver/deliver_int.h"
 #include "deliver/remote.h"
 #include "expand/expand.h"
@@ -168,6 +169,13 @@ has_high_bit(const char *p, size_t n)
 }
 
 static int
+svc_sync_share(struct tern_ctx *ctx)
+{
+	(void)ctx;
+	return deliver_sync_share(SHARE_WAIT_US);
+}
+
+static int
 svc_message_8bit(struct tern_ctx *ctx)
 {
 	const struct message *m = ctx != NULL ? ctx->msg : NULL;
@@ -297,4 +305,6 @@ const struct tern_core core_services = {
 	.message_8bit = svc_message_8bit,
 	/* Host lists (core/dns/hostlist.c) */
 	.host_list_shuffle = svc_host_list_shuffle,
+	/* Shared journal commits (core/deliver/share.c) */
+	.sync_share = svc_sync_share,
 };

@@ -154,6 +154,18 @@ af_write(void *arg, int fd, char *err, size_t errlen)
 	return 0;
 }
 
+/* One journal commit for this delivery and another (core sync_share). */
+static int
+af_share(void *arg)
+{
+	struct write_arg *wa = arg;
+
+	if (core->size < offsetof(struct tern_core, sync_share) +
+	    sizeof(core->sync_share) || core->sync_share == NULL)
+		return 0;
+	return core->sync_share(wa->ctx);
+}
+
 static int TERN_PRINTF(2, 3)
 init_fail(char **err_out, const char *fmt, ...)
 {
@@ -396,7 +408,7 @@ appendfile_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 			.directory_mode = o->directory_mode, .mode = o->mode,
 			.quota = quota,
 			.msg_size = message_size(ctx),
-			.write = af_write, .arg = &wa,
+			.write = af_write, .arg = &wa, .share = af_share,
 			.spool_dir = core->main_option("spool_directory"),
 		};
 

@@ -67,6 +67,12 @@ struct maildir_params {
 	af_writer_fn write;
 	void        *arg;
 	/*
+	 * Called with arg just before the fsync that commits the link into
+	 * new/ (ordered file systems only), to share that commit with
+	 * another delivery (core sync_share).  NULL: none.
+	 */
+	int        (*share)(void *arg);
+	/*
 	 * spool_directory: new/ is fsynced unless it is on the spool's
 	 * file system (and that orders metadata).  NULL: always fsync.
 	 */

@@ -404,6 +404,8 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 			return TERN_DEFER;
 		}
 	}
+	if (ordered && p->share != NULL)
+		(void)p->share(p->arg);
 	if (ordered && fsync(fd) < 0) {
 		FAILED("failed to fsync %s", newp);
 		close(fd);
