@@ -168,18 +168,26 @@ ext4_has_journal(dev_t dev)
  * on tmpfs either, where nothing survives a crash.
  * Elsewhere -- ext4 without a journal, ext2, btrfs (whose fsync log may
  * replay the spool's unlink without this rename), or when it cannot be
- * told -- yes.  Asked once per device.
+ * told -- yes.  Asked once per device.  Which of the three:
  */
-static bool
-dir_sync_needed(const char *dir, const char *spool_dir)
+enum fs_order {
+	FS_DIR_SYNC, /* new/ must be fsynced after the rename */
+	FS_ORDERED,  /* the file's fsync commits the journal, rename too */
+	FS_VOLATILE, /* tmpfs: nothing survives a crash, nothing to commit */
+};
+
+static enum fs_order
+fs_order(const char *dir, const char *spool_dir)
 {
 	static dev_t dev, spool_dev;
-	static int known = -1, spool_known = -1;
+	static int spool_known = -1;
+	static enum fs_order known;
+	static bool asked;
 	struct statfs sf;
 	struct stat st;
 
 	if (stat(dir, &st) != 0)
-		return true;
+		return FS_DIR_SYNC;
 	if (spool_known < 0) {
 		struct stat sp;
 
@@ -187,29 +195,31 @@ dir_sync_needed(const char *dir, const char *spool_dir)
 		if (spool_known)
 			spool_dev = sp.st_dev;
 	}
-	if (known >= 0 && st.st_dev == dev)
-		return known == 1;
+	if (asked && st.st_dev == dev)
+		return known;
 	dev = st.st_dev;
-	known = 1;
+	asked = true;
+	known = FS_DIR_SYNC;
 	if (statfs(dir, &sf) != 0)
-		return true;
+		return FS_DIR_SYNC;
 	switch ((unsigned long)sf.f_type) {
 	case TMPFS_MAGIC:
 	case RAMFS_MAGIC:
-		known = 0;
+		known = FS_VOLATILE;
 		break;
 	case EXT4_SUPER_MAGIC:
-		if (spool_known == 1 && spool_dev == st.st_dev)
-			known = !ext4_has_journal(st.st_dev);
+		if (spool_known == 1 && spool_dev == st.st_dev &&
+		    ext4_has_journal(st.st_dev))
+			known = FS_ORDERED;
 		break;
 	case XFS_SUPER_MAGIC:
 		if (spool_known == 1 && spool_dev == st.st_dev)
-			known = 0;
+			known = FS_ORDERED;
 		break;
 	default:
 		break;
 	}
-	return known == 1;
+	return known;
 }
 
 /*
@@ -233,7 +243,7 @@ maildir_prepare(const char *spool_dir)
 {
 	(void)host_part();
 	if (spool_dir != NULL)
-		(void)dir_sync_needed(spool_dir, spool_dir);
+		(void)fs_order(spool_dir, spool_dir);
 	/* Without /proc the unnamed file could not be linked. */
 	if (access("/proc/self/fd", X_OK) != 0)
 		no_tmpfile = true;
@@ -364,6 +374,7 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 {
 	char name[1400], tmp[4096], newp[4096], newdir[4096];
 	bool ordered, fallback = false;
+	enum fs_order order;
 	int fd = -1;
 
 	*errno_out = 0;
@@ -381,7 +392,8 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 	snprintf(tmp, sizeof tmp, "%s/tmp", p->dir);
 	snprintf(newp, sizeof newp, "%s/new/%s", p->dir, name);
 	snprintf(newdir, sizeof newdir, "%s/new", p->dir);
-	ordered = !dir_sync_needed(newdir, p->spool_dir);
+	order = fs_order(newdir, p->spool_dir);
+	ordered = order != FS_DIR_SYNC;
 	if (ordered && !no_tmpfile) {
 		fd = write_tmp(p, tmp, true, true, &fallback, err, errlen,
 			errno_out);
@@ -404,7 +416,8 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 			return TERN_DEFER;
 		}
 	}
-	if (ordered && p->share != NULL)
+	/* A commit to share with the next delivery (not on tmpfs). */
+	if (order == FS_ORDERED && p->share != NULL)
 		(void)p->share(p->arg);
 	if (ordered && fsync(fd) < 0) {
 		FAILED("failed to fsync %s", newp);
