@@ -99,12 +99,12 @@ void deliver_connection_over(void);
  * inherit them): receptions under way, and the word a delivery waits on.
  * deliver_share_over: set a reception's flag on the board, counting it
  * down once.  deliver_sync_share: called just before an fsync that
- * commits the file system's journal; while a reception is under way, wait
+ * commits the file system's journal (appendfile's maildir_commit_wait
+ * gives wait_us); while a reception is under way, wait
  * up to wait_us for another delivery to reach the same point, or wake
  * the one waiting.  1 when joined with another, 0 when not (no board, no
  * reception under way, or nobody came in time).
  */
-#define SHARE_WAIT_US 3000
 void deliver_share_init(int *active, int *pair);
 void deliver_share_over(int *flag);
 int deliver_sync_share(long wait_us);

@@ -169,10 +169,10 @@ has_high_bit(const char *p, size_t n)
 }
 
 static int
-svc_sync_share(struct tern_ctx *ctx)
+svc_sync_share(struct tern_ctx *ctx, int wait_ms)
 {
 	(void)ctx;
-	return deliver_sync_share(SHARE_WAIT_US);
+	return deliver_sync_share(wait_ms * 1000L);
 }
 
 static int

@@ -7,8 +7,8 @@
  * processes call fsync while both files' links are in the same running
  * transaction, one commit carries both.
  *
- * So a delivery about to make that fsync waits, for at most SHARE_WAIT_US,
- * for another one to reach the same point -- but only while a reception
+ * So a delivery about to make that fsync waits, for at most wait_us (the
+ * transport's maildir_commit_wait, 3 ms by default), for another one to reach the same point -- but only while a reception
  * is under way somewhere, whose message may be the partner.  The second
  * one wakes the first and both fsync at once.  Each still makes its own
  * fsync: nothing relies on the other's.  The wait is before the fsync,

@@ -19,7 +19,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tern_helpers import (SANITIZE, LoopExt4, make_message,
+from tern_helpers import (SANITIZE, SCALE, LoopExt4, make_message,
                           standard_config_under, wait_for)
 
 SYNCS = ("fsync", "fdatasync")
@@ -324,3 +324,67 @@ def test_spool_files_are_read_without_updating_their_atime(tern):
     assert any("/input/" not in line for line in spool), opens
     for line in spool:
         assert "O_NOATIME" in line, line
+
+
+def test_two_deliveries_share_one_commit(tern, tmp_path):
+    """Spool and Maildirs on one journaled ext4: a delivery that reaches
+    its fsync while another connection is under way waits on the
+    daemon's board (a shared futex, maildir_commit_wait) until the next
+    delivery reaches its own, which wakes it before it fsyncs: both
+    fsyncs go into one journal commit (docs/config.md, "Maildir
+    durability").  Each still fsyncs its own file, after its link."""
+    fs = LoopExt4(tmp_path / "fs.img", tern.path("fs"), (tern.uid, tern.gid))
+    try:
+        rcpt = f"{tern.user}@maildir.example"
+        mdir = tern.path("fs", "maildir", tern.user)
+        tern.config(standard_config_under("fs").replace(
+            "  maildir_format\n",
+            "  maildir_format\n  maildir_commit_wait = 1000\n", 1))
+        out = tern.path("out", "strace.txt")
+        st = strace_daemon(tern, out, ["-y", "-e", "trace=futex,fsync,linkat"])
+        try:
+            # The second connection is under way when the first message's
+            # delivery reaches its fsync.
+            second = tern.smtp()
+            second.mail("sender@example.net")
+            second.rcpt(rcpt)
+            assert tern.send(rcpt, make_message(to=rcpt)) == {}
+            wait_for(lambda: "FUTEX_WAIT," in out.read_text(), 10 * SCALE,
+                     "the first delivery to wait")
+            second.data(make_message(to=rcpt))
+            second.quit()
+            wait_for(lambda: tern.mainlog().count(" Completed") == 2,
+                     30, "both deliveries to complete")
+        finally:
+            st.terminate()
+            st.wait()
+        lines = []
+        for line in out.read_text(errors="replace").splitlines():
+            m = re.match(r"(\d+)\s+(?:<\.\.\. )?(\w+)(?: resumed>|\()(.*)$",
+                         line)
+            if m:
+                lines.append(m.groups())
+        links = [(i, p) for i, (p, c, a) in enumerate(lines)
+                 if c == "linkat" and f"{mdir}/new/" in a]
+        assert len(links) == 2 and links[0][1] != links[1][1], lines
+        (link1, first), (link2, second_pid) = links
+
+        def at(pid, pred, what):
+            return index(lines, lambda p, c, a: p == pid and pred(c, a), what)
+        wait = at(first, lambda c, a: c == "futex" and "FUTEX_WAIT," in a,
+                  "the first delivery's wait")
+        sync1 = at(first, lambda c, a: c == "fsync" and f"{mdir}/" in a,
+                   "the first delivery's fsync")
+        wake = at(second_pid, lambda c, a: c == "futex" and
+                  "FUTEX_WAKE," in a, "the second delivery's wake-up")
+        sync2 = at(second_pid, lambda c, a: c == "fsync" and f"{mdir}/" in a,
+                   "the second delivery's fsync")
+        assert link1 < wait < link2 < wake < sync2, lines
+        # woken (its wait did not time out), and only then its own fsync
+        assert wake < sync1, lines
+        assert not any(p == first and c == "futex" and "ETIMEDOUT" in a
+                       for p, c, a in lines[wait:sync1]), lines
+        assert len(os.listdir(mdir / "new")) == 2
+    finally:
+        tern.kill_all()
+        fs.umount(check=False)

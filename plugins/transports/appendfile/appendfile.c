@@ -33,6 +33,7 @@ struct appendfile_opts {
 	int         lockfile_timeout;
 	const char *quota;         /* expandable size; "" or 0: none */
 	bool        maildir_format;
+	int         maildir_commit_wait; /* ms; 0: never wait */
 	bool        create_directory;
 	bool        mode_fail_narrower;
 	bool        use_fcntl_lock;
@@ -79,6 +80,7 @@ static const struct tern_option appendfile_options[] = {
 	O("lock_retries",         INT,    lock_retries,         "10"),
 	O("lockfile_mode",        OCTAL,  lockfile_mode,        "0600"),
 	O("lockfile_timeout",     TIME,   lockfile_timeout,     "30m"),
+	O("maildir_commit_wait",  INT,    maildir_commit_wait,  "3"),
 	O("maildir_format",       BOOL,   maildir_format,       "false"),
 	F("maildir_tag",          EXPSTR, maildir_tag,          NULL),
 	F("mbx_format",           BOOL,   mbx_format,           "false"),
@@ -113,6 +115,7 @@ struct write_arg {
 	const struct tern_address *batch;
 	unsigned                   flags;
 	const char                *prefix, *suffix; /* NULL: none */
+	int                        share_ms; /* maildir_commit_wait */
 };
 
 static int
@@ -160,10 +163,10 @@ af_share(void *arg)
 {
 	struct write_arg *wa = arg;
 
-	if (core->size < offsetof(struct tern_core, sync_share) +
-	    sizeof(core->sync_share) || core->sync_share == NULL)
+	if (wa->share_ms <= 0 || core->size < offsetof(struct tern_core,
+	    sync_share) + sizeof(core->sync_share) || core->sync_share == NULL)
 		return 0;
-	return core->sync_share(wa->ctx);
+	return core->sync_share(wa->ctx, wa->share_ms);
 }
 
 static int TERN_PRINTF(2, 3)
@@ -389,7 +392,8 @@ appendfile_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct tern_address *batch)
 {
 	const struct appendfile_opts *o = inst->opts;
-	struct write_arg wa = { ctx, batch, base_flags(o), NULL, NULL };
+	struct write_arg wa = { ctx, batch, base_flags(o), NULL, NULL,
+		o->maildir_commit_wait };
 	char *path, err[8192];
 	bool maildir = false;
 	uint64_t quota = 0;
@@ -469,6 +473,10 @@ appendfile_init(struct tern_instance *inst, char **err_out)
 		return init_fail(err_out, "%s transport: create_file \"%s\": "
 			"want anywhere, belowhome or inhome", inst->name,
 			o->create_file);
+	if (o->maildir_commit_wait < 0 || o->maildir_commit_wait > 1000)
+		return init_fail(err_out, "%s transport: maildir_commit_wait "
+			"%d: want 0 to 1000 (milliseconds)", inst->name,
+			o->maildir_commit_wait);
 	if (o->maildir_format)
 		maildir_prepare(core->main_option("spool_directory"));
 	return check_escaping(inst, d, err_out);

@@ -371,12 +371,12 @@ struct tern_core {
 	 * Call just before an fsync that will commit the file system's
 	 * journal for a file just given its name (a Maildir file linked
 	 * into new/ on the spool's file system).  While a reception is
-	 * under way in the daemon, it waits (a few ms at most) for another
+	 * under way in the daemon, it waits (wait_ms at most) for another
 	 * delivery to reach the same point, or wakes the one waiting, so
 	 * that both fsyncs go into one commit.  Make the fsync afterwards
 	 * all the same.  1: joined with another delivery; 0: not.
 	 */
-	int (*sync_share)(struct tern_ctx *ctx);
+	int (*sync_share)(struct tern_ctx *ctx, int wait_ms);
 };
 
 #endif
