@@ -100,12 +100,21 @@ def traced_delivery(tern, rcpt, config=None, warm=False, more=""):
         st.wait()
     ids = re.findall(r"^\S+ \S+ (\S+) <= ", tern.mainlog(), re.M)[warm:]
     assert len(ids) == 1, tern.mainlog()
+    return strace_lines(out), ids[0]
+
+
+def strace_lines(out, resumed=False):
+    """strace -f output as (pid, call, text) in order.  resumed: also the
+    "<... call resumed>) = result" ends of calls that were interrupted
+    by another process's line (text ") = result")."""
+    pat = (r"(\d+)\s+(?:<\.\.\. )?(\w+)(?: resumed>|\()(.*)$" if resumed
+           else r"(\d+)\s+(\w+)\((.*)$")
     lines = []
     for line in out.read_text(errors="replace").splitlines():
-        m = re.match(r"(\d+)\s+(\w+)\((.*)$", line)
+        m = re.match(pat, line)
         if m:
-            lines.append((m.group(1), m.group(2), m.group(3)))
-    return lines, ids[0]
+            lines.append(m.groups())
+    return lines
 
 
 def index(lines, pred, what):
@@ -358,12 +367,7 @@ def test_two_deliveries_share_one_commit(tern, tmp_path):
         finally:
             st.terminate()
             st.wait()
-        lines = []
-        for line in out.read_text(errors="replace").splitlines():
-            m = re.match(r"(\d+)\s+(?:<\.\.\. )?(\w+)(?: resumed>|\()(.*)$",
-                         line)
-            if m:
-                lines.append(m.groups())
+        lines = strace_lines(out, resumed=True)
         links = [(i, p) for i, (p, c, a) in enumerate(lines)
                  if c == "linkat" and f"{mdir}/new/" in a]
         assert len(links) == 2 and links[0][1] != links[1][1], lines
