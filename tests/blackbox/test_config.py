@@ -53,6 +53,9 @@ BAD = [
      "tern_user = @USER@\nspool_reuse_max = -1", "spool_reuse_max = -1"),
     ("dns_port out of range", "tern_user = @USER@",
      "tern_user = @USER@\ndns_port = 70000", "dns_port = 70000"),
+    # a driver's own check names the instance
+    ("maildir_commit_wait out of range", "  maildir_format\n",
+     "  maildir_format\n  maildir_commit_wait = 5000\n", "local_maildir:"),
     # set twice: the error names the setting in force, not the first
     ("host list set twice", "tern_user = @USER@",
      "tern_user = @USER@\nrelay_from_hosts = 127.0.0.1\n"
