@@ -350,6 +350,30 @@ detach_fds(bool sockets)
 			close(fd);
 }
 
+/*
+ * Out of the caller's process group, so that a signal to it (a ^C at the
+ * terminal, a kill of the daemon's group) does not stop a delivery half
+ * way.  A new session only when there is a terminal to leave (sendmail
+ * run by hand: its hang-up, job control, SIGTTOU on output): where
+ * sessions are scheduler groups (autogroups), every new session costs a
+ * group made and freed, and would give each delivery the CPU share of a
+ * whole session, against the reception processes sharing the daemon's
+ * (bench/RESULTS.md).
+ */
+static void
+detach_group(void)
+{
+	int tty = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+
+	if (tty >= 0) {
+		close(tty);
+		setsid();
+	} else {
+		/* EPERM: a session leader already leads its own group. */
+		(void)setpgid(0, 0);
+	}
+}
+
 static int handoff_fd = -1; /* deliver_set_handoff */
 static int *over_flag;      /* deliver_set_over_flag */
 
@@ -360,7 +384,7 @@ deliver_detached(const char *id, bool sockets, unsigned flags)
 	int rc;
 
 	snprintf(copy, sizeof(copy), "%s", id);
-	setsid();
+	detach_group();
 	detach_fds(sockets);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);

@@ -71,8 +71,8 @@ bool deliver_without_root_possible(void);
 void deliver_start(const char *id);
 
 /*
- * In a process just forked to deliver id: leave the terminal's session,
- * put /dev/null on stdin and stdout, close every inherited socket (unless
+ * In a process just forked to deliver id: leave the caller's process
+ * group (and the terminal's session, if it has one), put /dev/null on stdin and stdout, close every inherited socket (unless
  * !sockets: the caller knows it has none), run deliver_message(id, flags)
  * and exit; a DELIVER_NO_ROOT delivery that needs root goes to
  * deliver_start.  The daemon starts deliveries this way, having closed

@@ -134,6 +134,17 @@ def standard_config_under(sub):
 
 
 # Mailbox names that are not passwd users are aliases to files.
+# A pipe command that holds its delivery until $out/release exists: it
+# writes "its pid, its parent's" to $out/started, and what it is given to
+# $out/delivered.
+SLOWPIPE = """#!/bin/sh
+out="$1"
+echo "$$ $PPID" > "$out/started.tmp" && mv "$out/started.tmp" "$out/started"
+i=0
+while [ ! -e "$out/release" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+cat >> "$out/delivered"
+"""
+
 STANDARD_ALIASES = """\
 # test aliases (lsearch)
 postmaster: @USER@
@@ -273,6 +284,32 @@ def children(pid):
             if st and st[2] == pid and st[1] != "Z":
                 out.append(int(d))
     return out
+
+
+def proc_title(pid):
+    """A process's command line as it shows it (tern sets its title)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def delivery_of(pid):
+    """The delivery process above pid (a pipe command's parent): the
+    outermost "tern: delivering" among its ancestors."""
+    found = [p for p in ancestors(pid) if b"tern: delivering" in
+             proc_title(p)]
+    assert found, f"no delivery process above {pid}"
+    return found[-1]
+
+
+def session_of(pid):
+    """(process group, session) of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    rest = data[data.rindex(")") + 2:].split()
+    return int(rest[2]), int(rest[3])
 
 
 def ancestors(pid):

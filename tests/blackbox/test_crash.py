@@ -4,16 +4,9 @@ import os
 import signal
 import subprocess
 
-from tern_helpers import (STANDARD_ALIASES, ancestors, connection_holders,
-                          make_message, split_message, wait_for)
-
-SLOWPIPE = """#!/bin/sh
-out="$1"
-echo "$$ $PPID" > "$out/started.tmp" && mv "$out/started.tmp" "$out/started"
-i=0
-while [ ! -e "$out/release" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
-cat >> "$out/delivered"
-"""
+from tern_helpers import (SLOWPIPE, STANDARD_ALIASES, ancestors,
+                          connection_holders, make_message, split_message,
+                          wait_for)
 
 
 def kill9(pids):

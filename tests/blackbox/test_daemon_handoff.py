@@ -8,7 +8,8 @@ import os
 import re
 import signal
 
-from tern_helpers import ID_RE, make_message, wait_for
+from tern_helpers import (ID_RE, SLOWPIPE, STANDARD_ALIASES, delivery_of,
+                          make_message, session_of, wait_for)
 
 
 def test_one_process_per_connection(tern):
@@ -206,3 +207,27 @@ def test_daemon_reaps_and_counts_without_being_woken(tern):
     wait_for(lambda: kids() == [], 5, "the ended reception to be reaped")
     wait_for(lambda: b"; 0 connections" in title(), 5,
              "the daemon to count 0 connections")
+
+
+def test_delivery_leaves_the_daemons_process_group(tern):
+    """A delivery process leaves the daemon's process group, and stays in
+    its session (there is no terminal to leave; a session of its own
+    would also be a scheduler group of its own): a SIGTERM to the group,
+    as a ^C or a supervisor sends, stops the daemon, and the delivery
+    still finishes."""
+    tern.script("slowpipe", SLOWPIPE)
+    tern.config(aliases=STANDARD_ALIASES +
+                'slow: "|@DIR@/bin/slowpipe @DIR@/out"\n')
+    daemon = tern.start_daemon()
+    group, session = session_of(daemon.pid)
+    assert tern.send("slow@test.example", subject="kill the group") == {}
+    started = tern.path("out", "started")
+    wait_for(started.exists, 30, "the slow delivery")
+    pid = delivery_of(int(started.read_text().split()[1]))
+    assert session_of(pid) == (pid, session)
+    os.killpg(group, signal.SIGTERM)
+    daemon.wait(15)
+    tern.write("out/release", "")
+    tern.wait_queue_empty()
+    assert b"Subject: kill the group" in \
+        tern.path("out", "delivered").read_bytes()

@@ -9,17 +9,8 @@ import re
 import shutil
 import subprocess
 
-from tern_helpers import (PREFIX, STANDARD_ALIASES, IS_ROOT, make_message,
-                          spool_reseal,
-                          wait_for)
-
-SLOWPIPE = """#!/bin/sh
-out="$1"
-echo "$$ $PPID" > "$out/started.tmp" && mv "$out/started.tmp" "$out/started"
-i=0
-while [ ! -e "$out/release" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
-cat > /dev/null
-"""
+from tern_helpers import (PREFIX, SLOWPIPE, STANDARD_ALIASES, IS_ROOT,
+                          make_message, spool_reseal, wait_for)
 
 
 def tool(name, *args, check=True, **kw):

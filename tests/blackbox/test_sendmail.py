@@ -1,9 +1,14 @@
 """Local submission: sendmail -t -i, -bs, -f, -odq then -q."""
 
+import os
+import pty
 import re
+import select
 import subprocess
 
-from tern_helpers import ID_RE, PipeSMTP, make_message, split_message
+from tern_helpers import (ID_RE, SLOWPIPE, STANDARD_ALIASES, PipeSMTP,
+                          delivery_of, make_message, session_of,
+                          split_message, wait_for)
 
 
 def test_sendmail_t_i(tern):
@@ -112,3 +117,52 @@ def test_odq_then_q(tern):
     assert tern.run(["-bpc"]).ok().stdout.strip() == "0"
     tern.wait_completed(msgid)
     assert re.fullmatch(ID_RE, msgid)
+
+
+def test_sendmail_on_a_terminal_delivers_in_its_own_session(tern):
+    """sendmail run from a shell: its delivery process leaves the
+    terminal's session (the terminal's hang-up and job control cannot
+    reach it, nor stop it for writing to it) and finishes after the
+    terminal is gone."""
+    tern.script("slowpipe", SLOWPIPE)
+    tern.config(aliases=STANDARD_ALIASES +
+                'slow: "|@DIR@/bin/slowpipe @DIR@/out"\n')
+    argv = tern.argv(["-oi", "slow@test.example"], prog="sendmail")
+    env = tern.env()
+    pid, master = pty.fork()  # the child: a session on a new terminal
+    if pid == 0:
+        try:
+            os.chdir(tern.dir)
+            os.execvpe(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    started = tern.path("out", "started")
+    shown = bytearray()
+
+    def delivering():
+        # what the terminal shows (the echo, any error), read as it comes
+        while select.select([master], [], [], 0)[0]:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            shown.extend(data)
+        return started.exists()
+    try:
+        # ^D at the start of a line: the end of input, as typed.
+        os.write(master, b"Subject: typed\n\nat a terminal\n\x04")
+        try:
+            wait_for(delivering, 30, "the slow delivery")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the terminal shows {bytes(shown)!r}")
+        delivery = delivery_of(int(started.read_text().split()[1]))
+        assert session_of(pid)[1] == pid
+        assert session_of(delivery) == (delivery, delivery)
+    finally:
+        os.close(master)  # the terminal hangs up
+        os.waitpid(pid, 0)
+    tern.write("out/release", "")
+    tern.wait_queue_empty()
+    assert b"at a terminal" in tern.path("out", "delivered").read_bytes()
