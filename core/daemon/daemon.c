@@ -566,6 +566,7 @@ daemon_run(const char *ports_override, int queue_interval, char **argv)
 	 * become a recipient.
 	 */
 	runtime_drop_privilege();
+	deliver_note_terminal();
 	daemon_handoff_init(&d, reexec);
 	limits_board_init(conf.smtp_accept_max > 0 ?
 		(size_t)conf.smtp_accept_max : BOARD_UNLIMITED);

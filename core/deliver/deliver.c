@@ -350,6 +350,18 @@ detach_fds(bool sockets)
 			close(fd);
 }
 
+static int on_terminal = -1; /* deliver_note_terminal; -1: not yet known */
+
+void
+deliver_note_terminal(void)
+{
+	int tty = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+
+	on_terminal = tty >= 0;
+	if (tty >= 0)
+		close(tty);
+}
+
 /*
  * Out of the caller's process group, so that a signal to it (a ^C at the
  * terminal, a kill of the daemon's group) does not stop a delivery half
@@ -363,15 +375,12 @@ detach_fds(bool sockets)
 static void
 detach_group(void)
 {
-	int tty = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
-
-	if (tty >= 0) {
-		close(tty);
+	if (on_terminal < 0)
+		deliver_note_terminal();
+	if (on_terminal)
 		setsid();
-	} else {
-		/* EPERM: a session leader already leads its own group. */
-		(void)setpgid(0, 0);
-	}
+	else
+		(void)setpgid(0, 0); /* EPERM: a session leader leads its group */
 }
 
 static int handoff_fd = -1; /* deliver_set_handoff */

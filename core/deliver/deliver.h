@@ -83,6 +83,13 @@ _Noreturn void deliver_detached(const char *id, bool sockets,
 	unsigned flags);
 
 /*
+ * Find out once whether this process has a controlling terminal, which
+ * deliver_detached leaves with a session of its own: the daemon asks
+ * before its first fork, so that its children need not.
+ */
+void deliver_note_terminal(void);
+
+/*
  * A reception process tells the daemon that its connection is over,
  * before it goes on to deliver: it no longer counts against
  * smtp_accept_max and the per-host limits.  It sets its flag on the

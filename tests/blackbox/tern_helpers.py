@@ -263,16 +263,21 @@ def wait_for(pred, timeout=10, what="condition", interval=0.01):
         interval = min(interval * 1.5, 0.1)
 
 
-def proc_stat(pid):
-    """(comm, state, ppid) of a process, or None if it is gone."""
+def _stat(pid):
+    """/proc/PID/stat as (comm, the fields after it), or None if gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
     except OSError:
         return None
-    comm = data[data.index("(") + 1:data.rindex(")")]
-    rest = data[data.rindex(")") + 2:].split()
-    return comm, rest[0], int(rest[1])
+    return (data[data.index("(") + 1:data.rindex(")")],
+            data[data.rindex(")") + 2:].split())
+
+
+def proc_stat(pid):
+    """(comm, state, ppid) of a process, or None if it is gone."""
+    st = _stat(pid)
+    return None if st is None else (st[0], st[1][0], int(st[1][1]))
 
 
 def children(pid):
@@ -306,10 +311,9 @@ def delivery_of(pid):
 
 def session_of(pid):
     """(process group, session) of a process."""
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    rest = data[data.rindex(")") + 2:].split()
-    return int(rest[2]), int(rest[3])
+    st = _stat(pid)
+    assert st is not None, f"process {pid} is gone"
+    return int(st[1][2]), int(st[1][3])
 
 
 def ancestors(pid):
