@@ -72,9 +72,10 @@ void deliver_start(const char *id);
 
 /*
  * In a process just forked to deliver id: leave the caller's process
- * group (and the terminal's session, if it has one), put /dev/null on stdin and stdout, close every inherited socket (unless
- * !sockets: the caller knows it has none), run deliver_message(id, flags)
- * and exit; a DELIVER_NO_ROOT delivery that needs root goes to
+ * group (and the terminal's session, if it has one), put /dev/null on
+ * stdin and stdout, close every inherited socket (unless !sockets: the
+ * caller knows it has none), run deliver_message(id, flags) and exit; a
+ * DELIVER_NO_ROOT delivery that needs root goes to
  * deliver_start.  The daemon starts deliveries this way, having closed
  * its listening sockets in the child, and reaps them itself; so does a
  * reception process for its connection's last message.

@@ -71,13 +71,18 @@ def test_daemon_and_delivery_map_no_unused_modules(tern):
     assert b"Subject:" in tern.path("out", "delivered").read_bytes()
 
 
+TEST_TRANSPORTS = ("abifuture", "abiolder", "abinewer")
+
+
 def future_module_dir(tern):
-    """A module directory: the real modules plus transports/abifuture.so,
-    built for ABI major 2."""
-    future = TEST_MODULES / "transports" / "abifuture.so"
-    if not future.is_file():
-        pytest.fail(f"{future} is missing: build the test modules "
-                    "(tests/modules) and set TERN_TEST_MODULES")
+    """A module directory: the real modules plus the test transports:
+    abifuture.so (built for the next ABI major), abiolder.so and
+    abinewer.so (this major, the minor before and after the core's)."""
+    for name in TEST_TRANSPORTS:
+        so = TEST_MODULES / "transports" / f"{name}.so"
+        if not so.is_file():
+            pytest.fail(f"{so} is missing: build the test modules "
+                        "(tests/modules) and set TERN_TEST_MODULES")
     src = module_dir()
     dst = tern.path("modules")
     for kind in os.listdir(src):
@@ -87,7 +92,9 @@ def future_module_dir(tern):
         for so in (src / kind).glob("*.so"):
             os.symlink(so, dst / kind / so.name)
     (dst / "transports").mkdir(parents=True, exist_ok=True)
-    shutil.copy(future, dst / "transports" / "abifuture.so")
+    for name in TEST_TRANSPORTS:
+        shutil.copy(TEST_MODULES / "transports" / f"{name}.so",
+                    dst / "transports" / f"{name}.so")
     tern.own(dst, recursive=True)
     return dst
 
@@ -108,6 +115,35 @@ def test_module_for_other_abi_major_refused(tern):
         major, minor = abi_version()
         assert f"ABI {major + 1}.0" in err and f"ABI {major}.{minor}" in err, r
     assert not tern.spool.exists()
+
+
+def test_module_for_an_older_abi_minor_loads(tern):
+    """The core only grows within a major: a module built for the minor
+    before the core's (one built before sync_share, ABI 1.2) is loaded
+    and used."""
+    moddir = future_module_dir(tern)
+    tern.config(STANDARD_CONFIG.replace(
+        "begin transports\n",
+        "begin transports\n\nolder:\n  driver = abiolder\n", 1),
+        main=f"module_directory = {moddir}\n")
+    r = tern.run(["-bP"], timeout=20)
+    assert r.returncode == 0, r
+    assert "abiolder" not in r.stderr, r
+
+
+def test_module_for_a_newer_abi_minor_refused(tern):
+    moddir = future_module_dir(tern)
+    tern.config(STANDARD_CONFIG.replace(
+        "begin transports\n",
+        "begin transports\n\nnewer:\n  driver = abinewer\n", 1),
+        main=f"module_directory = {moddir}\n")
+    line = tern.config_line("driver = abinewer")
+    r = tern.run(["-bP"], timeout=20)
+    assert r.returncode != 0, r
+    major, minor = abi_version()
+    assert f"{tern.conf}:{line}:" in r.stderr, r
+    assert f"ABI {major}.{minor + 1}" in r.stderr, r
+    assert f"ABI {major}.{minor}" in r.stderr, r
 
 
 def test_unused_module_never_loaded(tern):

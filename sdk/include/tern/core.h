@@ -366,6 +366,10 @@ struct tern_core {
 	/* Put *list in a random order (hosts_randomize); any length. */
 	void (*host_list_shuffle)(struct tern_host **list);
 
+	/*
+	 * ABI 1.2 additions.  Append only, below this line, as above.
+	 */
+
 	/* Shared journal commits (core/deliver/share.c) */
 	/*
 	 * Call just before an fsync that will commit the file system's
