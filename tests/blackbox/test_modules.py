@@ -99,13 +99,19 @@ def future_module_dir(tern):
     return dst
 
 
-def test_module_for_other_abi_major_refused(tern):
+def config_test_transport(tern, driver):
+    """Configure a transport of the test driver `driver` (from
+    future_module_dir); its line number in the configuration."""
     moddir = future_module_dir(tern)
     tern.config(STANDARD_CONFIG.replace(
         "begin transports\n",
-        "begin transports\n\nfuture:\n  driver = abifuture\n", 1),
+        f"begin transports\n\ntest_t:\n  driver = {driver}\n", 1),
         main=f"module_directory = {moddir}\n")
-    line = tern.config_line("driver = abifuture")
+    return tern.config_line(f"driver = {driver}")
+
+
+def test_module_for_other_abi_major_refused(tern):
+    line = config_test_transport(tern, "abifuture")
     for args in (["-bP"], ["-bt", "alice@test.example"], ["-bdf"]):
         r = tern.run(args, timeout=20)
         assert r.returncode != 0, r
@@ -119,25 +125,15 @@ def test_module_for_other_abi_major_refused(tern):
 
 def test_module_for_an_older_abi_minor_loads(tern):
     """The core only grows within a major: a module built for the minor
-    before the core's (one built before sync_share, ABI 1.2) is loaded
-    and used."""
-    moddir = future_module_dir(tern)
-    tern.config(STANDARD_CONFIG.replace(
-        "begin transports\n",
-        "begin transports\n\nolder:\n  driver = abiolder\n", 1),
-        main=f"module_directory = {moddir}\n")
+    before the core's (say, before sync_share, ABI 1.2) is loaded."""
+    config_test_transport(tern, "abiolder")
     r = tern.run(["-bP"], timeout=20)
     assert r.returncode == 0, r
     assert "abiolder" not in r.stderr, r
 
 
 def test_module_for_a_newer_abi_minor_refused(tern):
-    moddir = future_module_dir(tern)
-    tern.config(STANDARD_CONFIG.replace(
-        "begin transports\n",
-        "begin transports\n\nnewer:\n  driver = abinewer\n", 1),
-        main=f"module_directory = {moddir}\n")
-    line = tern.config_line("driver = abinewer")
+    line = config_test_transport(tern, "abinewer")
     r = tern.run(["-bP"], timeout=20)
     assert r.returncode != 0, r
     major, minor = abi_version()
