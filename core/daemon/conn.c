@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 #include "smtp_in/smtp_in.h"
 #include "smtp_in/vars.h"
 #include "spool/spool.h"
+#include "tls/tls.h"
 
 const char *
 daemon_sockaddr_text(const struct sockaddr_storage *ss, char *host,
@@ -72,6 +74,32 @@ daemon_refuse(int fd, const char *why)
 	close(fd);
 }
 
+bool
+daemon_greet(int fd, const struct listener *l)
+{
+	char text[SMTP_GREETING_MAX];
+	size_t len;
+	int pending = 0;
+
+	/* TLS on connect: the 220 goes through TLS, from the reception. */
+	if (tls_port_is_on_connect(l->port) ||
+	    !smtp_greeting_early(text, sizeof(text), &len))
+		return false;
+	/*
+	 * Input before the greeting: the reception process judges it
+	 * (smtp_enforce_sync) as it would have without this.  Only whether
+	 * there is any is asked, nothing is read.
+	 */
+	if (conf.smtp_enforce_sync &&
+	    (ioctl(fd, FIONREAD, &pending) != 0 || pending > 0))
+		return false;
+	/* A new socket's send buffer takes it whole: it does not block. */
+	if (send(fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+		return false;
+	DEBUG("daemon: SMTP>> %.*s", (int)len - 2, text);
+	return true;
+}
+
 static void
 conn_info(int fd, struct smtp_conn_info *ci)
 {
@@ -104,7 +132,7 @@ conn_info(int fd, struct smtp_conn_info *ci)
  * process fewer per message (docs/process.md).
  */
 static _Noreturn void
-conn_session(int fd)
+conn_session(int fd, bool greeted)
 {
 	struct smtp_conn_info ci;
 	const char *id;
@@ -114,6 +142,7 @@ conn_session(int fd)
 	if (deliver_without_root_possible())
 		receive_hold_enable();
 	conn_info(fd, &ci);
+	ci.greeted = greeted;
 	proctitle_set("tern: handling incoming connection from [%s]",
 		ci.host_address);
 	rc = smtp_in_session(fd, fd, &ci);
@@ -140,7 +169,8 @@ conn_session(int fd)
 
 pid_t
 daemon_connection(int fd, struct listener *ls, size_t nls,
-	const sigset_t *orig_mask, const int handoff[2], int board_i)
+	const sigset_t *orig_mask, const int handoff[2], int board_i,
+	bool greeted)
 {
 	pid_t pid = fork();
 
@@ -160,5 +190,5 @@ daemon_connection(int fd, struct listener *ls, size_t nls,
 	arena_reset(arena_conn);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);
-	conn_session(fd);
+	conn_session(fd, greeted);
 }

@@ -11,6 +11,7 @@
 struct listener {
 	int         fd;
 	const char *addr;  /* as shown in logs: "[127.0.0.1]:25" */
+	int         port;
 };
 
 /*
@@ -31,10 +32,17 @@ void daemon_close_listeners(struct listener *ls, size_t n);
  * its connection is over, and its group of pool/ slots.
  */
 pid_t daemon_connection(int fd, struct listener *ls, size_t nls,
-	const sigset_t *orig_mask, const int handoff[2], int board_i);
+	const sigset_t *orig_mask, const int handoff[2], int board_i,
+	bool greeted);
 
 /* Answer 421 from the daemon itself (smtp_accept_max) and close fd. */
 void daemon_refuse(int fd, const char *why);
+
+/*
+ * Send the 220 from the daemon (smtp_greeting_early) on a connection
+ * accepted on l, before the fork; false when the reception process must.
+ */
+bool daemon_greet(int fd, const struct listener *l);
 
 /* "[addr]:port" of a socket's peer or local side, and the parts. */
 const char *daemon_sockaddr_text(const struct sockaddr_storage *ss,

@@ -165,6 +165,7 @@ listen_addr(const char *addr, const char *ports, struct listener *ls,
 			return -1;
 		}
 		ls[*n].fd = fd;
+		ls[*n].port = port;
 		ls[*n].addr = arena_printf(arena_perm, "[%s]:%d", addr, port);
 		(*n)++;
 	}

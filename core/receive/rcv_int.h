@@ -98,6 +98,9 @@ struct header *rcv_hdr_finish(struct rcv_hdr_parser *p);
 
 /* RFC 5322 date of t in local time, arena a. */
 char *rcv_rfc5322_date(struct arena *a, time_t t);
+/* The same into buf (RCV_DATE_MAX is room for any); its length. */
+#define RCV_DATE_MAX 64
+size_t rcv_rfc5322_date_buf(char *buf, size_t size, time_t t);
 
 /* Build the Received: header for m (arena_msg). */
 struct header *rcv_received_header(struct message *m);

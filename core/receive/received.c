@@ -1,6 +1,7 @@
 /* The Received: header we prepend, and the date format it uses. */
 #include "receive/rcv_int.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,8 +13,8 @@
 #define TERN_VERSION "0"
 #endif
 
-char *
-rcv_rfc5322_date(struct arena *a, time_t t)
+size_t
+rcv_rfc5322_date_buf(char *buf, size_t size, time_t t)
 {
 	static const char days[7][4] = {
 		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
@@ -22,6 +23,7 @@ rcv_rfc5322_date(struct arena *a, time_t t)
 	struct tm tm;
 	long off;
 	char sign = '+';
+	int n;
 
 	localtime_r(&t, &tm);
 	off = tm.tm_gmtoff / 60;
@@ -30,10 +32,20 @@ rcv_rfc5322_date(struct arena *a, time_t t)
 		off = -off;
 	}
 	/* Not strftime: %a and %b follow the locale, RFC 5322 wants English. */
-	return arena_printf(a, "%s, %02d %s %d %02d:%02d:%02d %c%02ld%02ld",
+	n = snprintf(buf, size, "%s, %02d %s %d %02d:%02d:%02d %c%02ld%02ld",
 		days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
 		tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
 		off / 60, off % 60);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+char *
+rcv_rfc5322_date(struct arena *a, time_t t)
+{
+	char buf[RCV_DATE_MAX];
+
+	rcv_rfc5322_date_buf(buf, sizeof(buf), t);
+	return arena_strdup(a, buf);
 }
 
 /* "from helo ([ip]:port helo=helo)" or "from login" for local input. */

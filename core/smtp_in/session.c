@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -129,27 +130,81 @@ smtp_reject_log(struct smtp_sess *s, const char *fmt, ...)
 			s->who, text);
 }
 
+/* Exim's default form of the banner: our name, version and the date. */
+static const char *
+greeting_default(char *buf, size_t size)
+{
+	char date[RCV_DATE_MAX];
+
+	rcv_rfc5322_date_buf(date, sizeof(date), time(NULL));
+	snprintf(buf, size, "%s ESMTP Tern %s %s", conf.primary_hostname,
+		TERN_VERSION, date);
+	return buf;
+}
+
+/*
+ * The banner when it needs no expansion: smtp_banner unset (the default
+ * form) or free of '$' and '\\', which expansion would give back as it
+ * is.  NULL: it must be expanded, in the reception process.
+ */
+static const char *
+greeting_plain(char *buf, size_t size)
+{
+	const char *b = conf.smtp_banner;
+
+	if (b == NULL || *b == '\0')
+		return greeting_default(buf, size);
+	return strpbrk(b, "$\\") == NULL ? b : NULL;
+}
+
 /* The banner: smtp_banner expanded, or Exim's default form. */
 static void
 smtp_greeting(struct smtp_sess *s)
 {
-	char *text = NULL, *err = NULL;
+	char buf[SMTP_GREETING_MAX];
+	const char *text = greeting_plain(buf, sizeof(buf));
+	char *exp = NULL, *err = NULL;
 
-	if (conf.smtp_banner != NULL && *conf.smtp_banner != '\0' &&
-	    expand_string(NULL, arena_conn, conf.smtp_banner, &text, &err) !=
-	    TERN_OK) {
-		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
-			"expansion of smtp_banner failed: %s", err);
-		text = NULL;
+	if (text == NULL) {
+		if (expand_string(NULL, arena_conn, conf.smtp_banner, &exp,
+		    &err) != TERN_OK) {
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+				"expansion of smtp_banner failed: %s", err);
+			exp = NULL;
+		}
+		text = exp != NULL && *exp != '\0' ? exp :
+			greeting_default(buf, sizeof(buf));
 	}
-	if (text == NULL || *text == '\0')
-		text = arena_printf(arena_conn, "%s ESMTP Tern %s %s",
-			conf.primary_hostname, TERN_VERSION,
-			rcv_rfc5322_date(arena_conn, time(NULL)));
 	/* A multi-line banner: "220-" for all lines but the last. */
-	for (char *nl; (nl = strchr(text, '\n')) != NULL; text = nl + 1)
+	for (const char *nl; (nl = strchr(text, '\n')) != NULL; text = nl + 1)
 		smtp_reply(s, "220-%.*s", (int)(nl - text), text);
 	smtp_reply(s, "220 %s", text);
+}
+
+bool
+smtp_greeting_early(char *out, size_t size, size_t *len_out)
+{
+	char buf[SMTP_GREETING_MAX];
+	const char *text = greeting_plain(buf, sizeof(buf)), *nl;
+	size_t len = 0;
+
+	if (text == NULL)
+		return false;
+	for (;; text = nl + 1) {
+		int n;
+
+		nl = strchr(text, '\n');
+		n = snprintf(out + len, size - len, "220%c%.*s\r\n",
+			nl != NULL ? '-' : ' ',
+			nl != NULL ? (int)(nl - text) : (int)strlen(text), text);
+		if (n < 0 || (size_t)n >= size - len)
+			return false;
+		len += (size_t)n;
+		if (nl == NULL)
+			break;
+	}
+	*len_out = len;
+	return true;
 }
 
 static const struct smtp_verb *
@@ -306,6 +361,7 @@ smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
 	s->out_fd = out_fd;
 	s->in_fd = in_fd;
 	smtp_in_vars.host_address = ci->host_address;
+	smtp_in_vars.interface_address = ci->interface_address;
 	/* A client that stops reading must not hold us for ever either. */
 	if (conf.smtp_receive_timeout > 0) {
 		struct timeval tv = { .tv_sec = conf.smtp_receive_timeout };
@@ -336,11 +392,14 @@ smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
 	    tls_port_is_on_connect(ci->interface_port)) {
 		if (!smtp_tls_on_connect(&s))
 			return 0;
-	} else if (!smtp_sync_banner_ok(&s)) {
+	} else if (!ci->greeted && !smtp_sync_banner_ok(&s)) {
 		(void)smtp_flush(&s);
 		return 0;
 	}
-	smtp_greeting(&s);
+	if (ci->greeted)
+		DEBUG("SMTP>> (the daemon's 220)");
+	else
+		smtp_greeting(&s);
 	while (!s.done) {
 		char *line;
 

@@ -3,6 +3,7 @@
 #define TERN_CORE_SMTP_IN_SMTP_IN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct smtp_conn_info {
 	const char *host_address;      /* NULL for -bs */
@@ -12,6 +13,8 @@ struct smtp_conn_info {
 	bool        is_local;          /* -bs: a local caller */
 	bool        closed_after;      /* the caller shuts the socket down
 	                                  as soon as the session returns */
+	bool        greeted;           /* the daemon sent the 220 already
+	                                  (smtp_greeting_early) */
 };
 
 /*
@@ -20,5 +23,15 @@ struct smtp_conn_info {
  * started for it.  Returns the process exit status.
  */
 int smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci);
+
+/*
+ * The 220 as the daemon may send it at accept, before it forks the
+ * reception process, so that the client's EHLO is on its way while the
+ * process starts: the whole reply (CRLF-terminated lines) in out and
+ * its length, or false when the banner is the reception's to send (an
+ * smtp_banner to expand, or longer than size).
+ */
+#define SMTP_GREETING_MAX 1024
+bool smtp_greeting_early(char *out, size_t size, size_t *len_out);
 
 #endif

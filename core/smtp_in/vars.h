@@ -19,6 +19,7 @@ struct smtp_in_vars {
 	const char *tls_peerdn;       /* client certificate subject */
 	const char *tls_sni;          /* server name the client asked for */
 	const char *host_address;     /* $sender_host_address */
+	const char *interface_address; /* $interface_address */
 	const char *received_protocol;
 };
 

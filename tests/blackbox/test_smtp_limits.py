@@ -3,8 +3,11 @@ protocol errors, unknown commands, recipients, header count and size,
 timeouts -- a hostile client can neither confuse the session nor make
 the server hold on to it or its memory."""
 
+import signal
 import socket
 import time
+
+import pytest
 
 from tern_helpers import SCALE, make_message
 
@@ -23,11 +26,24 @@ def read_all(sock):
         data += chunk
 
 
-def test_input_before_greeting_dropped(tern):
-    tern.config()
+@pytest.mark.parametrize("banner", [
+    "", "smtp_banner = $primary_hostname ready\n"],
+    ids=["daemon-greets", "reception-greets"])
+def test_input_before_greeting_dropped(tern, banner):
+    """Input before the 220 is dropped, whether the daemon would have
+    sent the 220 (a banner without expansion) or the reception process.
+    The daemon is stopped while the client connects and talks, so the
+    input is surely there before it accepts."""
+    tern.config(main=banner)
     tern.start_daemon()
-    with connect(tern) as s:
+    tern.daemon.send_signal(signal.SIGSTOP)
+    try:
+        s = connect(tern)
         s.sendall(b"EHLO too.early\r\n")
+        time.sleep(0.2)
+    finally:
+        tern.daemon.send_signal(signal.SIGCONT)
+    with s:
         data = read_all(s)
     assert data.startswith(b"554 "), data
     assert b"220" not in data

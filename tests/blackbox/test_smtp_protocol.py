@@ -33,6 +33,35 @@ def test_banner_and_ehlo_keywords(tern):
         c.expect("QUIT", 221)
 
 
+DATE = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} " \
+       r"\d\d:\d\d:\d\d [+-]\d{4}"
+
+
+@pytest.mark.parametrize("banner,want,by_daemon", [
+    ("", rf"test\.example ESMTP Tern \S+ {DATE}", True),
+    ('smtp_banner = "first line\\nsecond line"\n',
+     "first line\nsecond line", True),
+    ("smtp_banner = $primary_hostname at $interface_address\n",
+     r"test\.example at 127\.0\.0\.1", False),
+], ids=["default", "multi-line", "expanded"])
+def test_greeting_from_the_daemon_unless_expanded(tern, banner, want,
+                                                  by_daemon):
+    """A banner that needs no expansion the daemon sends itself, as it
+    accepts, so that the client's EHLO is on its way while the reception
+    process starts; one to expand (it may use the connection's
+    variables) is the reception process's.  The client sees the same."""
+    tern.config(main=banner)
+    tern.start_daemon(args=["-d"])
+    with tern.raw() as c:
+        assert c.banner[0] == 220, c.banner
+        assert re.fullmatch(want, c.banner[1]), c.banner
+        ehlo(c)
+        c.expect("QUIT", 221)
+    debug = tern.path("daemon.out").read_text(errors="replace")
+    assert ("daemon: SMTP>> 220" in debug) == by_daemon, debug
+    assert ("SMTP>> (the daemon's 220)" in debug) == by_daemon, debug
+
+
 BAD_SENDERS = ["<a@@example.net>", "<a@example..net>", "<a@>",
                "<\"unterminated@example.net>", "<a b@example.net>",
                "<a@example.net", "<@example.net>", "<a@exa mple.net>"]
