@@ -144,7 +144,7 @@ greeting_default(char *buf, size_t size)
 
 /*
  * The banner when it needs no expansion: smtp_banner unset (the default
- * form) or free of '$' and '\\', which expansion would give back as it
+ * form) or free of '$' and '\', which expansion would give back as it
  * is.  NULL: it must be expanded, in the reception process.
  */
 static const char *
