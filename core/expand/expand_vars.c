@@ -31,7 +31,7 @@ enum var_id {
 	V_ADDRESS_PIPE, V_ADDRESS_FILE,
 	V_SENDER, V_SENDER_HOST, V_SENDER_HOST_NAME, V_SENDER_HELO,
 	V_MESSAGE_ID, V_MESSAGE_SIZE, V_AUTH_ID, V_RCV_PROTOCOL,
-	V_SENDER_DOMAIN, V_SENDER_LP, V_INTERFACE, V_HOST_PORT,
+	V_SENDER_DOMAIN, V_SENDER_LP, V_INTERFACE, V_INTERFACE_PORT, V_HOST_PORT,
 	V_PRIMARY, V_QUALIFY, V_SPOOL_DIR, V_TOD_LOG, V_TOD_FULL,
 	V_TOD_BSDINBOX, V_TOD_EPOCH, V_VALUE,
 };
@@ -58,7 +58,11 @@ static const struct {
 	/* printed by inet_ntop from the socket, not read from the client */
 	{ "sender_host_address", V_SENDER_HOST, false },
 	{ "sender_host_port", V_HOST_PORT, false },
+	/* Exim's names, and the older ones it still accepts */
+	{ "received_ip_address", V_INTERFACE, false },
 	{ "interface_address", V_INTERFACE, false },
+	{ "received_port", V_INTERFACE_PORT, false },
+	{ "interface_port", V_INTERFACE_PORT, false },
 	{ "sender_address_domain", V_SENDER_DOMAIN, true },
 	{ "sender_address_local_part", V_SENDER_LP, true },
 	{ "sender_host_name", V_SENDER_HOST_NAME, true },
@@ -173,6 +177,10 @@ message_var(struct xp *x, enum var_id id)
 			return NULL;
 		return arena_printf(x->a, "%" PRIu64, m->size);
 	case V_INTERFACE:        return m != NULL ? m->interface_address : NULL;
+	case V_INTERFACE_PORT:
+		if (m == NULL || m->interface_address == NULL)
+			return NULL;
+		return arena_printf(x->a, "%d", m->interface_port);
 	case V_HOST_PORT:
 		if (m == NULL || m->host_address == NULL)
 			return NULL;

@@ -362,6 +362,12 @@ smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
 	s->in_fd = in_fd;
 	smtp_in_vars.host_address = ci->host_address;
 	smtp_in_vars.interface_address = ci->interface_address;
+	if (ci->host_address != NULL)
+		smtp_in_vars.host_port = arena_printf(arena_conn, "%d",
+			ci->host_port);
+	if (ci->interface_address != NULL)
+		smtp_in_vars.interface_port = arena_printf(arena_conn, "%d",
+			ci->interface_port);
 	/* A client that stops reading must not hold us for ever either. */
 	if (conf.smtp_receive_timeout > 0) {
 		struct timeval tv = { .tv_sec = conf.smtp_receive_timeout };

@@ -27,7 +27,11 @@ smtp_in_var(const char *name, const char **value_out, bool *is_tainted_out)
 		V("tls_sni", tls_sni, true),
 		V("authenticated_id", authenticated_id, true),
 		V("sender_host_address", host_address, false),
+		V("sender_host_port", host_port, false),
+		V("received_ip_address", interface_address, false),
 		V("interface_address", interface_address, false),
+		V("received_port", interface_port, false),
+		V("interface_port", interface_port, false),
 		V("received_protocol", received_protocol, false),
 #undef V
 	};

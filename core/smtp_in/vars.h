@@ -2,7 +2,8 @@
  * The variables of the SMTP session being handled by this process, for
  * expansions made while no message exists yet (auth_advertise_hosts,
  * server_condition, tls_certificate for SNI ...): $auth1..$auth3,
- * $authenticated_id, $tls_in_cipher, $tls_in_peerdn, $tls_in_sni.
+ * $authenticated_id, $tls_in_cipher, $tls_in_peerdn, $tls_in_sni, and
+ * both ends of the connection ($sender_host_address, $received_port ...).
  * A reception process handles one connection, so these are globals.
  */
 #ifndef TERN_CORE_SMTP_IN_VARS_H
@@ -19,7 +20,9 @@ struct smtp_in_vars {
 	const char *tls_peerdn;       /* client certificate subject */
 	const char *tls_sni;          /* server name the client asked for */
 	const char *host_address;     /* $sender_host_address */
-	const char *interface_address; /* $interface_address */
+	const char *host_port;        /* $sender_host_port */
+	const char *interface_address; /* $received_ip_address */
+	const char *interface_port;   /* $received_port */
 	const char *received_protocol;
 };
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tern_helpers import split_message
+from tern_helpers import STANDARD_CONFIG, split_message
 
 
 def ehlo(c):
@@ -60,6 +60,47 @@ def test_greeting_from_the_daemon_unless_expanded(tern, banner, want,
     debug = tern.path("daemon.out").read_text(errors="replace")
     assert ("daemon: SMTP>> 220" in debug) == by_daemon, debug
     assert ("SMTP>> (the daemon's 220)" in debug) == by_daemon, debug
+
+
+CONN_VARS = ("$sender_host_address $sender_host_port $received_ip_address "
+             "$received_port $interface_address $interface_port")
+
+
+def test_connection_variables_from_the_connection_on(tern):
+    """Both ends of the connection, under Exim's names ($received_ip_address,
+    $received_port) and the older ones it still accepts ($interface_...):
+    set from the connection on, as in Exim, so the banner (and
+    auth_advertise_hosts, server_condition) sees them; then spooled with the
+    message, so a delivery sees them too."""
+    head = "local_mbox:\n  driver = appendfile\n"
+    assert head in STANDARD_CONFIG
+    tern.config(
+        STANDARD_CONFIG.replace(head, f"{head}  headers_add = X-Conn: "
+                                f"{CONN_VARS}\n"),
+        main=f'smtp_banner = "{CONN_VARS}"\n')
+    tern.start_daemon()
+    with tern.raw() as c:
+        client_port = c.sock.getsockname()[1]
+        want = (f"127.0.0.1 {client_port} 127.0.0.1 {tern.port} "
+                f"127.0.0.1 {tern.port}")
+        assert c.banner == (220, want), c.banner
+        ehlo(c)
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+        c.expect(f"RCPT TO:<{tern.user}@test.example>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Subject: where from\r\n\r\nhere\r\n.\r\n")
+        assert c.reply()[0] == 250
+        c.expect("QUIT", 221)
+    tern.wait_queue_empty()
+    (raw,) = tern.mbox(tern.user)
+    assert split_message(raw)[0]["X-Conn"] == want, raw
+
+    # Not from a connection: all empty.
+    tern.run(["-odi", "-f", "sender@example.net", f"{tern.user}@test.example"],
+             input=b"Subject: local\n\nhere\n").ok()
+    tern.wait_queue_empty()
+    raw = tern.mbox(tern.user)[1]
+    assert split_message(raw)[0]["X-Conn"] == "", raw
 
 
 BAD_SENDERS = ["<a@@example.net>", "<a@example..net>", "<a@>",
