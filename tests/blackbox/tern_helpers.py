@@ -1075,19 +1075,31 @@ def forks(calls):
             and "CLONE_THREAD" not in c[2]]
 
 
-class LoopExt4:
-    """A journaled ext4 of 64 MiB in image file `img`, on a loop device
-    at `mnt` (created), owned by `owner` (uid, gid).  Needs root."""
+class LoopFs:
+    """A file system of type `fstype` in image file `img` (sparse), on a
+    loop device at `mnt` (created), owned by `owner` (uid, gid): ext4
+    (64 MiB, with a journal), xfs (320 MiB, mkfs.xfs's minimum is 300)
+    or btrfs (256 MiB).  Needs root."""
 
-    def __init__(self, img, mnt, owner, opts="loop"):
+    MKFS = {
+        "ext4": (64, ["mkfs.ext4", "-q", "-F", "-O", "has_journal"]),
+        "xfs": (320, ["mkfs.xfs", "-q", "-f"]),
+        "btrfs": (256, ["mkfs.btrfs", "-q", "-f"]),
+    }
+
+    def __init__(self, img, mnt, owner, opts="loop", fstype="ext4"):
         if not IS_ROOT:
             raise AssertionError("needs root to mount a file system "
                                  "(CI is root)")
         self.img, self.mnt, self.owner, self.opts = img, Path(mnt), owner, opts
+        self.fstype = fstype
+        size, mkfs = self.MKFS[fstype]
         with open(img, "wb") as f:
-            f.truncate(64 << 20)
-        subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "has_journal",
-                        str(img)], check=True)
+            f.truncate(size << 20)
+        r = subprocess.run([*mkfs, str(img)], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            raise AssertionError(f"{mkfs[0]} failed: {r.stderr}")
         self.mnt.mkdir(exist_ok=True)
         self.mount()
 
@@ -1110,3 +1122,8 @@ class LoopExt4:
         if check:
             raise AssertionError(f"cannot unmount {self.mnt}")
         subprocess.run(["umount", "-l", str(self.mnt)], check=False)
+
+
+def LoopExt4(img, mnt, owner, opts="loop"):
+    """A journaled ext4 of 64 MiB (LoopFs)."""
+    return LoopFs(img, mnt, owner, opts)
