@@ -173,3 +173,32 @@ def test_a_message_its_reception_delivered_survives_the_next(tern, fs):
                 main="spool_reuse_max = 1\nqueue_only")
     tern.start_daemon()
     cut_after_the_next_250(tern, fs, slot)
+
+
+def test_a_message_in_a_new_file_survives_a_cut_after_its_250(tern, fs):
+    """No pool (spool_reuse_max = 0): the message gets a new file in
+    input/, whose directory entry is metadata.  Tern fsyncs only the
+    file, not input/, on these file systems (docs/spool.md): that
+    fdatasync of a new file commits the journal transaction holding its
+    name (ext4), or forces the log up to its creation (xfs).  The power
+    is cut right after the 250; the message must be there after."""
+    rcpt = f"{tern.user}@maildir.example"
+    tern.config(standard_config_under("fs"),
+                main="spool_reuse_max = 0\nqueue_only")
+    tern.start_daemon()
+    with tern.raw() as s:
+        assert s.banner[0] == 220
+        s.expect("EHLO client.example", 250)
+        s.expect("MAIL FROM:<sender@example.net>", 250)
+        s.expect(f"RCPT TO:<{rcpt}>", 250)
+        s.expect("DATA", 354)
+        body = make_message(to=rcpt, subject="message 1")
+        s.send(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        code, text = s.reply()
+        assert code == 250, text
+        power_cut(tern, fs)
+    assert not (fs.mnt / "spool" / "pool" / "0").exists()
+    tern.start_daemon(["-q1s"])
+    wait_for(lambda: subjects(tern) == ["message 1"], 30,
+             "the message to be delivered after the cut")
+    tern.stop()
