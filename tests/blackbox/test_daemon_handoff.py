@@ -231,3 +231,53 @@ def test_delivery_leaves_the_daemons_process_group(tern):
     tern.wait_queue_empty()
     assert b"Subject: kill the group" in \
         tern.path("out", "delivered").read_bytes()
+
+
+def test_reception_without_a_board_flag_says_so_on_the_pipe(tern):
+    """smtp_accept_max = 0 (no limit) gives the daemon's board 4,096
+    flags (daemon.c, BOARD_UNLIMITED).  A reception that finds none free
+    tells the daemon on the handoff pipe ("-PID") that its connection is
+    over (docs/process.md): with 4,096 connections held open, the next
+    one's message is still delivered by its own reception, and while
+    that delivery runs the daemon no longer counts it."""
+    import resource
+    from tern_helpers import RawSMTP
+    flags = 4096
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < flags + 256:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, flags + 1024),
+                                                    hard))
+    tern.config(main="smtp_accept_max = 0\nsmtp_connect_backlog = 1024",
+                aliases="slow: |/bin/sleep 4\n")
+    daemon = tern.start_daemon()
+
+    def title():
+        return open(f"/proc/{daemon.pid}/cmdline", "rb").read()
+
+    held = []
+    try:
+        for _ in range(flags):
+            c = RawSMTP(tern.port)
+            assert c.banner[0] == 220, c.banner
+            held.append(c)
+        wait_for(lambda: f"; {flags} connections".encode() in title(), 10,
+                 f"the daemon to count {flags} connections")
+        s = tern.raw()
+        s.expect("EHLO client.example", 250)
+        send_one(s, "slow@test.example", b"slowly\n")
+        s.expect("QUIT", 221)
+        s.close()
+        wait_for(lambda: f"; {flags} connections".encode() in title(), 10,
+                 "the last reception to be taken off the count")
+        # taken off while it still runs: by its word on the pipe, not by
+        # being reaped
+        assert any(b"delivering" in open(f"/proc/{p}/cmdline", "rb").read()
+                   for p in tern.processes()), "the delivery ended too soon"
+    finally:
+        for c in held:
+            c.sock.close()
+    tern.wait_queue_empty(timeout=30)
+    wait_for(lambda: b"; 0 connections" in title(), 30,
+             "the daemon to count 0 connections")
+    assert re.search(r" => \|/bin/sleep 4 .*\n.* Completed", tern.mainlog())
+    assert "panic" not in tern.mainlog().lower()
