@@ -85,6 +85,20 @@ def spool_file(fs, inode):
     return None
 
 
+def send_to_its_250(s, rcpt, subject):
+    """One message over the raw session s, up to its 250 (the message is
+    on disk from then on); the session stays open."""
+    assert s.banner[0] == 220
+    s.expect("EHLO client.example", 250)
+    s.expect("MAIL FROM:<sender@example.net>", 250)
+    s.expect(f"RCPT TO:<{rcpt}>", 250)
+    s.expect("DATA", 354)
+    body = make_message(to=rcpt, subject=subject)
+    s.send(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+    code, text = s.reply()
+    assert code == 250, text
+
+
 def cut_after_the_next_250(tern, fs, slot):
     """A third message takes the file in slot; its 250 says it is on
     disk, and nothing delivers it before the power is cut (queue_only).
@@ -93,15 +107,7 @@ def cut_after_the_next_250(tern, fs, slot):
     rcpt = f"{tern.user}@maildir.example"
     inode = slot.stat().st_ino
     with tern.raw() as s:
-        assert s.banner[0] == 220
-        s.expect("EHLO client.example", 250)
-        s.expect("MAIL FROM:<sender@example.net>", 250)
-        s.expect(f"RCPT TO:<{rcpt}>", 250)
-        s.expect("DATA", 354)
-        body = make_message(to=rcpt, subject="message 3")
-        s.send(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
-        code, text = s.reply()
-        assert code == 250, text
+        send_to_its_250(s, rcpt, "message 3")
         # At the 250 the file is committed where it was taken, pool/0;
         # its rename to input/ (queue_only) follows the 250, so the cut
         # may find it under either name (docs/spool.md, "Parked
@@ -187,15 +193,7 @@ def test_a_message_in_a_new_file_survives_a_cut_after_its_250(tern, fs):
                 main="spool_reuse_max = 0\nqueue_only")
     tern.start_daemon()
     with tern.raw() as s:
-        assert s.banner[0] == 220
-        s.expect("EHLO client.example", 250)
-        s.expect("MAIL FROM:<sender@example.net>", 250)
-        s.expect(f"RCPT TO:<{rcpt}>", 250)
-        s.expect("DATA", 354)
-        body = make_message(to=rcpt, subject="message 1")
-        s.send(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
-        code, text = s.reply()
-        assert code == 250, text
+        send_to_its_250(s, rcpt, "message 1")
         power_cut(tern, fs)
     assert not (fs.mnt / "spool" / "pool" / "0").exists()
     tern.start_daemon(["-q1s"])
