@@ -272,32 +272,51 @@ rcv_tls_auth_for_log(const struct message *m)
 	return arena_printf(arena_msg, "%s%s%s", x, dn, a);
 }
 
+/* Who sent m, as the log shows it: H=name (helo) [ip]:port, or U=login. */
+static const char *
+rcv_who(const struct message *m)
+{
+	const char *name, *helo;
+
+	if (m->host_address == NULL)
+		return arena_printf(arena_msg, "U=%s", m->ident != NULL ?
+			m->ident : "unknown");
+	name = m->host_name != NULL ?
+		arena_printf(arena_msg, "%s ", m->host_name) : "";
+	helo = m->helo_name != NULL && (m->host_name == NULL ||
+		str_casecmp(m->helo_name, m->host_name) != 0) ?
+		arena_printf(arena_msg, "(%s) ", str_printable(arena_msg,
+			m->helo_name, strlen(m->helo_name))) : "";
+	return arena_printf(arena_msg, "H=%s%s[%s]:%d", name, helo,
+		m->host_address, m->host_port);
+}
+
 static void
 rcv_log_arrival(const struct message *m)
 {
-	const char *who, *text;
+	const char *text;
 
-	if (m->host_address == NULL) {
-		who = arena_printf(arena_msg, "U=%s", m->ident != NULL ?
-			m->ident : "unknown");
-	} else {
-		const char *name = m->host_name != NULL ?
-			arena_printf(arena_msg, "%s ", m->host_name) : "";
-		const char *helo = m->helo_name != NULL && (m->host_name ==
-			NULL || str_casecmp(m->helo_name, m->host_name) != 0) ?
-			arena_printf(arena_msg, "(%s) ", str_printable(arena_msg,
-				m->helo_name, strlen(m->helo_name))) : "";
-
-		who = arena_printf(arena_msg, "H=%s%s[%s]:%d", name, helo,
-			m->host_address, m->host_port);
-	}
 	text = arena_printf(arena_msg, "<= %s %s P=%s%s S=%llu%s%s",
-		*m->sender != '\0' ? m->sender : "<>", who,
+		*m->sender != '\0' ? m->sender : "<>", rcv_who(m),
 		m->received_protocol, rcv_tls_auth_for_log(m),
 		(unsigned long long)m->size, rcv_msgid_for_log(m),
 		rcv_upstream_id_for_log(m));
 	log_write(TERN_LOG_MAIN, m->id, "%s", text);
 	spool_msglog(m->id, "%s", text);
+}
+
+/*
+ * The spool failed under a message being received (Exim's "Message
+ * abandoned"): what failed -- with the file's name -- and whose message
+ * it was, for an admin looking at a full disk.
+ */
+static void
+rcv_log_abandoned(const struct message *m, const char *why)
+{
+	log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
+		"Message abandoned: %s; receiving from %s F=<%s>",
+		why != NULL ? why : "spool failure", rcv_who(m),
+		m->sender != NULL ? m->sender : "");
 }
 
 static bool
@@ -432,9 +451,9 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 	}
 	if (st->write_errno != 0) {
 		receive_errno = st->write_errno;
-		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
-			"receive: writing the data file: %s",
-			strerror(st->write_errno));
+		rcv_log_abandoned(m, arena_printf(arena_msg,
+			"spool: write %s: %s", spool_file_path(m->id, st->fd),
+			strerror(st->write_errno)));
 		spool_data_abort(m, st->fd);
 		return RCV_TEMP;
 	}
@@ -467,8 +486,7 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 		/* the clean-up after the failure may have changed errno */
 		receive_errno = err != NULL && (strstr(err, strerror(ENOSPC)) ||
 			strstr(err, strerror(EDQUOT))) ? ENOSPC : errno;
-		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
-			"receive: spool commit failed: %s", err);
+		rcv_log_abandoned(m, err);
 		spool_data_close(m, st->fd);
 		return RCV_TEMP;
 	}
@@ -505,8 +523,7 @@ receive_message(struct message *m, struct rcv_source *src,
 	fd = spool_data_create(m, &err);
 	if (fd < 0) {
 		receive_errno = errno;
-		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
-			"receive: cannot create the data file: %s", err);
+		rcv_log_abandoned(m, err);
 		/* Read the data anyway, so an SMTP client stays in step. */
 		dr = rcv_decode(src, mode, rcv_discard, NULL);
 		return dr == RCV_DEC_ERR ||

@@ -106,15 +106,13 @@ void spool_open_add(const char *id, int fd, bool committed, off_t end);
  * The file open as fd is pool/slot, not yet input/ID-M ("" once it is).
  * spool_open_slot: that name, or NULL; spool_open_id: the message id;
  * spool_slot_open: does this process have pool/slot open as a message;
- * spool_parked_fd: the fd of committed message id kept in pool/, or -1;
- * spool_file_path: where the file open as fd (-1: none) of id is now.
+ * spool_parked_fd: the fd of committed message id kept in pool/, or -1.
  */
 void spool_open_set_slot(int fd, const char *slot);
 const char *spool_open_slot(int fd);
 const char *spool_open_id(int fd);
 bool spool_slot_open(const char *slot);
 int spool_parked_fd(const char *id);
-const char *spool_file_path(const char *id, int fd);
 /* fd is closed (or replaced by new_fd, whose records end at new_end). */
 void spool_open_drop(int fd, int new_fd, off_t new_end);
 /*

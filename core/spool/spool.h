@@ -325,5 +325,10 @@ int spool_section(const struct message *m, char which, char **text_out,
 
 /* The path of a message file (arena_scratch): suffix 'M' for input/ID-M. */
 const char *spool_path(const char *id, char suffix);
+/*
+ * Where the file open as fd (-1: none) for message id is now: pool/N
+ * while it has no name in input/, else input/ID-M (for error messages).
+ */
+const char *spool_file_path(const char *id, int fd);
 
 #endif
