@@ -5,6 +5,7 @@
  */
 #include "modules/modules.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/io.h"
+#include "lib/users.h"
 #include "log/log.h"
 #include "lookup/lookup.h"
 #include "net/svc.h"
@@ -176,6 +178,29 @@ svc_sync_share(struct tern_ctx *ctx, int wait_ms)
 }
 
 static int
+svc_find_user(struct tern_ctx *ctx, const char *name, struct tern_user *out,
+	char **err_out)
+{
+	struct user_entry u;
+	int rc = users_find(name, &u), e = errno;
+
+	switch (rc) {
+	case 1:
+		out->name = arena_strdup(ctx_arena(ctx), u.name);
+		out->home = arena_strdup(ctx_arena(ctx), u.home);
+		out->uid = u.uid;
+		out->gid = u.gid;
+		return TERN_OK;
+	case 0:
+		return TERN_DECLINE;
+	default:
+		*err_out = arena_printf(ctx_arena(ctx),
+			"cannot look up user %s: %s", name, strerror(e));
+		return TERN_DEFER;
+	}
+}
+
+static int
 svc_message_8bit(struct tern_ctx *ctx)
 {
 	const struct message *m = ctx != NULL ? ctx->msg : NULL;
@@ -307,4 +332,6 @@ const struct tern_core core_services = {
 	.host_list_shuffle = svc_host_list_shuffle,
 	/* Shared journal commits (core/deliver/share.c) */
 	.sync_share = svc_sync_share,
+	/* Users (core/lib/users.c) */
+	.find_user = svc_find_user,
 };

@@ -152,3 +152,24 @@ def test_group_or_world_writable_forward_refused(tern):
     assert r.returncode == 0, r
     tern.wait_queue_empty()
     assert len(tern.mbox("alice")) == 2
+
+
+def test_passwd_read_once_for_both_directors(tern):
+    """forwardfile's check_local_user and localuser ask the core about
+    the same user, at RCPT and again for the delivery, all in the
+    reception process, which delivers its message itself: the passwd
+    file is read once (docs/sdk.md, find_user)."""
+    from tern_helpers import traced_processes
+    tern.config(FORWARD_CONFIG.replace("@FWD@", ""),
+                main="daemon_smtp_ports = @PORT@\nlocal_interfaces = 127.0.0.1")
+    os.makedirs(tern.path("home", tern.user), exist_ok=True)  # no .forward
+    tern.own(tern.path("home"), recursive=True)
+    daemon = tern.start_daemon()
+    calls, msgid = traced_processes(tern, daemon, [f"{tern.user}@test.example"])
+    trace = "\n".join(" ".join(c) for c in calls)
+    forwards = [c for c in calls if c[1] == "openat" and ".forward" in c[2]]
+    assert len(forwards) >= 1, trace  # forwardfile did look
+    passwd = [c for c in calls if c[1] == "openat" and "/etc/passwd" in c[2]]
+    assert len(passwd) == 1, trace
+    assert len(read_mbox(tern.path("mail", tern.user))) == 1
+    assert len(tern.deliveries(msgid)) == 1

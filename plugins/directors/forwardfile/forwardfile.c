@@ -202,21 +202,29 @@ expand_data(struct itemwalk *w, char **list_out)
 	return TERN_OK;
 }
 
-/* check_local_user: the local part must be a passwd user. */
+/*
+ * check_local_user: the local part must be a user of the passwd source
+ * (the core keeps its answers for the process: localuser asks too).
+ */
 static int
 find_user(struct itemwalk *w)
 {
 	struct userfile_ids *ids = w->data;
 	struct tern_address *a = w->addr;
-	struct passwd *pw = getpwnam(a->local_part);
+	struct tern_user pw;
+	char *err = NULL;
+	int rc = core->find_user(w->ctx, a->local_part, &pw, &err);
 
-	if (pw == NULL)
-		return TERN_DECLINE;
+	if (rc == TERN_DEFER)
+		a->message = core->printf(w->ctx, "director %s: %s",
+			w->inst->name, err);
+	if (rc != TERN_OK)
+		return rc;
 	ids->has_ids = true;
-	ids->uid = pw->pw_uid;
-	ids->gid = pw->pw_gid;
-	ids->login = core->strdup(w->ctx, pw->pw_name);
-	a->home = core->strdup(w->ctx, pw->pw_dir);
+	ids->uid = pw.uid;
+	ids->gid = pw.gid;
+	ids->login = pw.name;
+	a->home = pw.home;
 	a->flags |= TERN_AF_LP_CHECKED;
 	return TERN_OK;
 }

@@ -73,85 +73,25 @@ lower_dup(struct tern_ctx *ctx, const char *s)
 	return l;
 }
 
-/*
- * The passwd file's answers, kept for the life of the process: a message
- * is usually verified at RCPT and directed again for its delivery in the
- * same process (the reception process delivers its last message), and
- * each getpwnam() reads the whole file.  Exim keeps its last answer in
- * the same way.  A process lives for one connection or one delivery, so
- * an answer is never older than that.  Only users found are kept: a
- * failure may be the passwd source's trouble, not the user's absence.
- */
-#define PW_CACHE_SIZE 4
-
-static struct pw_cached {
-	char   *key;          /* the local part asked for; NULL: unused */
-	char   *name, *home;  /* all three malloc'd */
-	int64_t uid, gid;
-} pw_cache[PW_CACHE_SIZE];
-static unsigned pw_cache_next;
-
-static const struct pw_cached *
-pw_cache_find(const char *lp)
+/* The passwd source's user (the core keeps its answers for the process). */
+static int
+find_passwd(struct tern_instance *inst, struct tern_ctx *ctx,
+	struct tern_address *addr, struct user *u)
 {
-	for (size_t i = 0; i < PW_CACHE_SIZE; i++)
-		if (pw_cache[i].key != NULL && strcmp(pw_cache[i].key, lp) == 0)
-			return &pw_cache[i];
-	return NULL;
-}
+	struct tern_user pw;
+	char *err = NULL;
+	int rc = core->find_user(ctx, addr->local_part, &pw, &err);
 
-static void
-pw_cache_add(const char *lp, const struct passwd *pw)
-{
-	struct pw_cached *c = &pw_cache[pw_cache_next % PW_CACHE_SIZE];
-	char *key = strdup(lp), *name = strdup(pw->pw_name),
-		*home = strdup(pw->pw_dir);
-
-	if (key == NULL || name == NULL || home == NULL) {
-		free(key);
-		free(name);
-		free(home);
-		return; /* asked again next time */
-	}
-	pw_cache_next++;
-	free(c->key);
-	free(c->name);
-	free(c->home);
-	*c = (struct pw_cached){ .key = key, .name = name, .home = home,
-		.uid = pw->pw_uid, .gid = pw->pw_gid };
-}
-
-static bool
-find_passwd(struct tern_ctx *ctx, const char *lp, struct user *u)
-{
-	const struct pw_cached *c = pw_cache_find(lp);
-	const char *name, *home;
-
-	if (c != NULL) {
-		name = c->name;
-		home = c->home;
-		u->uid = c->uid;
-		u->gid = c->gid;
-	} else {
-		struct passwd *pw = getpwnam(lp);
-
-		if (pw == NULL) {
-			char *l = lower_dup(ctx, lp);
-
-			if (strcmp(l, lp) != 0)
-				pw = getpwnam(l);
-		}
-		if (pw == NULL)
-			return false;
-		pw_cache_add(lp, pw);
-		name = pw->pw_name;
-		home = pw->pw_dir;
-		u->uid = pw->pw_uid;
-		u->gid = pw->pw_gid;
-	}
-	u->name = core->strdup(ctx, name);
-	u->home = core->strdup(ctx, home);
-	return true;
+	if (rc == TERN_DEFER)
+		addr->message = core->printf(ctx, "director %s: %s",
+			inst->name, err);
+	if (rc != TERN_OK)
+		return rc;
+	u->name = pw.name;
+	u->home = pw.home;
+	u->uid = pw.uid;
+	u->gid = pw.gid;
+	return TERN_OK;
 }
 
 /* A uid or gid field: a number, or a user or group name. */
@@ -322,8 +262,7 @@ localuser_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 	if (o->lookup_type != NULL)
 		rc = find_lookup(inst, ctx, addr, &u);
 	else
-		rc = find_passwd(ctx, addr->local_part, &u) ? TERN_OK :
-			TERN_DECLINE;
+		rc = find_passwd(inst, ctx, addr, &u);
 	if (rc != TERN_OK)
 		return rc;
 	rc = check_directory(inst, ctx, addr, u.home);

@@ -80,6 +80,13 @@ struct tern_msginfo {
 	const char *sender_host_address; /* NULL for local */
 };
 
+/* A user of the passwd source, from tern_core.find_user (ABI 1.3). */
+struct tern_user {
+	const char *name;        /* the login name, as the source spells it */
+	const char *home;
+	int64_t     uid, gid;
+};
+
 /* tern_core.write_message flags */
 #define TERN_WR_RETURN_PATH   0x001u /* add Return-Path: <sender> */
 #define TERN_WR_DELIVERY_DATE 0x002u /* add Delivery-date: */
@@ -381,6 +388,24 @@ struct tern_core {
 	 * all the same.  1: joined with another delivery; 0: not.
 	 */
 	int (*sync_share)(struct tern_ctx *ctx, int wait_ms);
+
+	/*
+	 * ABI 1.3 additions.  Append only, below this line, as above.
+	 */
+
+	/* Users (core/lib/users.c) */
+	/*
+	 * The user called name in the passwd source (getpwnam, so whatever
+	 * NSS is set up for), tried again in lower case when name has
+	 * capitals.  The core keeps each user found for the life of the
+	 * process, so that the directors asking about one local part
+	 * (forwardfile's check_local_user, localuser) at RCPT and again
+	 * for the delivery read the source once.  OK: *out (its strings in
+	 * ctx memory); DECLINE: no such user; DEFER: the source failed
+	 * (*err_out says how), which says nothing about the user.
+	 */
+	int (*find_user)(struct tern_ctx *ctx, const char *name,
+		struct tern_user *out, char **err_out);
 };
 
 #endif

@@ -1,0 +1,99 @@
+/* lib/users: the passwd source's answers, kept; its failures told apart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <nss.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "lib/users.h"
+
+/* A user of this machine other than root, not asked for before. */
+static const char *
+other_user(void)
+{
+	static const char *const names[] = { "daemon", "bin", "sys", "nobody" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (getpwnam(names[i]) != NULL)
+			return names[i];
+	fail_msg("no daemon, bin, sys or nobody in passwd");
+	return NULL;
+}
+
+static void
+test_found_and_not_found(void **state)
+{
+	struct user_entry u;
+
+	(void)state;
+	assert_int_equal(users_find("root", &u), 1);
+	assert_string_equal(u.name, "root");
+	assert_int_equal(u.uid, 0);
+	assert_int_equal(u.gid, 0);
+	assert_non_null(u.home);
+	/* capitals: asked again in lower case */
+	assert_int_equal(users_find("RooT", &u), 1);
+	assert_string_equal(u.name, "root");
+	errno = 0;
+	assert_int_equal(users_find("no-such-user-for-tern", &u), 0);
+}
+
+/*
+ * With no descriptor left, the passwd file cannot be opened: a user
+ * found before is answered from what was kept, and one not asked for
+ * yet is the source's failure (-1, EMFILE), not "no such user".
+ */
+static void
+test_kept_answers_and_source_failure(void **state)
+{
+	const char *other = other_user();
+	struct user_entry u;
+	struct rlimit old, none;
+	int fd, rc, e;
+
+	(void)state;
+	assert_int_equal(users_find("root", &u), 1);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	fd = dup(0);
+	assert_true(fd >= 0);
+	close(fd);
+	none = old;
+	none.rlim_cur = (rlim_t)fd; /* every descriptor from fd on refused */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+	assert_int_equal(users_find("root", &u), 1);
+	rc = users_find(other, &u);
+	e = errno;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_string_equal(u.name, "root"); /* untouched by the failure */
+	assert_int_equal(rc, -1);
+	assert_int_equal(e, EMFILE);
+	/* and once descriptors are back, found and kept */
+	assert_int_equal(users_find(other, &u), 1);
+	assert_string_equal(u.name, other);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_found_and_not_found),
+		cmocka_unit_test(test_kept_answers_and_source_failure),
+	};
+
+	/*
+	 * passwd from the file alone: a service listed after "files" in
+	 * this machine's nsswitch.conf (Debian's "files systemd") may answer
+	 * "not found" after files has failed, and NSS reports the last
+	 * answer.  What is tested is Tern's side: a failure the source
+	 * reports is not taken for "no such user".
+	 */
+	assert_int_equal(__nss_configure_lookup("passwd", "files"), 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
