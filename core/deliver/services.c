@@ -196,6 +196,7 @@ svc_find_user(struct tern_ctx *ctx, const char *name, struct tern_user *out,
 	default:
 		*err_out = arena_printf(ctx_arena(ctx),
 			"cannot look up user %s: %s", name, strerror(e));
+		errno = e;
 		return TERN_DEFER;
 	}
 }

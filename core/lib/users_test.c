@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <nss.h>
 #include <pwd.h>
 #include <string.h>
@@ -61,7 +62,7 @@ test_kept_answers_and_source_failure(void **state)
 	(void)state;
 	assert_int_equal(users_find("root", &u), 1);
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-	fd = dup(0);
+	fd = open("/dev/null", O_RDONLY); /* the lowest free descriptor */
 	assert_true(fd >= 0);
 	close(fd);
 	none = old;
@@ -79,12 +80,47 @@ test_kept_answers_and_source_failure(void **state)
 	assert_string_equal(u.name, other);
 }
 
+/* Four users are kept: a fifth one found pushes out the oldest. */
+static void
+test_the_oldest_goes_first(void **state)
+{
+	static const char *const cand[] = { "sync", "games", "man", "lp",
+		"mail", "news", "uucp", "proxy", "www-data", "backup", "list",
+		"irc", "_apt" };
+	const char *five[5];
+	struct user_entry u;
+	struct rlimit old, none;
+	size_t n = 0;
+	int fd, first, last;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]) && n < 5; i++)
+		if (getpwnam(cand[i]) != NULL)
+			five[n++] = cand[i];
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(users_find(five[i], &u), 1);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	close(fd);
+	none = old;
+	none.rlim_cur = (rlim_t)fd;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+	last = users_find(five[4], &u);   /* kept */
+	first = users_find(five[0], &u);  /* asked again: no descriptor */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(last, 1);
+	assert_int_equal(first, -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_found_and_not_found),
 		cmocka_unit_test(test_kept_answers_and_source_failure),
+		cmocka_unit_test(test_the_oldest_goes_first),
 	};
 
 	/*

@@ -215,9 +215,11 @@ find_user(struct itemwalk *w)
 	char *err = NULL;
 	int rc = core->find_user(w->ctx, a->local_part, &pw, &err);
 
-	if (rc == TERN_DEFER)
+	if (rc == TERN_DEFER) {
+		a->basic_errno = errno;
 		a->message = core->printf(w->ctx, "director %s: %s",
 			w->inst->name, err);
+	}
 	if (rc != TERN_OK)
 		return rc;
 	ids->has_ids = true;
@@ -225,6 +227,7 @@ find_user(struct itemwalk *w)
 	ids->gid = pw.gid;
 	ids->login = pw.name;
 	a->home = pw.home;
+	/* passwd vouches for the local part (it differs in case at most) */
 	a->flags |= TERN_AF_LP_CHECKED;
 	return TERN_OK;
 }

@@ -82,9 +82,11 @@ find_passwd(struct tern_instance *inst, struct tern_ctx *ctx,
 	char *err = NULL;
 	int rc = core->find_user(ctx, addr->local_part, &pw, &err);
 
-	if (rc == TERN_DEFER)
+	if (rc == TERN_DEFER) {
+		addr->basic_errno = errno;
 		addr->message = core->printf(ctx, "director %s: %s",
 			inst->name, err);
+	}
 	if (rc != TERN_OK)
 		return rc;
 	u->name = pw.name;

@@ -402,7 +402,8 @@ struct tern_core {
 	 * (forwardfile's check_local_user, localuser) at RCPT and again
 	 * for the delivery read the source once.  OK: *out (its strings in
 	 * ctx memory); DECLINE: no such user; DEFER: the source failed
-	 * (*err_out says how), which says nothing about the user.
+	 * (*err_out says how, errno is its error: put it in the address's
+	 * basic_errno), which says nothing about the user.
 	 */
 	int (*find_user)(struct tern_ctx *ctx, const char *name,
 		struct tern_user *out, char **err_out);
