@@ -1,11 +1,13 @@
 #include "lib/users.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/arena.h"
+#include "lib/buf.h"
 
 #define USERS_KEPT 4
 
@@ -78,15 +80,10 @@ users_find(const char *name, struct user_entry *out)
 	if (k == NULL) {
 		pw = lookup(name, &e);
 		if (pw == NULL && e == 0) {
-			char *l = strdup(name);
+			const char *l = str_lower(arena_scratch, name);
 
-			if (l == NULL)
-				return -1;
-			for (char *p = l; *p != '\0'; p++)
-				*p = (char)tolower((unsigned char)*p);
 			if (strcmp(l, name) != 0)
 				pw = lookup(l, &e);
-			free(l);
 		}
 		if (pw == NULL) {
 			errno = e;

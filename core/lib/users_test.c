@@ -13,7 +13,29 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "lib/arena.h"
 #include "lib/users.h"
+
+/* No descriptor can be opened until descriptors_back(old). */
+static void
+no_descriptors(struct rlimit *old)
+{
+	struct rlimit none;
+	int fd = open("/dev/null", O_RDONLY); /* the lowest free one */
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, old), 0);
+	none = *old;
+	none.rlim_cur = (rlim_t)fd;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+}
+
+static void
+descriptors_back(const struct rlimit *old)
+{
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, old), 0);
+}
 
 /* A user of this machine other than root, not asked for before. */
 static const char *
@@ -56,22 +78,17 @@ test_kept_answers_and_source_failure(void **state)
 {
 	const char *other = other_user();
 	struct user_entry u;
-	struct rlimit old, none;
-	int fd, rc, e;
+	struct rlimit old;
+	int kept, rc, e;
 
 	(void)state;
 	assert_int_equal(users_find("root", &u), 1);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-	fd = open("/dev/null", O_RDONLY); /* the lowest free descriptor */
-	assert_true(fd >= 0);
-	close(fd);
-	none = old;
-	none.rlim_cur = (rlim_t)fd; /* every descriptor from fd on refused */
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
-	assert_int_equal(users_find("root", &u), 1);
+	no_descriptors(&old);
+	kept = users_find("root", &u);
 	rc = users_find(other, &u);
 	e = errno;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	descriptors_back(&old);
+	assert_int_equal(kept, 1);
 	assert_string_equal(u.name, "root"); /* untouched by the failure */
 	assert_int_equal(rc, -1);
 	assert_int_equal(e, EMFILE);
@@ -89,9 +106,9 @@ test_the_oldest_goes_first(void **state)
 		"irc", "_apt" };
 	const char *five[5];
 	struct user_entry u;
-	struct rlimit old, none;
+	struct rlimit old;
 	size_t n = 0;
-	int fd, first, last;
+	int first, last;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]) && n < 5; i++)
@@ -100,16 +117,10 @@ test_the_oldest_goes_first(void **state)
 	assert_int_equal(n, 5);
 	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(users_find(five[i], &u), 1);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-	fd = open("/dev/null", O_RDONLY);
-	assert_true(fd >= 0);
-	close(fd);
-	none = old;
-	none.rlim_cur = (rlim_t)fd;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+	no_descriptors(&old);
 	last = users_find(five[4], &u);   /* kept */
 	first = users_find(five[0], &u);  /* asked again: no descriptor */
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	descriptors_back(&old);
 	assert_int_equal(last, 1);
 	assert_int_equal(first, -1);
 }
@@ -131,5 +142,6 @@ main(void)
 	 * reports is not taken for "no such user".
 	 */
 	assert_int_equal(__nss_configure_lookup("passwd", "files"), 0);
+	arena_init_all();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
