@@ -739,6 +739,18 @@ class Tern:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def delivering(self):
+        """Pids of this instance's delivery processes ("tern: delivering")."""
+        out = []
+        for pid in self.processes():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().startswith(b"tern: delivering"):
+                        out.append(pid)
+            except OSError:
+                continue
+        return out
+
     def processes(self):
         """Pids of the processes of this instance: tern processes whose
         environment or command line names our directory, and any other
@@ -846,6 +858,11 @@ class Tern:
         try:
             wait_for(lambda: not self.queue_ids(), timeout,
                      "the spool to empty")
+            # A delivery logs "Completed" after it removes the spool file
+            # (as Exim does: the line says the removal is done), so wait
+            # for the delivery processes to end as well.
+            wait_for(lambda: not self.delivering(), timeout,
+                     "the delivery processes to end")
         except AssertionError as e:
             q = self.run(["-bp"])
             raise AssertionError(f"{e}\nmailq:\n{q.stdout}{q.stderr}\n"
