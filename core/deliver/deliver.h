@@ -125,11 +125,14 @@ int deliver_test_address(const char *address, bool verify);
 
 /*
  * RCPT-time verification of a recipient in a local domain
- * (receiver_verify).  TERN_OK, TERN_FAIL (*msg_out: reason for the 550),
- * TERN_DEFER (451).
+ * (receiver_verify), and sender verification.  TERN_OK, TERN_FAIL (550)
+ * or TERN_DEFER (451), with *log_out the whole reason, for the log, and
+ * *user_out what a remote client may be told (the core's own texts, a
+ * :fail: or :defer: text: TERN_AF_USER_MESSAGE), or NULL for a generic
+ * text: a driver's or lookup's error may name files and servers.
  */
 int deliver_verify_recipient(const char *address, const char *sender,
-	char **msg_out);
+	char **log_out, char **user_out);
 
 /* Is domain a local domain?  TERN_OK, TERN_FAIL, TERN_DEFER. */
 int deliver_domain_is_local(const char *domain);

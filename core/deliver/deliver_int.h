@@ -75,6 +75,8 @@ bool route_may_need_root(void);
 /* Set a's result and message. */
 void addr_result(struct address_item *a, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same with a text meant for the sender (TERN_AF_USER_MESSAGE). */
+void addr_result_user(struct address_item *a, int rc, const char *text);
 
 /*
  * Write m to fd (core.h's TERN_WR_* flags; batch gives Envelope-to:).

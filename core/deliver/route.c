@@ -212,9 +212,17 @@ addr_result(struct address_item *a, int rc, const char *fmt, ...)
 	va_list ap;
 
 	a->rc = rc;
+	a->pub.flags &= ~TERN_AF_USER_MESSAGE;
 	va_start(ap, fmt);
 	a->pub.message = arena_vprintf(arena_msg, fmt, ap);
 	va_end(ap);
+}
+
+void
+addr_result_user(struct address_item *a, int rc, const char *text)
+{
+	addr_result(a, rc, "%s", text);
+	a->pub.flags |= TERN_AF_USER_MESSAGE;
 }
 
 /* A driver or configuration fault: defer the address, freeze, paniclog. */
@@ -441,7 +449,7 @@ adopt_children(struct delivery *d, struct address_item *a,
 		kept++;
 		remember(d, c);
 		if (c->depth > MAX_ALIAS_DEPTH) {
-			addr_result(c, TERN_FAIL, "too many levels of aliasing");
+			addr_result_user(c, TERN_FAIL, "too many levels of aliasing");
 			dlog(d, TERN_LOG_MAIN, "** %s R=%s: %s", addr_log_name(c),
 				inst->pub.name, c->pub.message);
 			continue;
@@ -449,7 +457,7 @@ adopt_children(struct delivery *d, struct address_item *a,
 		enqueue(d, c);
 	}
 	if (kept == 0 && d->expand_children) {
-		addr_result(a, TERN_FAIL, "alias loop");
+		addr_result_user(a, TERN_FAIL, "alias loop");
 		dlog(d, TERN_LOG_MAIN, "** %s R=%s: alias loop", addr_log_name(a),
 			inst->pub.name);
 	}
@@ -500,16 +508,21 @@ handle_other(struct delivery *d, struct address_item *a,
 	struct driver_inst *inst, int rc)
 {
 	const char *text = a->pub.message;
+	bool for_user = text != NULL && (a->pub.flags & TERN_AF_USER_MESSAGE);
 
 	switch (rc) {
 	case TERN_DEFER:
 		addr_result(a, TERN_DEFER, "%s", text != NULL ? text : "deferred");
+		if (for_user)
+			a->pub.flags |= TERN_AF_USER_MESSAGE;
 		dlog(d, TERN_LOG_MAIN, "== %s R=%s defer (%d): %s",
 			addr_log_name(a), inst->pub.name, a->pub.basic_errno,
 			a->pub.message);
 		break;
 	case TERN_FAIL:
 		addr_result(a, TERN_FAIL, "%s", text != NULL ? text : "failed");
+		if (for_user)
+			a->pub.flags |= TERN_AF_USER_MESSAGE;
 		dlog(d, TERN_LOG_MAIN, "** %s R=%s: %s", addr_log_name(a),
 			inst->pub.name, a->pub.message);
 		break;
@@ -539,7 +552,7 @@ call_driver(struct delivery *d, struct address_item *a,
 	a->pub.transport = NULL;
 	a->pub.message = NULL;
 	a->pub.basic_errno = 0;
-	a->pub.flags &= ~TERN_AF_DISCARD;
+	a->pub.flags &= ~(TERN_AF_DISCARD | TERN_AF_USER_MESSAGE);
 	a->pub.hosts = a->pub.fallback_hosts = NULL;
 	if (fn == NULL) {
 		a->pub.message = arena_printf(arena_msg,
@@ -605,7 +618,7 @@ run_drivers(struct delivery *d, struct address_item *a, bool is_local)
 			break;
 	}
 	a->pub.local_part_prefix = a->pub.local_part_suffix = NULL;
-	addr_result(a, TERN_FAIL, "%s", is_local ? "Unknown user" :
+	addr_result_user(a, TERN_FAIL, is_local ? "Unknown user" :
 		"Unrouteable address");
 	dlog(d, TERN_LOG_MAIN, "** %s: %s", addr_log_name(a), a->pub.message);
 }

@@ -45,7 +45,7 @@ qualify_domain(void)
 
 int
 deliver_verify_recipient(const char *address, const char *sender,
-	char **msg_out)
+	char **log_out, char **user_out)
 {
 	struct delivery d;
 	struct address_item *a;
@@ -56,9 +56,10 @@ deliver_verify_recipient(const char *address, const char *sender,
 	d.test_only = true;
 	d.expand_children = false;
 	d.sender = sender;
+	*log_out = *user_out = NULL;
 	a = addr_new(TERN_ADDR_MAIL, address, qualify_domain(), &err);
 	if (a == NULL) {
-		*msg_out = err;
+		*log_out = *user_out = err; /* the address's syntax */
 		return TERN_FAIL;
 	}
 	route_add_top(&d, a, -1);
@@ -68,12 +69,11 @@ deliver_verify_recipient(const char *address, const char *sender,
 	case ADDR_EXPANDED:
 	case TERN_OK:
 		return TERN_OK;
-	case TERN_FAIL:
-		*msg_out = (char *)a->pub.message;
-		return TERN_FAIL;
 	default:
-		*msg_out = (char *)a->pub.message;
-		return TERN_DEFER;
+		*log_out = (char *)a->pub.message;
+		if (a->pub.flags & TERN_AF_USER_MESSAGE)
+			*user_out = *log_out;
+		return a->rc == TERN_FAIL ? TERN_FAIL : TERN_DEFER;
 	}
 }
 

@@ -21,19 +21,19 @@
 static bool
 mail_sender_ok(struct smtp_sess *s, const char *addr)
 {
-	char *msg = NULL;
+	char *msg, *user_msg;
 	int rc;
 
 	if (!conf.sender_verify || *addr == '\0' || s->ci->is_local)
 		return true;
-	rc = deliver_verify_recipient(addr, "", &msg);
+	rc = deliver_verify_recipient(addr, "", &msg, &user_msg);
 	if (rc == TERN_OK)
 		return true;
 	if (msg == NULL)
 		msg = rc == TERN_FAIL ? "unrouteable address" : "deferred";
 	if (rc == TERN_FAIL) {
 		smtp_reply(s, "550 5.1.7 <%s>: sender verify failed: %s", addr,
-			msg);
+			user_msg != NULL ? user_msg : "unrouteable address");
 		smtp_reject_log(s, "rejected MAIL FROM:<%s>: sender verify "
 			"failed: %s", addr, msg);
 	} else {
@@ -117,12 +117,15 @@ rcpt_add(struct smtp_sess *s, const char *addr)
 }
 
 /* A RCPT refusal: reply and log it (mainlog and rejectlog). */
+/* Reply code and reason; the log gets log_reason (NULL: the same). */
 static void
 rcpt_refuse(struct smtp_sess *s, const char *addr, const char *code,
-	const char *reason)
+	const char *reason, const char *log_reason)
 {
 	smtp_reply(s, "%s <%s>: %s", code, addr, reason);
-	smtp_reject_log(s, "rejected RCPT <%s>: %s", addr, reason);
+	smtp_reject_log(s, "%s RCPT <%s>: %s", *code == '4' ?
+		"temporarily rejected" : "rejected", addr,
+		log_reason != NULL ? log_reason : reason);
 }
 
 /* May this client relay to domain?  TERN_OK, TERN_FAIL or TERN_DEFER. */
@@ -164,19 +167,20 @@ out_defer:
 static void
 rcpt_local(struct smtp_sess *s, const char *addr, const char *local)
 {
-	char *msg = NULL;
+	char *msg, *user_msg;
 	int rc;
 
 	if (str_casecmp(local, "postmaster") != 0 && conf.receiver_verify) {
-		rc = deliver_verify_recipient(addr, s->sender, &msg);
+		rc = deliver_verify_recipient(addr, s->sender, &msg, &user_msg);
 		if (rc == TERN_FAIL) {
-			rcpt_refuse(s, addr, "550 5.1.1",
-				msg != NULL ? msg : "unknown user");
+			rcpt_refuse(s, addr, "550 5.1.1", user_msg != NULL ?
+				user_msg : "unknown user", msg);
 			return;
 		}
 		if (rc != TERN_OK) {
-			rcpt_refuse(s, addr, "451 4.3.0", msg != NULL ? msg :
-				"temporarily unable to verify the address");
+			rcpt_refuse(s, addr, "451 4.3.0", user_msg != NULL ?
+				user_msg : "temporarily unable to verify the address",
+				msg);
 			return;
 		}
 	}
@@ -245,7 +249,7 @@ smtp_act_rcpt(struct smtp_sess *s, const char *args)
 		return;
 	if (strpbrk(smtp_unquote_local(arena_msg, local), "%!@") != NULL) {
 		rcpt_refuse(s, addr, "550 5.7.1",
-			"'%', '!' and '@' are not permitted in local parts");
+			"'%', '!' and '@' are not permitted in local parts", NULL);
 		return;
 	}
 	rc = deliver_domain_is_local(domain);
@@ -259,17 +263,17 @@ smtp_act_rcpt(struct smtp_sess *s, const char *args)
 		rcpt_add(s, addr);
 		smtp_reply(s, "250 2.1.5 Accepted");
 	} else if (rc == TERN_FAIL) {
-		rcpt_refuse(s, addr, "550 5.7.1", "relay not permitted");
+		rcpt_refuse(s, addr, "550 5.7.1", "relay not permitted", NULL);
 	} else {
 		rcpt_refuse(s, addr, "451 4.3.0",
-			"temporarily unable to check the domain");
+			"temporarily unable to check the domain", NULL);
 	}
 }
 
 static void
 vrfy_address(struct smtp_sess *s, char *addr)
 {
-	char *local, *domain, *msg = NULL, *err = NULL;
+	char *local, *domain, *msg, *user_msg, *err = NULL;
 	int rc;
 
 	if (address_split(arena_msg, addr, &local, &domain, &err) != 0) {
@@ -285,15 +289,15 @@ vrfy_address(struct smtp_sess *s, char *addr)
 			addr);
 		return;
 	}
-	rc = deliver_verify_recipient(addr, "", &msg);
+	rc = deliver_verify_recipient(addr, "", &msg, &user_msg);
 	if (rc == TERN_OK)
 		smtp_reply(s, "250 2.1.5 <%s> is deliverable", addr);
 	else if (rc == TERN_FAIL)
 		smtp_reply(s, "550 5.1.1 <%s>: %s", addr,
-			msg != NULL ? msg : "unknown user");
+			user_msg != NULL ? user_msg : "unknown user");
 	else
 		smtp_reply(s, "451 4.3.0 <%s>: %s", addr,
-			msg != NULL ? msg : "cannot verify now");
+			user_msg != NULL ? user_msg : "cannot verify now");
 }
 
 void

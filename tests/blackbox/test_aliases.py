@@ -52,6 +52,38 @@ def test_fail_rejects_at_rcpt_with_text(tern):
     assert tern.queue_ids() == []
 
 
+def test_defer_text_reaches_the_client_at_rcpt(tern):
+    aliases(tern, "later: :defer: Mailbox being moved, try in an hour\n")
+    tern.start_daemon()
+    with tern.smtp() as s:
+        assert s.mail("sender@example.net")[0] == 250
+        code, text = s.rcpt("later@test.example")
+        assert code == 451, text
+        assert b"Mailbox being moved, try in an hour" in text
+    assert re.search(r"temporarily rejected RCPT <later@test\.example>: "
+                     r"Mailbox being moved", tern.rejectlog())
+
+
+def test_internal_error_stays_in_the_log_not_the_reply(tern):
+    """A director's own error names files (and, for a lookup, servers):
+    the SMTP client gets a generic 451, the reject log the whole text."""
+    tern.config(main="smtp_verify = true", aliases=STANDARD_ALIASES)
+    tern.start_daemon()
+    tern.path("aliases").chmod(0)
+    with tern.smtp() as s:
+        assert s.mail("sender@example.net")[0] == 250
+        code, text = s.rcpt("anyone@test.example")
+        assert code == 451, text
+        assert b"aliases" not in text and b"director" not in text, text
+        assert b"temporarily unable to verify the address" in text, text
+        code, text = s.verify("anyone@test.example")
+        assert code == 451 and b"aliases" not in text, text
+    assert re.search(r"temporarily rejected RCPT <anyone@test\.example>: "
+                     r"director system_aliases: .*"
+                     + re.escape(str(tern.path("aliases"))),
+                     tern.rejectlog())
+
+
 def test_fail_bounces_local_submission(tern):
     aliases(tern, "gone: :fail: Gone away, write to carol instead\n")
     r = tern.run(["-odi", "-i", "gone@test.example"],

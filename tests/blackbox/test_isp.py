@@ -2,6 +2,7 @@
 and a slapd that these tests start on 127.0.0.1 (issue 7).  Every test
 runs once with the MySQL store and once with the LDAP store."""
 
+import re
 import smtplib
 
 import pytest
@@ -153,6 +154,12 @@ def test_store_down_means_451_and_deferral_then_delivery(isp, tern):
     try:
         code, text = rcpt(tern, "alice@example.org")
         assert code == 451, text
+        # the store's error (its address, the lookup's) is for the log
+        assert b"127.0.0.1" not in text and b"lookup" not in text, text
+        assert "temporarily rejected RCPT <alice@example.org>: " \
+            in tern.rejectlog()
+        assert re.search(r"local_domains: checking example\.org: .*\S",
+                         tern.mainlog())
         r = tern.run(["-qf"])
         tern.wait_for_log(r"== alice@example.org .*defer")
         assert "**" not in tern.mainlog()

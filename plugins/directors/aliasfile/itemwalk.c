@@ -259,6 +259,8 @@ walk_finish(struct itemwalk *w)
 	case AI_DEFER:
 		w->addr->message = w->special.text[0] ?
 			w->core->strdup(w->ctx, w->special.text) : NULL;
+		if (w->addr->message != NULL) /* the list's author wrote it */
+			w->addr->flags |= TERN_AF_USER_MESSAGE;
 		return w->special.kind == AI_FAIL ? TERN_FAIL : TERN_DEFER;
 	default:
 		break;

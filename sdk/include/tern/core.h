@@ -38,6 +38,13 @@ enum tern_addr_kind {
  */
 #define TERN_AF_NO_REDIRECT 0x10u
 #define TERN_AF_RESULT     0x08u /* (transport) ->result is this address's own */
+/*
+ * (driver, ABI 1.4) ->message is meant for the sender: a :fail: or :defer:
+ * text.  Only such a text reaches a remote client in an SMTP reply (RCPT,
+ * VRFY, sender verification); any other message stays in the log, since
+ * it may name files, servers or driver names.
+ */
+#define TERN_AF_USER_MESSAGE 0x20u
 
 /*
  * One address being routed or delivered.  The core allocates it; a driver
