@@ -38,6 +38,7 @@ struct main_config {
 	const char *smtp_banner;        /* expandable */
 	const char *received_header_text; /* expandable */
 	bool        smtp_verify;        /* VRFY allowed; default false */
+	bool        smtp_return_error_details; /* verify errors in replies */
 	bool        receiver_verify;    /* default true */
 	bool        sender_verify;      /* default false */
 	bool        spool_sync;         /* default true */

@@ -51,6 +51,7 @@ const struct tern_option main_options[] = {
 	M(smtp_banner, EXPSTR, NULL),
 	M(received_header_text, EXPSTR, NULL),
 	M(smtp_verify, BOOL, "false"),
+	M(smtp_return_error_details, BOOL, "false"),
 	M(receiver_verify, BOOL, "true"),
 	M(sender_verify, BOOL, "false"),
 	M(spool_sync, BOOL, "true"),

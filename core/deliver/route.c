@@ -476,7 +476,7 @@ clone_unseen(struct delivery *d, const struct address_item *a,
 	c->pub.transport = NULL;
 	c->pub.message = NULL;
 	c->pub.next = NULL;
-	c->pub.flags &= ~TERN_AF_DISCARD;
+	c->pub.flags &= ~(TERN_AF_DISCARD | TERN_AF_USER_MESSAGE);
 	c->transport = NULL;
 	c->handled_by = NULL;
 	c->dup_of = NULL;

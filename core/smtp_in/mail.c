@@ -14,6 +14,21 @@
 #include "log/log.h"
 
 /*
+ * What a client is told of a verification that did not succeed: a text
+ * meant for it (deliver_verify_recipient's user_msg), the whole error
+ * when smtp_return_error_details asks for it, or else generic.
+ */
+static const char *
+verify_text(const char *msg, const char *user_msg, const char *generic)
+{
+	if (user_msg != NULL)
+		return user_msg;
+	if (conf.smtp_return_error_details && msg != NULL)
+		return msg;
+	return generic;
+}
+
+/*
  * sender_verify: the envelope sender must route (through the directors
  * for a local domain, the routers for others); bounces and local callers
  * are not checked.  False after replying 550 or 451.
@@ -33,12 +48,12 @@ mail_sender_ok(struct smtp_sess *s, const char *addr)
 		msg = rc == TERN_FAIL ? "unrouteable address" : "deferred";
 	if (rc == TERN_FAIL) {
 		smtp_reply(s, "550 5.1.7 <%s>: sender verify failed: %s", addr,
-			user_msg != NULL ? user_msg : "unrouteable address");
+			verify_text(msg, user_msg, "unrouteable address"));
 		smtp_reject_log(s, "rejected MAIL FROM:<%s>: sender verify "
 			"failed: %s", addr, msg);
 	} else {
-		smtp_reply(s, "451 4.4.3 <%s>: could not verify the sender now",
-			addr);
+		smtp_reply(s, "451 4.4.3 <%s>: %s", addr, verify_text(msg,
+			user_msg, "could not verify the sender now"));
 		smtp_reject_log(s, "temporarily rejected MAIL FROM:<%s>: sender "
 			"verify deferred: %s", addr, msg);
 	}
@@ -173,13 +188,13 @@ rcpt_local(struct smtp_sess *s, const char *addr, const char *local)
 	if (str_casecmp(local, "postmaster") != 0 && conf.receiver_verify) {
 		rc = deliver_verify_recipient(addr, s->sender, &msg, &user_msg);
 		if (rc == TERN_FAIL) {
-			rcpt_refuse(s, addr, "550 5.1.1", user_msg != NULL ?
-				user_msg : "unknown user", msg);
+			rcpt_refuse(s, addr, "550 5.1.1",
+				verify_text(msg, user_msg, "unknown user"), msg);
 			return;
 		}
 		if (rc != TERN_OK) {
-			rcpt_refuse(s, addr, "451 4.3.0", user_msg != NULL ?
-				user_msg : "temporarily unable to verify the address",
+			rcpt_refuse(s, addr, "451 4.3.0", verify_text(msg,
+				user_msg, "temporarily unable to verify the address"),
 				msg);
 			return;
 		}
@@ -290,14 +305,19 @@ vrfy_address(struct smtp_sess *s, char *addr)
 		return;
 	}
 	rc = deliver_verify_recipient(addr, "", &msg, &user_msg);
-	if (rc == TERN_OK)
+	if (rc == TERN_OK) {
 		smtp_reply(s, "250 2.1.5 <%s> is deliverable", addr);
-	else if (rc == TERN_FAIL)
+		return;
+	}
+	if (rc == TERN_FAIL)
 		smtp_reply(s, "550 5.1.1 <%s>: %s", addr,
-			user_msg != NULL ? user_msg : "unknown user");
+			verify_text(msg, user_msg, "unknown user"));
 	else
 		smtp_reply(s, "451 4.3.0 <%s>: %s", addr,
-			user_msg != NULL ? user_msg : "cannot verify now");
+			verify_text(msg, user_msg, "cannot verify now"));
+	/* verification logs nothing itself (test_only): the reason goes here */
+	smtp_reject_log(s, "%s VRFY <%s>: %s", rc == TERN_FAIL ? "rejected" :
+		"temporarily rejected", addr, msg != NULL ? msg : "unknown");
 }
 
 void

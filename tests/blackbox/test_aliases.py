@@ -78,10 +78,39 @@ def test_internal_error_stays_in_the_log_not_the_reply(tern):
         assert b"temporarily unable to verify the address" in text, text
         code, text = s.verify("anyone@test.example")
         assert code == 451 and b"aliases" not in text, text
-    assert re.search(r"temporarily rejected RCPT <anyone@test\.example>: "
-                     r"director system_aliases: .*"
-                     + re.escape(str(tern.path("aliases"))),
+    for cmd in ("RCPT", "VRFY"):
+        assert re.search(r"temporarily rejected " + cmd +
+                         r" <anyone@test\.example>: director system_aliases: .*"
+                         + re.escape(str(tern.path("aliases"))),
+                         tern.rejectlog()), cmd
+
+
+def test_sender_verify_defer_shows_the_defer_text(tern):
+    tern.config(main="sender_verify = true",
+                aliases=STANDARD_ALIASES +
+                "later: :defer: Mailbox being moved, try in an hour\n")
+    tern.start_daemon()
+    with tern.smtp() as s:
+        s.ehlo()
+        code, text = s.mail("later@test.example")
+        assert code == 451, text
+        assert b"Mailbox being moved" in text, text
+    assert re.search(r"temporarily rejected MAIL FROM:<later@test\.example>: "
+                     r"sender verify deferred: Mailbox being moved",
                      tern.rejectlog())
+
+
+def test_smtp_return_error_details_gives_the_client_the_error(tern):
+    tern.config(main="smtp_return_error_details = true",
+                aliases=STANDARD_ALIASES)
+    tern.start_daemon()
+    tern.path("aliases").chmod(0)
+    with tern.smtp() as s:
+        assert s.mail("sender@example.net")[0] == 250
+        code, text = s.rcpt("anyone@test.example")
+        assert code == 451, text
+        assert b"director system_aliases: " in text, text
+        assert str(tern.path("aliases")).encode() in text, text
 
 
 def test_fail_bounces_local_submission(tern):
