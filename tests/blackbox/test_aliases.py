@@ -3,6 +3,8 @@
 
 import re
 
+import pytest
+
 from tern_helpers import LOG_HEAD, STANDARD_ALIASES, STANDARD_CONFIG, \
     make_message, \
     read_mbox, split_message
@@ -41,48 +43,47 @@ def test_alias_to_two_users_pipe_and_file(tern):
     assert len(tern.deliveries(msgid)) == 4, tern.deliveries(msgid)
 
 
-def test_fail_rejects_at_rcpt_with_text(tern):
-    aliases(tern, "gone: :fail: Gone away, write to carol instead\n")
+@pytest.mark.parametrize("kind,code,what", [
+    (":fail:", 550, "rejected"), (":defer:", 451, "temporarily rejected")])
+def test_fail_and_defer_texts_reach_the_client_at_rcpt(tern, kind, code,
+                                                        what):
+    aliases(tern, f"gone: {kind} Gone away, write to carol instead\n")
     tern.start_daemon()
     with tern.smtp() as s:
         assert s.mail("sender@example.net")[0] == 250
-        code, text = s.rcpt("gone@test.example")
-        assert code == 550, text
+        got, text = s.rcpt("gone@test.example")
+        assert got == code, text
         assert b"Gone away, write to carol instead" in text
     assert tern.queue_ids() == []
+    assert re.search(r"> " + what + r" RCPT <gone@test\.example>: "
+                     r"Gone away", tern.rejectlog())
 
 
-def test_defer_text_reaches_the_client_at_rcpt(tern):
-    aliases(tern, "later: :defer: Mailbox being moved, try in an hour\n")
-    tern.start_daemon()
-    with tern.smtp() as s:
-        assert s.mail("sender@example.net")[0] == 250
-        code, text = s.rcpt("later@test.example")
-        assert code == 451, text
-        assert b"Mailbox being moved, try in an hour" in text
-    assert re.search(r"temporarily rejected RCPT <later@test\.example>: "
-                     r"Mailbox being moved", tern.rejectlog())
-
-
-def test_internal_error_stays_in_the_log_not_the_reply(tern):
+@pytest.mark.parametrize("details", [False, True])
+def test_internal_error_goes_to_the_log_and_to_the_client_on_request(
+        tern, details):
     """A director's own error names files (and, for a lookup, servers):
-    the SMTP client gets a generic 451, the reject log the whole text."""
-    tern.config(main="smtp_verify = true", aliases=STANDARD_ALIASES)
+    the SMTP client gets a generic 451 unless smtp_return_error_details
+    is set; the reject log has the whole text either way."""
+    tern.config(main="smtp_verify = true\nsmtp_return_error_details = "
+                + ("true" if details else "false"), aliases=STANDARD_ALIASES)
     tern.start_daemon()
+    path = str(tern.path("aliases"))
     tern.path("aliases").chmod(0)
     with tern.smtp() as s:
         assert s.mail("sender@example.net")[0] == 250
-        code, text = s.rcpt("anyone@test.example")
+        replies = [s.rcpt("anyone@test.example"),
+                   s.verify("anyone@test.example")]
+    for code, text in replies:
         assert code == 451, text
-        assert b"aliases" not in text and b"director" not in text, text
-        assert b"temporarily unable to verify the address" in text, text
-        code, text = s.verify("anyone@test.example")
-        assert code == 451 and b"aliases" not in text, text
+        assert (path.encode() in text) == details, text
+        assert (b"director system_aliases: " in text) == details, text
+    if not details:
+        assert b"temporarily unable to verify the address" in replies[0][1]
     for cmd in ("RCPT", "VRFY"):
         assert re.search(r"temporarily rejected " + cmd +
-                         r" <anyone@test\.example>: director system_aliases: .*"
-                         + re.escape(str(tern.path("aliases"))),
-                         tern.rejectlog()), cmd
+                         r" <anyone@test\.example>: director system_aliases: "
+                         r".*" + re.escape(path), tern.rejectlog()), cmd
 
 
 def test_sender_verify_defer_shows_the_defer_text(tern):
@@ -98,19 +99,6 @@ def test_sender_verify_defer_shows_the_defer_text(tern):
     assert re.search(r"temporarily rejected MAIL FROM:<later@test\.example>: "
                      r"sender verify deferred: Mailbox being moved",
                      tern.rejectlog())
-
-
-def test_smtp_return_error_details_gives_the_client_the_error(tern):
-    tern.config(main="smtp_return_error_details = true",
-                aliases=STANDARD_ALIASES)
-    tern.start_daemon()
-    tern.path("aliases").chmod(0)
-    with tern.smtp() as s:
-        assert s.mail("sender@example.net")[0] == 250
-        code, text = s.rcpt("anyone@test.example")
-        assert code == 451, text
-        assert b"director system_aliases: " in text, text
-        assert str(tern.path("aliases")).encode() in text, text
 
 
 def test_fail_bounces_local_submission(tern):
