@@ -508,21 +508,21 @@ handle_other(struct delivery *d, struct address_item *a,
 	struct driver_inst *inst, int rc)
 {
 	const char *text = a->pub.message;
-	bool for_user = text != NULL && (a->pub.flags & TERN_AF_USER_MESSAGE);
 
+	if (rc == TERN_DEFER || rc == TERN_FAIL) {
+		if (text != NULL)
+			a->rc = rc; /* the driver's message, TERN_AF_USER_MESSAGE too */
+		else
+			addr_result(a, rc, "%s", rc == TERN_DEFER ? "deferred" :
+				"failed");
+	}
 	switch (rc) {
 	case TERN_DEFER:
-		addr_result(a, TERN_DEFER, "%s", text != NULL ? text : "deferred");
-		if (for_user)
-			a->pub.flags |= TERN_AF_USER_MESSAGE;
 		dlog(d, TERN_LOG_MAIN, "== %s R=%s defer (%d): %s",
 			addr_log_name(a), inst->pub.name, a->pub.basic_errno,
 			a->pub.message);
 		break;
 	case TERN_FAIL:
-		addr_result(a, TERN_FAIL, "%s", text != NULL ? text : "failed");
-		if (for_user)
-			a->pub.flags |= TERN_AF_USER_MESSAGE;
 		dlog(d, TERN_LOG_MAIN, "** %s R=%s: %s", addr_log_name(a),
 			inst->pub.name, a->pub.message);
 		break;

@@ -131,8 +131,10 @@ rcpt_add(struct smtp_sess *s, const char *addr)
 	s->rcpts[s->nrcpts++] = (struct recipient){ .address = addr };
 }
 
-/* A RCPT refusal: reply and log it (mainlog and rejectlog). */
-/* Reply code and reason; the log gets log_reason (NULL: the same). */
+/*
+ * A RCPT refusal: reply code and reason, and log it (mainlog and
+ * rejectlog) with log_reason, or the reason when that is NULL.
+ */
 static void
 rcpt_refuse(struct smtp_sess *s, const char *addr, const char *code,
 	const char *reason, const char *log_reason)
