@@ -654,8 +654,13 @@ main(int argc, char **argv)
 	log_debug_enabled = rt.debug;
 	signal(SIGPIPE, SIG_IGN);
 
-	if (config_read(rt.config_file) != 0)
-		return cl.action == ACT_VERSION ? do_version() : EX_CONFIG_;
+	if (config_read(rt.config_file) != 0) {
+		/* -bV shows the version whatever the file says, and, as
+		 * Exim's, fails on an error in it (a syntax check). */
+		if (cl.action == ACT_VERSION)
+			(void)do_version();
+		return EX_CONFIG_;
+	}
 	if (cl.action != ACT_VERSION && cl.action != ACT_PRINT_CONFIG)
 		resolve_identity();
 	log_init();

@@ -67,7 +67,8 @@ BAD = [
                          ids=[b[0] for b in BAD])
 def test_error_names_file_and_line(tern, old, new, needle):
     where = broken(tern, old, new, needle)
-    for args in (["-bP"], ["-bt", "alice@test.example"], ["-q"], ["-bdf"]):
+    for args in (["-bP"], ["-bt", "alice@test.example"], ["-q"], ["-bdf"],
+                 ["-bV"]):
         r = tern.run(args, timeout=20)
         assert r.returncode != 0, r
         assert where in r.stderr, f"want {where!r} in stderr: {r!r}"
