@@ -1,6 +1,7 @@
 """The aliasfile director: lists, pipes, files, :fail:, :blackhole:,
 :include:, nesting, loops."""
 
+import os
 import re
 
 import pytest
@@ -214,3 +215,78 @@ def test_local_part_of_alias_pipe_and_file_is_the_aliased_address(tern):
     (raw,) = read_mbox(tern.path("out", "team.mbox"))
     hdrs, _ = split_message(raw)
     assert hdrs["X-Redirected"] == "team@test.example", raw
+
+
+def submit(tern, rcpt):
+    """Local submission, delivered at once: nothing verified before."""
+    r = tern.run(["-odi", "-i", rcpt], input=b"Subject: a\n\nx\n",
+                 prog="sendmail", timeout=60)
+    assert r.returncode == 0, r
+
+
+def system_aliases_with(tern, options):
+    tern.config(STANDARD_CONFIG.replace(
+        "  file_transport = address_file\n\nmaildir_user:",
+        "  file_transport = address_file\n" + options + "\n\nmaildir_user:"),
+        aliases=STANDARD_ALIASES)
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o646])
+def test_writable_alias_file_defers_until_fixed(tern, mode):
+    """modemask (default 022): an alias file others may write could run
+    their commands; its addresses wait, logged, until it is fixed."""
+    tern.config(aliases=STANDARD_ALIASES)
+    path = tern.path("aliases")
+    os.chmod(path, mode)
+    submit(tern, "alice@test.example")
+    (msgid,) = tern.queue_ids()
+    assert re.search(re.escape(msgid) + r" == alice@test\.example "
+                     r"R=system_aliases .*bad mode \(0" + f"{mode:o}" +
+                     r"\): 0022 must be clear for " + re.escape(str(path)),
+                     tern.mainlog()), tern.mainlog()
+    assert not tern.path("mail", "alice").exists()
+    os.chmod(path, 0o644)
+    assert tern.run(["-qf"]).returncode == 0
+    tern.wait_queue_empty()
+    assert len(tern.mbox("alice")) == 1
+
+
+def test_alias_file_owner_checked(tern):
+    """owners: an alias file owned by anyone else defers; modemask = 0
+    lets a group-writable one through."""
+    system_aliases_with(tern, "  owners = root\n  modemask = 0")
+    path = tern.path("aliases")
+    os.chmod(path, 0o664)
+    os.chown(path, 1, -1)  # not root
+    submit(tern, "alice@test.example")
+    (msgid,) = tern.queue_ids()
+    assert re.search(re.escape(msgid) + r" == alice@test\.example "
+                     r"R=system_aliases .*bad owner \(uid 1\) for ",
+                     tern.mainlog()), tern.mainlog()
+    os.chown(path, 0, -1)
+    assert tern.run(["-qf"]).returncode == 0
+    tern.wait_queue_empty()
+    assert len(tern.mbox("alice")) == 1
+
+
+def test_unknown_owner_is_a_configuration_error(tern):
+    system_aliases_with(tern, "  owners = no-such-user-anywhere")
+    for args in (["-bP"], ["-bt", "alice@test.example"]):
+        r = tern.run(args)
+        assert r.returncode != 0, r
+        assert 'director system_aliases: owners/owngroups: unknown user ' \
+               'or group "no-such-user-anywhere"' in r.stderr, r
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_check_ancestor(tern, check):
+    """USER's alias names a list that names USER again: with
+    check_ancestor USER's own copy goes on to localuser; without it the
+    second USER is a loop."""
+    system_aliases_with(tern, "  check_ancestor" if check else "")
+    tern.aliases(STANDARD_ALIASES.replace("postmaster: @USER@\n", "") +
+                 "@USER@: staff\nstaff: @USER@, alice\n")
+    submit(tern, f"{tern.user}@test.example")
+    tern.wait_queue_empty()
+    assert len(tern.mbox("alice")) == 1
+    assert tern.path("mail", tern.user).exists() == check

@@ -1,6 +1,8 @@
 /*
  * The aliasfile director: look the local part up (lsearch, dbm, ...) and
- * turn the value into child addresses, pipes and files (itemwalk.c).
+ * turn the value into child addresses, pipes and files (itemwalk.c).  The
+ * alias file's mode and owner are checked as forwardfile checks a
+ * .forward (userfile.c is compiled in here too).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -8,6 +10,7 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 
 #include "aliaslist.h"
 #include "itemwalk.h"
+#include "userfile.h"
 
 #define INCLUDE_SIZE_MAX  (1024 * 1024)
 
@@ -28,12 +32,12 @@ struct aliasfile_opts {
 	bool        include_domain;
 	bool        optional;
 	bool        expand;
-	/* accepted, not implemented yet */
 	bool        check_ancestor;
-	bool        rewrite;
 	int         modemask;
 	const char *owners;
 	const char *owngroups;
+	/* accepted, not implemented yet */
+	bool        rewrite;
 	const char *syntax_errors_text;
 	const char *syntax_errors_to;
 	const char *directory2_transport;
@@ -46,7 +50,7 @@ struct aliasfile_opts {
 		TERN_OPTF_FUTURE)
 
 static const struct tern_option aliasfile_options[] = {
-	F("check_ancestor",          BOOL,   check_ancestor,          "false"),
+	O("check_ancestor",          BOOL,   check_ancestor,          "false"),
 	F("directory2_transport",    STRING, directory2_transport,    NULL),
 	O("directory_transport",     STRING, walk.directory_transport, NULL),
 	O("expand",                  BOOL,   expand,                  "false"),
@@ -58,10 +62,10 @@ static const struct tern_option aliasfile_options[] = {
 	  walk.freeze_missing_include, "true"),
 	O("group",                   GID,    group,                   NULL),
 	O("include_domain",          BOOL,   include_domain,          "false"),
-	F("modemask",                OCTAL,  modemask,                "022"),
+	O("modemask",                OCTAL,  modemask,                "022"),
 	O("optional",                BOOL,   optional,                "false"),
-	F("owners",                  LIST,   owners,                  NULL),
-	F("owngroups",               LIST,   owngroups,               NULL),
+	O("owners",                  LIST,   owners,                  NULL),
+	O("owngroups",               LIST,   owngroups,               NULL),
 	O("pipe_transport",          STRING, walk.pipe_transport,     NULL),
 	O("qualify_preserve_domain", BOOL,
 	  walk.qualify_preserve_domain, "false"),
@@ -210,6 +214,26 @@ expand_opt(struct itemwalk *w, const char *name, const char *tmpl, char **out)
 	return rc == TERN_DEFER ? TERN_DEFER : TERN_ERROR;
 }
 
+/*
+ * The alias file's mode, owner and group (modemask, owners, owngroups):
+ * a file that others may write could run their commands as the director's
+ * user.  A bad one defers the address, as a bad .forward does.
+ */
+static int
+check_file(struct itemwalk *w, const char *path, const struct stat *st)
+{
+	const struct aliasfile_opts *o = w->inst->opts;
+	const struct userfile_owners *d = w->inst->data;
+	char why[160];
+
+	if (userfile_check(st, o->modemask, d->owners, d->nowners, d->groups,
+	    d->ngroups, why, sizeof why) == NULL)
+		return TERN_OK;
+	w->addr->message = core->printf(w->ctx, "director %s: %s for %s",
+		w->inst->name, why, path);
+	return TERN_DEFER;
+}
+
 /* Look the address up.  OK with *value_out, or DECLINE/DEFER/ERROR. */
 static int
 do_lookup(struct itemwalk *w, char **value_out)
@@ -231,8 +255,13 @@ do_lookup(struct itemwalk *w, char **value_out)
 		if (rc != TERN_OK)
 			return rc;
 		w->source = arg;
-		if (o->optional && stat(arg, &st) < 0 && errno == ENOENT)
-			return TERN_DECLINE;
+		if (stat(arg, &st) < 0) {
+			if (o->optional && errno == ENOENT)
+				return TERN_DECLINE;
+			/* else the lookup says what is wrong with it */
+		} else if ((rc = check_file(w, arg, &st)) != TERN_OK) {
+			return rc;
+		}
 		rc = core->lookup(w->ctx, o->search_type, arg, lookup_key(w),
 			value_out, &err);
 	}
@@ -252,7 +281,8 @@ aliasfile_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 {
 	const struct aliasfile_opts *o = inst->opts;
 	struct itemwalk w = { .core = core, .ops = &aliasfile_walk,
-		.o = &o->walk, .inst = inst, .ctx = ctx, .addr = addr };
+		.o = &o->walk, .inst = inst, .ctx = ctx, .addr = addr,
+		.check_ancestor = o->check_ancestor };
 	char *value, *expanded;
 	int rc;
 
@@ -279,7 +309,12 @@ static int
 aliasfile_init(struct tern_instance *inst, char **err_out)
 {
 	const struct aliasfile_opts *o = inst->opts;
+	struct userfile_owners *d = calloc(1, sizeof *d);
+	char why[160];
 
+	if (d == NULL)
+		return TERN_ERROR;
+	inst->data = d;
 	if ((o->file == NULL) == (o->query == NULL)) {
 		*err_out = core->printf(NULL, "director %s: exactly one of "
 			"\"file\" and \"query\" must be set", inst->name);
@@ -293,6 +328,12 @@ aliasfile_init(struct tern_instance *inst, char **err_out)
 	if (o->group >= 0 && o->user < 0) {
 		*err_out = core->printf(NULL, "director %s: \"group\" is set "
 			"but \"user\" is not", inst->name);
+		return TERN_ERROR;
+	}
+	if (userfile_owners_set(d, o->owners, o->owngroups, why,
+	    sizeof why) < 0) {
+		*err_out = core->printf(NULL, "director %s: owners/owngroups: "
+			"%s", inst->name, why);
 		return TERN_ERROR;
 	}
 	return TERN_OK;

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <tern/module.h>
+
+#include "userfile.h"
 
 extern const struct tern_module aliasfile_LTX_tern_module;
 extern const struct tern_module lsearch_LTX_tern_module;
@@ -221,6 +224,20 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* What init resolved (owners, owngroups), freed. */
+static void
+fini(struct tern_instance *inst)
+{
+	struct userfile_owners *d = inst->data;
+
+	if (d != NULL) {
+		free(d->owners);
+		free(d->groups);
+		free(d);
+	}
+	inst->data = NULL;
+}
+
 /* Set one option in block the way the core would, from config text. */
 static void
 set_opt(void *block, const char *name, const char *value)
@@ -322,6 +339,7 @@ test_direct(void **state)
 			fail_msg("%s: got flags %#x, want %#x", cases[i].lp,
 				a.flags, cases[i].want_flags);
 	}
+	fini(&inst);
 }
 
 static void
@@ -333,9 +351,11 @@ test_missing_transport(void **state)
 	struct tern_address a = { .kind = TERN_ADDR_MAIL,
 		.local_part = "pipes", .domain = "example.test" };
 	struct tern_ctx ctx = { .addr = &a };
+	char *err = NULL;
 	int rc;
 
 	(void)state;
+	assert_int_equal(m->init(&inst, &err), TERN_OK);
 	rc = m->director.direct(&inst, &ctx, &a);
 	if (rc != TERN_ERROR || strstr(a.message, "pipe_transport") == NULL)
 		fail_msg("got rc %d \"%s\", want ERROR naming pipe_transport",
@@ -355,6 +375,70 @@ test_missing_transport(void **state)
 	if (rc != TERN_DEFER || strstr(a.message, "failed to open") == NULL)
 		fail_msg("missing file: got rc %d \"%s\", want DEFER", rc,
 			a.message ? a.message : "");
+	fini(&inst);
+}
+
+/* One lookup of "postmaster" with the file as it is; DEFER's message. */
+static int
+direct_once(struct tern_instance *inst, const char **message_out)
+{
+	struct tern_address a = { .kind = TERN_ADDR_MAIL,
+		.address = "postmaster", .local_part = "postmaster",
+		.domain = "example.test", .uid = -1, .gid = -1 };
+	struct tern_ctx ctx = { .addr = &a };
+	int rc = aliasfile_LTX_tern_module.director.direct(inst, &ctx, &a);
+
+	*message_out = a.message != NULL ? a.message : "";
+	return rc;
+}
+
+/* modemask and owners: a file others may write, or owned by someone
+ * else, defers every address it would handle. */
+static void
+test_file_mode_and_owner(void **state)
+{
+	static const char *const pairs[] = { "file", "$tmp/aliases", NULL };
+	const struct tern_module *m = &aliasfile_LTX_tern_module;
+	struct tern_instance inst = { .name = "sa", .opts = make_opts(pairs) };
+	char path[200], other[24], *err = NULL;
+	const char *msg;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/aliases", tmpdir);
+	assert_int_equal(m->init(&inst, &err), TERN_OK);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(direct_once(&inst, &msg), TERN_OK);
+	assert_int_equal(chmod(path, 0664), 0);
+	if (direct_once(&inst, &msg) != TERN_DEFER ||
+	    strstr(msg, "bad mode (0664): 0022 must be clear for") == NULL ||
+	    strstr(msg, path) == NULL)
+		fail_msg("group-writable: got \"%s\"", msg);
+	set_opt(inst.opts, "modemask", "0");
+	assert_int_equal(direct_once(&inst, &msg), TERN_OK);
+	assert_int_equal(chmod(path, 0644), 0);
+	fini(&inst);
+
+	/* owned by us: another uid as the only owner refuses it */
+	snprintf(other, sizeof other, "%ld", (long)getuid() + 1);
+	set_opt(inst.opts, "owners", other);
+	assert_int_equal(m->init(&inst, &err), TERN_OK);
+	if (direct_once(&inst, &msg) != TERN_DEFER ||
+	    strstr(msg, "bad owner") == NULL)
+		fail_msg("other owner: got \"%s\"", msg);
+	fini(&inst);
+	snprintf(other, sizeof other, "%ld : %ld", (long)getuid() + 1,
+		(long)getuid());
+	set_opt(inst.opts, "owners", other);
+	assert_int_equal(m->init(&inst, &err), TERN_OK);
+	assert_int_equal(direct_once(&inst, &msg), TERN_OK);
+	fini(&inst);
+
+	set_opt(inst.opts, "owners", "no-such-user-here");
+	assert_int_equal(m->init(&inst, &err), TERN_ERROR);
+	if (strstr(err, "unknown user or group \"no-such-user-here\"") ==
+	    NULL)
+		fail_msg("unknown owner: got \"%s\"", err);
+	fini(&inst);
 }
 
 int
@@ -363,6 +447,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_direct),
 		cmocka_unit_test(test_missing_transport),
+		cmocka_unit_test(test_file_mode_and_owner),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,10 +10,7 @@
  * as the user, in the user's home directory.  Exim filter files are not
  * interpreted (the `filter` option is accepted and warned about).
  */
-#include <ctype.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,14 +83,6 @@ static const struct tern_option forwardfile_options[] = {
 	F("syntax_errors_text",      EXPSTR, syntax_errors_text,      NULL),
 	F("syntax_errors_to",        STRING, syntax_errors_to,        NULL),
 	TERN_OPT_END
-};
-
-/* owners and owngroups, resolved once by init. */
-struct forwardfile_data {
-	uid_t *owners;
-	size_t nowners;
-	gid_t *groups;
-	size_t ngroups;
 };
 
 static const struct tern_core *core;
@@ -270,7 +259,7 @@ static const char *
 check_file(struct itemwalk *w, const struct stat *st, char *why, size_t len)
 {
 	const struct forwardfile_opts *o = w->inst->opts;
-	const struct forwardfile_data *d = w->inst->data;
+	const struct userfile_owners *d = w->inst->data;
 	const struct userfile_ids *ids = w->data;
 	bool owners = d->owners != NULL || ids->has_ids;
 	bool groups = d->groups != NULL || o->check_group;
@@ -381,84 +370,12 @@ forwardfile_direct(struct tern_instance *inst, struct tern_ctx *ctx,
 
 /* -------- configuration -------- */
 
-/* A colon list of user or group names (or numbers) into ids. */
-static int
-resolve_ids(const char *list, bool groups, void **ids_out, size_t *n_out,
-	char **bad_out)
-{
-	char *copy = strdup(list), *p = copy, *item;
-	size_t n = 0, cap = strlen(list) / 2 + 1;
-	int64_t *v = calloc(cap, sizeof *v), id;
-	struct passwd *pw;
-	struct group *gr;
-
-	if (copy == NULL || v == NULL)
-		goto out_bad;
-	while ((item = strsep(&p, ":")) != NULL) {
-		while (isspace((unsigned char)*item))
-			item++;
-		item[strcspn(item, " \t")] = '\0';
-		if (*item == '\0')
-			continue;
-		if (item[strspn(item, "0123456789")] == '\0')
-			id = strtoll(item, NULL, 10);
-		else if (!groups && (pw = getpwnam(item)) != NULL)
-			id = pw->pw_uid;
-		else if (groups && (gr = getgrnam(item)) != NULL)
-			id = gr->gr_gid;
-		else {
-			*bad_out = strdup(item);
-			goto out_bad;
-		}
-		v[n++] = id;
-	}
-	free(copy);
-	*n_out = n;
-	*ids_out = v;
-	return 0;
-
-out_bad:
-	free(copy);
-	free(v);
-	return -1;
-}
-
-/* The int64_t vectors from resolve_ids, narrowed in place. */
-static int
-set_ids(struct forwardfile_data *d, const struct forwardfile_opts *o,
-	char **bad_out)
-{
-	void *v;
-	size_t n;
-
-	if (o->owners != NULL) {
-		if (resolve_ids(o->owners, false, &v, &n, bad_out) < 0)
-			return -1;
-		d->owners = calloc(n + 1, sizeof *d->owners);
-		for (size_t i = 0; d->owners != NULL && i < n; i++)
-			d->owners[i] = (uid_t)((int64_t *)v)[i];
-		d->nowners = n;
-		free(v);
-	}
-	if (o->owngroups != NULL) {
-		if (resolve_ids(o->owngroups, true, &v, &n, bad_out) < 0)
-			return -1;
-		d->groups = calloc(n + 1, sizeof *d->groups);
-		for (size_t i = 0; d->groups != NULL && i < n; i++)
-			d->groups[i] = (gid_t)((int64_t *)v)[i];
-		d->ngroups = n;
-		free(v);
-	}
-	return (o->owners && !d->owners) || (o->owngroups && !d->groups) ?
-		-1 : 0;
-}
-
 static int
 forwardfile_init(struct tern_instance *inst, char **err_out)
 {
 	const struct forwardfile_opts *o = inst->opts;
-	struct forwardfile_data *d = calloc(1, sizeof *d);
-	char *bad = NULL;
+	struct userfile_owners *d = calloc(1, sizeof *d);
+	char why[160];
 
 	if (d == NULL)
 		return TERN_ERROR;
@@ -468,11 +385,10 @@ forwardfile_init(struct tern_instance *inst, char **err_out)
 			"\"file\" and \"data\" must be set", inst->name);
 		return TERN_ERROR;
 	}
-	if (set_ids(d, o, &bad) < 0) {
+	if (userfile_owners_set(d, o->owners, o->owngroups, why,
+	    sizeof why) < 0) {
 		*err_out = core->printf(NULL, "director %s: owners/owngroups: "
-			"unknown user or group \"%s\"", inst->name,
-			bad ? bad : "(out of memory)");
-		free(bad);
+			"%s", inst->name, why);
 		return TERN_ERROR;
 	}
 	return TERN_OK;

@@ -1,8 +1,10 @@
 #include "userfile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,4 +181,92 @@ userfile_check(const struct stat *st, int modemask, const uid_t *owners,
 		return why;
 	}
 	return NULL;
+}
+
+/* A colon list of user or group names (or numbers) into ids. */
+static int
+parse_ids(const char *list, bool groups, int64_t **ids_out, size_t *n_out,
+	char **bad_out)
+{
+	char *copy = strdup(list), *p = copy, *item;
+	size_t n = 0;
+	int64_t *v = calloc(strlen(list) / 2 + 1, sizeof *v), id;
+	struct passwd *pw;
+	struct group *gr;
+
+	*bad_out = NULL;
+	if (copy == NULL || v == NULL)
+		goto out_bad;
+	while ((item = strsep(&p, ":")) != NULL) {
+		while (isspace((unsigned char)*item))
+			item++;
+		item[strcspn(item, " \t")] = '\0';
+		if (*item == '\0')
+			continue;
+		if (item[strspn(item, "0123456789")] == '\0')
+			id = strtoll(item, NULL, 10);
+		else if (!groups && (pw = getpwnam(item)) != NULL)
+			id = pw->pw_uid;
+		else if (groups && (gr = getgrnam(item)) != NULL)
+			id = gr->gr_gid;
+		else {
+			*bad_out = strdup(item);
+			goto out_bad;
+		}
+		v[n++] = id;
+	}
+	free(copy);
+	*n_out = n;
+	*ids_out = v;
+	return 0;
+
+out_bad:
+	free(copy);
+	free(v);
+	return -1;
+}
+
+static int
+owners_fail(char *bad, char *why, size_t whylen)
+{
+	if (bad != NULL)
+		snprintf(why, whylen, "unknown user or group \"%s\"", bad);
+	else
+		snprintf(why, whylen, "out of memory");
+	free(bad);
+	return -1;
+}
+
+int
+userfile_owners_set(struct userfile_owners *out, const char *owners,
+	const char *owngroups, char *why, size_t whylen)
+{
+	int64_t *v;
+	char *bad;
+	size_t n;
+
+	*out = (struct userfile_owners){ NULL, 0, NULL, 0 };
+	if (owners != NULL) {
+		if (parse_ids(owners, false, &v, &n, &bad) < 0)
+			return owners_fail(bad, why, whylen);
+		out->owners = calloc(n + 1, sizeof *out->owners);
+		for (size_t i = 0; out->owners != NULL && i < n; i++)
+			out->owners[i] = (uid_t)v[i];
+		out->nowners = n;
+		free(v);
+		if (out->owners == NULL)
+			return owners_fail(NULL, why, whylen);
+	}
+	if (owngroups != NULL) {
+		if (parse_ids(owngroups, true, &v, &n, &bad) < 0)
+			return owners_fail(bad, why, whylen);
+		out->groups = calloc(n + 1, sizeof *out->groups);
+		for (size_t i = 0; out->groups != NULL && i < n; i++)
+			out->groups[i] = (gid_t)v[i];
+		out->ngroups = n;
+		free(v);
+		if (out->groups == NULL)
+			return owners_fail(NULL, why, whylen);
+	}
+	return 0;
 }

@@ -38,6 +38,22 @@ int userfile_read(const char *path, const struct userfile_ids *ids,
  */
 bool userfile_as_user(const struct userfile_ids *ids);
 
+/* Who may own a file: owners and owngroups, resolved once (NULL: no check). */
+struct userfile_owners {
+	uid_t *owners;
+	size_t nowners;
+	gid_t *groups;
+	size_t ngroups;
+};
+
+/*
+ * Resolve the colon lists owners and owngroups (names or numbers; either
+ * may be NULL) into *out's malloc'ed arrays.  Returns 0, or -1 with the
+ * reason (the name that is no user or group) written into why.
+ */
+int userfile_owners_set(struct userfile_owners *out, const char *owners,
+	const char *owngroups, char *why, size_t whylen);
+
 /*
  * Is st acceptable?  Not a regular file, any bit of modemask set in its
  * mode, an owner outside owners[] or a group outside groups[] (each check
