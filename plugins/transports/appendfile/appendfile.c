@@ -6,6 +6,7 @@
  * with neither set, the address itself when it is a /path from an alias
  * or forward file ($address_file), a trailing '/' meaning a Maildir.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,9 @@ struct appendfile_opts {
 	int         lock_retries;
 	int         lockfile_timeout;
 	const char *quota;         /* expandable size; "" or 0: none */
+	const char *quota_filecount; /* expandable number; 0: none */
+	bool        quota_is_inclusive;
+	const char *maildir_tag;   /* expandable: added to the name in new/ */
 	bool        maildir_format;
 	int         maildir_commit_wait; /* ms; 0: never wait */
 	bool        create_directory;
@@ -48,10 +52,7 @@ struct appendfile_opts {
 	bool        check_group;
 	bool        mbx_format;
 	bool        notify_comsat;
-	bool        quota_is_inclusive;
-	int         quota_filecount;
 	int         lock_fcntl_timeout;
-	const char *maildir_tag;
 	const char *quota_warn_threshold;
 	const char *quota_warn_message;
 };
@@ -82,15 +83,15 @@ static const struct tern_option appendfile_options[] = {
 	O("lockfile_timeout",     TIME,   lockfile_timeout,     "30m"),
 	O("maildir_commit_wait",  INT,    maildir_commit_wait,  "3"),
 	O("maildir_format",       BOOL,   maildir_format,       "false"),
-	F("maildir_tag",          EXPSTR, maildir_tag,          NULL),
+	O("maildir_tag",          EXPSTR, maildir_tag,          NULL),
 	F("mbx_format",           BOOL,   mbx_format,           "false"),
 	O("mode",                 OCTAL,  mode,                 "0600"),
 	O("mode_fail_narrower",   BOOL,   mode_fail_narrower,   "true"),
 	F("notify_comsat",        BOOL,   notify_comsat,        "false"),
 	O("prefix",               EXPSTR, prefix,               NULL),
 	O("quota",                EXPSTR, quota,                "0"),
-	F("quota_filecount",      INT,    quota_filecount,      "0"),
-	F("quota_is_inclusive",   BOOL,   quota_is_inclusive,   "true"),
+	O("quota_filecount",      EXPSTR, quota_filecount,      "0"),
+	O("quota_is_inclusive",   BOOL,   quota_is_inclusive,   "true"),
 	F("quota_warn_message",   EXPSTR, quota_warn_message,   NULL),
 	F("quota_warn_threshold", STRING, quota_warn_threshold, NULL),
 	O("require_lockfile",     BOOL,   require_lockfile,     "true"),
@@ -324,28 +325,6 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* quota, expanded (it may come from a lookup, per user). */
-static int
-get_quota(struct tern_instance *inst, struct tern_ctx *ctx,
-	struct tern_address *batch, uint64_t *quota_out)
-{
-	const struct appendfile_opts *o = inst->opts;
-	char *text;
-	int rc;
-
-	*quota_out = 0;
-	if (o->quota == NULL)
-		return TERN_OK;
-	rc = expand_opt(inst, ctx, batch, "quota", o->quota, &text);
-	if (rc != TERN_OK)
-		return rc;
-	if (parse_size(text, quota_out) < 0)
-		return batch_result(ctx, batch, TERN_ERROR, core->printf(ctx,
-			"%s transport: quota \"%s\" (from \"%s\") is not a size",
-			inst->name, text, o->quota), 0);
-	return TERN_OK;
-}
-
 static uint64_t
 message_size(struct tern_ctx *ctx)
 {
@@ -354,9 +333,83 @@ message_size(struct tern_ctx *ctx)
 	return mi != NULL ? mi->size : 0;
 }
 
+/* A size option, expanded (it may come from a lookup, per user). */
+static int
+get_size(struct tern_instance *inst, struct tern_ctx *ctx,
+	struct tern_address *batch, const char *name, const char *tmpl,
+	uint64_t *out)
+{
+	char *text;
+	int rc;
+
+	*out = 0;
+	if (tmpl == NULL)
+		return TERN_OK;
+	rc = expand_opt(inst, ctx, batch, name, tmpl, &text);
+	if (rc != TERN_OK)
+		return rc;
+	if (parse_size(text, out) < 0)
+		return batch_result(ctx, batch, TERN_ERROR, core->printf(ctx,
+			"%s transport: %s \"%s\" (from \"%s\") is not a %s",
+			inst->name, name, text, tmpl, strcmp(name, "quota") == 0 ?
+			"size" : "number"), 0);
+	return TERN_OK;
+}
+
+/* quota and quota_filecount. */
+static int
+get_quota(struct tern_instance *inst, struct tern_ctx *ctx,
+	struct tern_address *batch, struct af_quota *q)
+{
+	const struct appendfile_opts *o = inst->opts;
+	int rc = get_size(inst, ctx, batch, "quota", o->quota, &q->bytes);
+
+	if (rc == TERN_OK)
+		rc = get_size(inst, ctx, batch, "quota_filecount",
+			o->quota_filecount, &q->files);
+	q->inclusive = o->quota_is_inclusive;
+	q->msg_size = message_size(ctx);
+	return rc;
+}
+
+/*
+ * maildir_tag, expanded, as Exim makes it: non-printing characters
+ * dropped, a leading colon added before a letter or digit; "" for none.
+ * A "/" would take the name out of new/: an error.
+ */
+static int
+get_tag(struct tern_instance *inst, struct tern_ctx *ctx,
+	struct tern_address *batch, const char **tag_out)
+{
+	const struct appendfile_opts *o = inst->opts;
+	char *text, *tag, *t;
+	int rc;
+
+	*tag_out = "";
+	if (o->maildir_tag == NULL)
+		return TERN_OK;
+	rc = expand_opt(inst, ctx, batch, "maildir_tag", o->maildir_tag, &text);
+	if (rc != TERN_OK)
+		return rc;
+	if (strchr(text, '/') != NULL)
+		return batch_result(ctx, batch, TERN_ERROR, core->printf(ctx,
+			"%s transport: maildir_tag \"%s\" (from \"%s\") "
+			"contains \"/\"", inst->name, text, o->maildir_tag), 0);
+	tag = t = core->alloc(ctx, strlen(text) + 2);
+	if (isalnum((unsigned char)*text))
+		*t++ = ':';
+	for (const char *p = text; *p != '\0'; p++)
+		if (isprint((unsigned char)*p))
+			*t++ = *p;
+	*t = '\0';
+	*tag_out = tag;
+	return TERN_OK;
+}
+
 static int
 deliver_mbox(struct tern_instance *inst, struct tern_address *batch,
-	const char *path, uint64_t quota, struct write_arg *wa, char *err,
+	const char *path, const struct af_quota *quota, struct write_arg *wa,
+	char *err,
 	size_t errlen, int *errno_out)
 {
 	const struct appendfile_opts *o = inst->opts;
@@ -372,8 +425,7 @@ deliver_mbox(struct tern_instance *inst, struct tern_address *batch,
 		.create_file = d->create_file, .home = batch->home,
 		.lock = { o->use_lockfile, o->use_fcntl_lock, o->lock_interval,
 			o->lock_retries, o->lockfile_timeout, o->lockfile_mode },
-		.quota = quota,
-		.msg_size = message_size(wa->ctx),
+		.quota = *quota,
 		.write = af_write, .arg = wa,
 	};
 	int rc = mbox_deliver(&p, err, errlen, errno_out);
@@ -395,13 +447,16 @@ appendfile_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct write_arg wa = { ctx, batch, base_flags(o), NULL, NULL,
 		o->maildir_commit_wait };
 	char *path, err[8192];
+	const char *tag = "";
 	bool maildir = false;
-	uint64_t quota = 0;
+	struct af_quota quota = { 0 };
 	int rc, e = 0;
 
 	rc = find_target(inst, ctx, batch, &path, &maildir);
 	if (rc == TERN_OK)
 		rc = get_quota(inst, ctx, batch, &quota);
+	if (rc == TERN_OK && maildir)
+		rc = get_tag(inst, ctx, batch, &tag);
 	if (rc == TERN_OK)
 		rc = set_affixes(inst, ctx, batch, maildir, &wa);
 	if (rc != TERN_OK)
@@ -410,16 +465,15 @@ appendfile_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 		struct maildir_params p = {
 			.dir = path, .create_directory = o->create_directory,
 			.directory_mode = o->directory_mode, .mode = o->mode,
-			.quota = quota,
-			.msg_size = message_size(ctx),
+			.quota = quota, .tag = tag,
 			.write = af_write, .arg = &wa, .share = af_share,
 			.spool_dir = core->main_option("spool_directory"),
 		};
 
 		rc = maildir_deliver(&p, err, sizeof err, &e);
 	} else {
-		rc = deliver_mbox(inst, batch, path, quota, &wa, err, sizeof err,
-			&e);
+		rc = deliver_mbox(inst, batch, path, &quota, &wa, err,
+			sizeof err, &e);
 	}
 	if (rc == TERN_OK)
 		return TERN_OK;

@@ -30,6 +30,21 @@ struct af_lock_opts {
 
 enum af_create { AF_CREATE_ANYWHERE, AF_CREATE_BELOWHOME, AF_CREATE_INHOME };
 
+/* The MTA's own quota (quota, quota_filecount, quota_is_inclusive). */
+struct af_quota {
+	uint64_t bytes;     /* 0 = none */
+	uint64_t files;     /* a Maildir's files; 0 = none */
+	bool     inclusive; /* the new message counts (Exim's default) */
+	uint64_t msg_size;
+};
+
+/*
+ * Is a mailbox of size bytes and files files full for a message?  NULL,
+ * or the kind of quota it would exceed.
+ */
+const char *af_quota_exceeded(const struct af_quota *q, uint64_t size,
+	uint64_t files);
+
 struct mbox_params {
 	const char    *path;
 	int            mode;
@@ -42,8 +57,7 @@ struct mbox_params {
 	enum af_create create_file;
 	const char    *home;     /* for create_file; may be NULL */
 	struct af_lock_opts lock;
-	uint64_t       quota;    /* bytes, 0 = none */
-	uint64_t       msg_size;
+	struct af_quota quota;   /* its files count is not used */
 	af_writer_fn   write;
 	void          *arg;
 };
@@ -62,8 +76,8 @@ struct maildir_params {
 	bool         create_directory;
 	int          directory_mode;
 	int          mode;
-	uint64_t     quota;
-	uint64_t     msg_size;
+	struct af_quota quota;
+	const char  *tag;      /* maildir_tag: added to the name in new/ */
 	af_writer_fn write;
 	void        *arg;
 	/*

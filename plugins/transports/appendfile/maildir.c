@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,28 +98,28 @@ make_dirs(const struct maildir_params *p, char *err, size_t errlen,
 }
 
 /* Bytes in the files of dir/sub. */
-static uint64_t
-dir_bytes(const char *dir, const char *sub)
+static void
+dir_usage(const char *dir, const char *sub, uint64_t *bytes, uint64_t *files)
 {
 	char path[4096];
 	struct dirent *de;
 	struct stat st;
-	uint64_t sum = 0;
 	DIR *d;
 
 	snprintf(path, sizeof path, "%s/%s", dir, sub);
 	d = opendir(path);
 	if (d == NULL)
-		return 0;
+		return;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode))
-			sum += (uint64_t)st.st_size;
+		    S_ISREG(st.st_mode)) {
+			*bytes += (uint64_t)st.st_size;
+			(*files)++;
+		}
 	}
 	closedir(d);
-	return sum;
 }
 
 /*
@@ -381,14 +382,23 @@ maildir_deliver(const struct maildir_params *p, char *err, size_t errlen,
 	err[0] = '\0';
 	if (make_dirs(p, err, errlen, errno_out) < 0)
 		return TERN_DEFER;
-	if (p->quota > 0 && dir_bytes(p->dir, "new") + dir_bytes(p->dir, "cur")
-	    + p->msg_size > p->quota) {
-		snprintf(err, errlen, "mailbox is full (MTA-imposed quota "
-			"exceeded while writing to %s)", p->dir);
-		*errno_out = EDQUOT;
-		return TERN_DEFER;
+	if (p->quota.bytes > 0 || p->quota.files > 0) {
+		uint64_t bytes = 0, files = 0;
+		const char *over;
+
+		dir_usage(p->dir, "new", &bytes, &files);
+		dir_usage(p->dir, "cur", &bytes, &files);
+		if ((over = af_quota_exceeded(&p->quota, bytes, files)) != NULL) {
+			snprintf(err, errlen, "mailbox is full (MTA-imposed %s "
+				"exceeded while writing to %s)", over, p->dir);
+			*errno_out = EDQUOT;
+			return TERN_DEFER;
+		}
 	}
 	maildir_unique_name(name, sizeof name);
+	/* Exim drops a tag that would make the name too long */
+	if (p->tag != NULL && strlen(name) + strlen(p->tag) <= NAME_MAX)
+		strcat(name, p->tag);
 	snprintf(tmp, sizeof tmp, "%s/tmp", p->dir);
 	snprintf(newp, sizeof newp, "%s/new/%s", p->dir, name);
 	snprintf(newdir, sizeof newdir, "%s/new", p->dir);

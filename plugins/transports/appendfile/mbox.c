@@ -254,7 +254,7 @@ append_locked(const struct mbox_params *p, int fd, char *err, size_t errlen,
 		FAILED("fstat of mailbox %s failed", p->path);
 		return -1;
 	}
-	if (p->quota > 0 && (uint64_t)st.st_size + p->msg_size > p->quota) {
+	if (af_quota_exceeded(&p->quota, (uint64_t)st.st_size, 0) != NULL) {
 		snprintf(err, errlen, "mailbox is full (MTA-imposed quota "
 			"exceeded while writing to %s)", p->path);
 		*errno_out = EDQUOT;
@@ -331,6 +331,18 @@ out_close:
 out_unlock:
 	dotlock_release(lockname);
 	return rc;
+}
+
+const char *
+af_quota_exceeded(const struct af_quota *q, uint64_t size, uint64_t files)
+{
+	uint64_t add = q->inclusive ? q->msg_size : 0;
+
+	if (q->bytes > 0 && (size > q->bytes || add > q->bytes - size))
+		return "quota";
+	if (q->files > 0 && files + (q->inclusive ? 1 : 0) > q->files)
+		return "file count quota";
+	return NULL;
 }
 
 void

@@ -248,12 +248,78 @@ test_quota(void **state)
 	(void)state;
 	path_in(path, sizeof path, "quota");
 	p = params(path, &ok);
-	p.quota = 20;
-	p.msg_size = 11;
+	p.quota = (struct af_quota){ .bytes = 20, .inclusive = true,
+		.msg_size = 11 };
 	expect(mbox_deliver(&p, err, sizeof err, &e), TERN_OK, err, "1st");
 	expect(mbox_deliver(&p, err, sizeof err, &e), TERN_DEFER, err, "2nd");
 	if (strncmp(err, "mailbox is full", 15) != 0)
 		fail_msg("got \"%s\", want \"mailbox is full ...\"", err);
+	/* quota_is_inclusive = false: under the quota before, it may go over */
+	p.quota.inclusive = false;
+	expect(mbox_deliver(&p, err, sizeof err, &e), TERN_OK, err, "2nd, "
+		"not inclusive");
+	expect(mbox_deliver(&p, err, sizeof err, &e), TERN_DEFER, err, "3rd, "
+		"over already");
+}
+
+/* The names in dir/new, joined by spaces, into buf. */
+static size_t
+new_names(const char *dir, char *buf, size_t len)
+{
+	char sub[320];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(sub, sizeof sub, "%s/new", dir);
+	buf[0] = '\0';
+	d = opendir(sub);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			n++;
+			strncat(buf, de->d_name, len - strlen(buf) - 2);
+			strcat(buf, " ");
+		}
+	closedir(d);
+	return n;
+}
+
+static void
+test_maildir_filecount_and_tag(void **state)
+{
+	char dir[300], names[4096], err[1024];
+	struct fake ok = { "Subject: hi\n\nx\n", 0 };
+	struct maildir_params p;
+	int e;
+
+	(void)state;
+	path_in(dir, sizeof dir, "Counted");
+	p = (struct maildir_params){ .dir = dir, .create_directory = true,
+		.directory_mode = 0700, .mode = 0600, .write = fake_write,
+		.arg = &ok, .tag = ",S=16",
+		.quota = { .files = 2, .inclusive = true, .msg_size = 16 } };
+	expect(maildir_deliver(&p, err, sizeof err, &e), TERN_OK, err, "1st");
+	expect(maildir_deliver(&p, err, sizeof err, &e), TERN_OK, err, "2nd");
+	expect(maildir_deliver(&p, err, sizeof err, &e), TERN_DEFER, err,
+		"3rd");
+	if (strstr(err, "MTA-imposed file count quota exceeded") == NULL ||
+	    e != EDQUOT)
+		fail_msg("got \"%s\" (errno %d), want the file count quota",
+			err, e);
+	assert_int_equal(new_names(dir, names, sizeof names), 2);
+	if (strstr(names, ",S=16 ") == NULL || strstr(names, ".M") == NULL)
+		fail_msg("got names \"%s\", want <unique>,S=16", names);
+	/* a tag that would make the name too long is dropped */
+	p.quota.files = 0;
+	p.tag = ",XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+		"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+		"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+		"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+	expect(maildir_deliver(&p, err, sizeof err, &e), TERN_OK, err,
+		"long tag");
+	assert_int_equal(new_names(dir, names, sizeof names), 3);
+	assert_null(strstr(names, ",XXX"));
 }
 
 static void
@@ -315,6 +381,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_create_file),
 		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_maildir_filecount_and_tag),
 		cmocka_unit_test(test_maildir),
 	};
 
