@@ -3,6 +3,7 @@
 Environment (set by tests/CMakeLists.txt for ctest):
   TERN_PREFIX        the staged installation (bin/tern, lib/tern/...)
   TERN_TEST_MODULES  test-only modules (transports/abifuture.so)
+  TERN_TEST_NSS_DIR  libnss_ternfail.so.2, a failing NSS source (tests/nss)
   TERN_SANITIZE      1 in the ASan/UBSan build
   TERN_KEEP          1: keep every test directory (default: only failures)
 

@@ -567,6 +567,10 @@ class Tern:
         self.sandir = self.dir / "sanitizer"
         self.daemon = None
         self.popens = []
+        # Every tern command runs under this (e.g. in a namespace: the
+        # argv that follows is its command) with these variables added.
+        self.wrap = []
+        self.extra_env = {}
         for sub in ("log", "mail", "maildir", "bin", "out"):
             (self.dir / sub).mkdir()
         self.sandir.mkdir(mode=0o1777)
@@ -648,6 +652,7 @@ class Tern:
                                    f"log_path={self.sandir}/asan")
             env["UBSAN_OPTIONS"] = ("halt_on_error=1:print_stacktrace=1:"
                                     f"log_path={self.sandir}/ubsan")
+        env.update(self.extra_env)
         if extra:
             env.update(extra)
         return env
@@ -660,7 +665,7 @@ class Tern:
         if as_user and IS_ROOT:
             argv = ["setpriv", f"--reuid={self.user}", f"--regid={self.user}",
                     "--init-groups", "--"] + argv
-        return argv
+        return self.wrap + argv
 
     def run(self, args=(), input=None, prog="tern", conf=True, as_user=True,
             timeout=60, env=None):
