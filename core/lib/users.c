@@ -1,6 +1,7 @@
 #include "lib/users.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -50,8 +51,9 @@ kept_add(const char *key, const struct passwd *pw)
 }
 
 /*
- * getpwnam(3): a null answer with errno 0, ENOENT, ESRCH, EBADF or EPERM
- * means "no such user"; any other errno is the source's failure.
+ * getpwnam(3), getpwuid(3), getgrnam(3): a null answer with errno 0,
+ * ENOENT, ESRCH, EBADF or EPERM means "no such user" (or group); any
+ * other errno is the source's failure.
  */
 static bool
 is_absence(int e)
@@ -102,5 +104,32 @@ users_find(const char *name, struct user_entry *out)
 	out->home = k->home;
 	out->uid = k->uid;
 	out->gid = k->gid;
+	return 1;
+}
+
+int
+users_find_uid(int64_t uid, struct user_entry *out)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwuid((uid_t)uid)) == NULL)
+		return is_absence(errno) ? 0 : -1;
+	out->name = pw->pw_name;
+	out->home = pw->pw_dir;
+	out->uid = pw->pw_uid;
+	out->gid = pw->pw_gid;
+	return 1;
+}
+
+int
+users_find_group(const char *name, int64_t *gid_out)
+{
+	struct group *gr;
+
+	errno = 0;
+	if ((gr = getgrnam(name)) == NULL)
+		return is_absence(errno) ? 0 : -1;
+	*gid_out = gr->gr_gid;
 	return 1;
 }

@@ -125,6 +125,34 @@ test_the_oldest_goes_first(void **state)
 	assert_int_equal(first, -1);
 }
 
+/* By uid and groups: asked every time, so a failure shows at once. */
+static void
+test_uid_and_group(void **state)
+{
+	struct user_entry u;
+	struct rlimit old;
+	int64_t gid = -1;
+	int by_uid, by_group, e_uid, e_group;
+
+	(void)state;
+	assert_int_equal(users_find_uid(0, &u), 1);
+	assert_string_equal(u.name, "root");
+	assert_int_equal(users_find_uid(2147483600, &u), 0);
+	assert_int_equal(users_find_group("root", &gid), 1);
+	assert_int_equal(gid, 0);
+	assert_int_equal(users_find_group("no-such-group-for-tern", &gid), 0);
+	no_descriptors(&old);
+	by_uid = users_find_uid(0, &u);
+	e_uid = errno;
+	by_group = users_find_group("root", &gid);
+	e_group = errno;
+	descriptors_back(&old);
+	assert_int_equal(by_uid, -1);
+	assert_int_equal(e_uid, EMFILE);
+	assert_int_equal(by_group, -1);
+	assert_int_equal(e_group, EMFILE);
+}
+
 int
 main(void)
 {
@@ -132,16 +160,18 @@ main(void)
 		cmocka_unit_test(test_found_and_not_found),
 		cmocka_unit_test(test_kept_answers_and_source_failure),
 		cmocka_unit_test(test_the_oldest_goes_first),
+		cmocka_unit_test(test_uid_and_group),
 	};
 
 	/*
-	 * passwd from the file alone: a service listed after "files" in
+	 * passwd and group from the files alone: a service listed after "files" in
 	 * this machine's nsswitch.conf (Debian's "files systemd") may answer
 	 * "not found" after files has failed, and NSS reports the last
 	 * answer.  What is tested is Tern's side: a failure the source
 	 * reports is not taken for "no such user".
 	 */
 	assert_int_equal(__nss_configure_lookup("passwd", "files"), 0);
+	assert_int_equal(__nss_configure_lookup("group", "files"), 0);
 	arena_init_all();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
