@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -27,6 +26,7 @@
 #include "lib/arena.h"
 #include "lib/io.h"
 #include "lib/runtime.h"
+#include "lib/users.h"
 #include "log/log.h"
 #include "modules/modules.h"
 #include "spool/spool.h"
@@ -44,6 +44,7 @@ struct ids {
 	uid_t       uid;
 	gid_t       gid;
 	const char *login;
+	int         basic_errno; /* of a passwd or group source that failed */
 };
 
 static struct tern_ctx
@@ -163,26 +164,48 @@ is_number(const char *s)
 	return s[0] != '\0' && strspn(s, "0123456789") == strlen(s);
 }
 
+/*
+ * The passwd or group source failed (errno e): defer, as for a lookup
+ * that cannot answer; only its "no such user" is the configuration's
+ * error.
+ */
+static int
+source_failed(struct ids *ids, const char *what, int e, char **err_out)
+{
+	ids->basic_errno = e;
+	*err_out = arena_printf(arena_msg, "cannot look up %s: %s", what,
+		strerror(e));
+	return TERN_DEFER;
+}
+
+/* A uid with no passwd entry is used as it is, with tern_user's gid. */
 static int
 resolve_user(struct delivery *d, struct address_item *a,
 	struct driver_inst *t, const char *spec, struct ids *ids, char **err_out)
 {
-	struct passwd *pw;
+	struct user_entry u;
 	char *name;
-	int rc = expand_opt(d, a, t, spec, &name, err_out);
+	int rc = expand_opt(d, a, t, spec, &name, err_out), found, e;
+	bool by_uid;
 
 	if (rc != TERN_OK)
 		return rc;
-	pw = is_number(name) ? getpwuid((uid_t)strtoul(name, NULL, 10)) :
-		getpwnam(name);
-	if (pw == NULL && !is_number(name)) {
+	by_uid = is_number(name);
+	if (by_uid)
+		ids->uid = (uid_t)strtoul(name, NULL, 10);
+	found = by_uid ? users_find_uid(ids->uid, &u) : users_find(name, &u);
+	e = errno;
+	if (found < 0)
+		return source_failed(ids, arena_printf(arena_msg, by_uid ?
+			"uid %s" : "user \"%s\"", name), e, err_out);
+	if (found == 0 && !by_uid) {
 		*err_out = arena_printf(arena_msg, "unknown user \"%s\"", name);
 		return TERN_ERROR;
 	}
-	ids->uid = pw != NULL ? pw->pw_uid : (uid_t)strtoul(name, NULL, 10);
-	if (pw != NULL) {
-		ids->gid = pw->pw_gid;
-		ids->login = arena_strdup(arena_msg, pw->pw_name);
+	if (found > 0) {
+		ids->uid = (uid_t)u.uid;
+		ids->gid = (gid_t)u.gid;
+		ids->login = arena_strdup(arena_msg, u.name);
 	}
 	return TERN_OK;
 }
@@ -191,9 +214,9 @@ static int
 resolve_group(struct delivery *d, struct address_item *a,
 	struct driver_inst *t, const char *spec, struct ids *ids, char **err_out)
 {
-	struct group *gr;
+	int64_t gid;
 	char *name;
-	int rc = expand_opt(d, a, t, spec, &name, err_out);
+	int rc = expand_opt(d, a, t, spec, &name, err_out), found, e;
 
 	if (rc != TERN_OK)
 		return rc;
@@ -201,11 +224,31 @@ resolve_group(struct delivery *d, struct address_item *a,
 		ids->gid = (gid_t)strtoul(name, NULL, 10);
 		return TERN_OK;
 	}
-	if ((gr = getgrnam(name)) == NULL) {
+	found = users_find_group(name, &gid);
+	e = errno;
+	if (found < 0)
+		return source_failed(ids, arena_printf(arena_msg,
+			"group \"%s\"", name), e, err_out);
+	if (found == 0) {
 		*err_out = arena_printf(arena_msg, "unknown group \"%s\"", name);
 		return TERN_ERROR;
 	}
-	ids->gid = gr->gr_gid;
+	ids->gid = (gid_t)gid;
+	return TERN_OK;
+}
+
+/* The login name of ids->uid, for initgroups; none if it has no entry. */
+static int
+resolve_login(struct ids *ids, char **err_out)
+{
+	struct user_entry u;
+	int found = users_find_uid(ids->uid, &u), e = errno;
+
+	if (found < 0)
+		return source_failed(ids, arena_printf(arena_msg, "uid %ld",
+			(long)ids->uid), e, err_out);
+	if (found > 0)
+		ids->login = arena_strdup(arena_msg, u.name);
 	return TERN_OK;
 }
 
@@ -214,7 +257,9 @@ resolve_group(struct delivery *d, struct address_item *a,
  * else the transport's user/group, else the director's (for pipes and
  * files from an alias file), else tern_user.  The login name (for
  * initgroups) only when want_login: it costs a passwd lookup when the uid
- * came without one.
+ * came without one.  A user or group that does not exist is TERN_ERROR;
+ * a passwd or group source that fails, TERN_DEFER with its errno in
+ * ids->basic_errno.
  */
 static int
 local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
@@ -228,6 +273,7 @@ local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
 	ids->uid = rt.tern_uid;
 	ids->gid = rt.tern_gid;
 	ids->login = NULL;
+	ids->basic_errno = 0;
 	if (a->pub.flags & TERN_AF_HAS_UID) {
 		ids->uid = (uid_t)a->pub.uid;
 		ids->gid = (gid_t)a->pub.gid;
@@ -242,12 +288,8 @@ local_ids(struct delivery *d, struct address_item *a, struct ids *ids,
 		rc = resolve_user(d, a, t, user, ids, err_out);
 	if (rc == TERN_OK && group != NULL)
 		rc = resolve_group(d, a, t, group, ids, err_out);
-	if (rc == TERN_OK && want_login && ids->login == NULL) {
-		struct passwd *pw = getpwuid(ids->uid);
-
-		if (pw != NULL)
-			ids->login = arena_strdup(arena_msg, pw->pw_name);
-	}
+	if (rc == TERN_OK && want_login && ids->login == NULL)
+		rc = resolve_login(ids, err_out);
 	return rc;
 }
 
@@ -509,7 +551,7 @@ run_local(struct delivery *d, struct address_item *first, char **text_out,
 	    first->transport->g.transport.initgroups, text_out);
 
 	if (rc != TERN_OK) {
-		*errno_out = 0;
+		*errno_out = ids.basic_errno;
 		return rc;
 	}
 	if (local_here(d, first, &ids))

@@ -1,6 +1,7 @@
 """A passwd or group source that fails (an LDAP or sssd server down) must
-defer, never pass for "no such user": the localuser director, at RCPT and
-at delivery; while a user the source says does not exist still is one.
+defer, never pass for "no such user": the transport's `user` and `group`,
+the login name for initgroups, and the localuser director, at RCPT and at
+delivery; while a user the source says does not exist still is one.
 A real failing source: tests/nss/nss_ternfail.c, a test NSS module that
 tern loads through an /etc/nsswitch.conf bind-mounted in a private mount
 namespace ("passwd: files ternfail").  Root only: the mount, and
@@ -28,6 +29,21 @@ NSS_DIR = Path(os.environ.get("TERN_TEST_NSS_DIR")
 # transport writes one fixed file, so the smartuser directors need not
 # vouch for $local_part.
 TRANSPORTS = """\
+by_user:
+  driver = appendfile
+  file = @DIR@/mail/by_user
+  user = @NSSUSER@
+
+by_uid:
+  driver = appendfile
+  file = @DIR@/mail/by_uid
+  user = @NSSUID@
+
+by_group:
+  driver = appendfile
+  file = @DIR@/mail/by_group
+  group = nssgroup
+
 by_unknown_user:
   driver = appendfile
   file = @DIR@/mail/by_unknown_user
@@ -38,9 +54,29 @@ by_unknown_group:
   file = @DIR@/mail/by_unknown_group
   group = nosuchgroup
 
+with_initgroups:
+  driver = appendfile
+  file = @DIR@/mail/with_initgroups
+  initgroups
+
 """
 
 DIRECTORS = """\
+to_user:
+  driver = smartuser
+  local_parts = to_user
+  transport = by_user
+
+to_uid:
+  driver = smartuser
+  local_parts = to_uid
+  transport = by_uid
+
+to_group:
+  driver = smartuser
+  local_parts = to_group
+  transport = by_group
+
 to_unknown_user:
   driver = smartuser
   local_parts = to_unknown_user
@@ -50,6 +86,14 @@ to_unknown_group:
   driver = smartuser
   local_parts = to_unknown_group
   transport = by_unknown_group
+
+# a user from a file (uid, gid, home), no passwd lookup to route it
+table_user:
+  driver = localuser
+  local_parts = table_user
+  lookup_type = lsearch
+  lookup_file = @DIR@/users
+  transport = with_initgroups
 
 """
 
@@ -100,6 +144,7 @@ class Source:
                      'exec "$@"', str(nsswitch)]
         tern.extra_env = {"TERN_TEST_NSS": str(self.control),
                           "LD_LIBRARY_PATH": str(NSS_DIR)}
+        tern.write("users", f"table_user: {self.uid} {self.gid} @DIR@\n")
 
     def up(self):
         self.tern.write("nss-control",
@@ -121,7 +166,8 @@ def source(tern):
             .replace("begin directors\n\n", "begin directors\n\n" +
                      DIRECTORS))
     assert TRANSPORTS in conf and DIRECTORS in conf
-    tern.config(conf)
+    tern.config(conf.replace("@NSSUSER@", "nssuser")
+                .replace("@NSSUID@", str(s.uid)))
     os.chmod(tern.path("mail"), 0o1777)   # deliveries as nssuser
     s.up()
     return s
@@ -159,6 +205,54 @@ def retry_delivers(tern, source, msgid, box, uid, gid):
     st = os.stat(tern.path("mail", box))
     assert (st.st_uid, st.st_gid) == (uid, gid), \
         f"mail/{box} belongs to {st.st_uid}:{st.st_gid}, want {uid}:{gid}"
+
+
+@pytest.mark.parametrize("rcpt,box,spec", [
+    ("to_user", "by_user", 'user "nssuser"'),
+    ("to_uid", "by_uid", "uid @UID@"),
+])
+def test_transport_user_source_down_defers(tern, source, rcpt, box, spec):
+    """The transport's user, by name or by uid (whose gid comes from
+    passwd), cannot be looked up: the delivery is deferred, not frozen
+    as an unknown user, nor made with tern_user's gid; once the source
+    is back, the queue run delivers as the user."""
+    source.down()
+    tern.start_daemon(as_user=False)
+    msgid = send(tern, rcpt)
+    assert_deferred(tern, msgid, f"{rcpt}@test.example",
+                    "cannot look up " + re.escape(spec.replace(
+                        "@UID@", str(source.uid))) +
+                    ": Resource temporarily unavailable")
+    assert not tern.path("mail", box).exists()
+    retry_delivers(tern, source, msgid, box, source.uid, source.gid)
+
+
+def test_transport_group_source_down_defers(tern, source):
+    source.down()
+    tern.start_daemon(as_user=False)
+    msgid = send(tern, "to_group")
+    assert_deferred(tern, msgid, "to_group@test.example",
+                    'cannot look up group "nssgroup": '
+                    "Resource temporarily unavailable")
+    assert not tern.path("mail", "by_group").exists()
+    retry_delivers(tern, source, msgid, "by_group", tern.uid,
+                   source.group_gid)
+
+
+def test_initgroups_login_source_down_defers(tern, source):
+    """A uid that came without a name (localuser's lookup_type) and a
+    transport with initgroups: the login name comes from getpwuid.  When
+    that fails the delivery defers instead of going ahead without the
+    user's supplementary groups."""
+    source.down()
+    tern.start_daemon(as_user=False)
+    msgid = send(tern, "table_user")   # routed without passwd
+    assert_deferred(tern, msgid, "table_user@test.example",
+                    f"cannot look up uid {source.uid}: "
+                    "Resource temporarily unavailable")
+    assert not tern.path("mail", "with_initgroups").exists()
+    retry_delivers(tern, source, msgid, "with_initgroups", source.uid,
+                   source.gid)
 
 
 def test_localuser_source_down_451_at_rcpt_and_defers(tern, source):
