@@ -1,12 +1,12 @@
 /*
  * Users from the passwd source (getpwnam, so NSS: files, LDAP, sss ...),
  * each answer kept for the life of the process; groups and users by
- * uid, not kept.  All tell "no such user" from a source that failed.  A process lives for one
- * connection or one delivery, and a message is usually verified at RCPT
- * and directed again for its delivery in the same process, often by two
- * directors (forwardfile's check_local_user, then localuser): each
- * getpwnam() reads the whole file, or asks a server.  Exim keeps its last
- * answer in the same way (route_finduser).
+ * uid, not kept.  All tell "no such user" from a source that failed.  A
+ * process lives for one connection or one delivery, and a message is
+ * usually verified at RCPT and directed again for its delivery in the
+ * same process, often by two directors (forwardfile's check_local_user,
+ * then localuser): each getpwnam() reads the whole file, or asks a
+ * server.  Exim keeps its last answer in the same way (route_finduser).
  */
 #ifndef TERN_CORE_LIB_USERS_H
 #define TERN_CORE_LIB_USERS_H
