@@ -72,6 +72,17 @@ lookup(const char *name, int *errno_out)
 	return pw;
 }
 
+/* A passwd entry as the answer: 1. */
+static int
+from_passwd(const struct passwd *pw, struct user_entry *out)
+{
+	out->name = pw->pw_name;
+	out->home = pw->pw_dir;
+	out->uid = pw->pw_uid;
+	out->gid = pw->pw_gid;
+	return 1;
+}
+
 int
 users_find(const char *name, struct user_entry *out)
 {
@@ -92,13 +103,8 @@ users_find(const char *name, struct user_entry *out)
 			return e != 0 ? -1 : 0;
 		}
 		k = kept_add(name, pw);
-		if (k == NULL) { /* the answer without keeping it */
-			out->name = pw->pw_name;
-			out->home = pw->pw_dir;
-			out->uid = pw->pw_uid;
-			out->gid = pw->pw_gid;
-			return 1;
-		}
+		if (k == NULL) /* the answer without keeping it */
+			return from_passwd(pw, out);
 	}
 	out->name = k->name;
 	out->home = k->home;
@@ -115,11 +121,7 @@ users_find_uid(int64_t uid, struct user_entry *out)
 	errno = 0;
 	if ((pw = getpwuid((uid_t)uid)) == NULL)
 		return is_absence(errno) ? 0 : -1;
-	out->name = pw->pw_name;
-	out->home = pw->pw_dir;
-	out->uid = pw->pw_uid;
-	out->gid = pw->pw_gid;
-	return 1;
+	return from_passwd(pw, out);
 }
 
 int
