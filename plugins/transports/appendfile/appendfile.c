@@ -375,7 +375,7 @@ get_quota(struct tern_instance *inst, struct tern_ctx *ctx,
 /*
  * maildir_tag, expanded, as Exim makes it: non-printing characters
  * dropped, a leading colon added before a letter or digit; "" for none.
- * A "/" would take the name out of new/: an error.
+ * A "/" would take the name out of new/: refused (the delivery defers).
  */
 static int
 get_tag(struct tern_instance *inst, struct tern_ctx *ctx,
