@@ -333,11 +333,14 @@ message_size(struct tern_ctx *ctx)
 	return mi != NULL ? mi->size : 0;
 }
 
-/* A size option, expanded (it may come from a lookup, per user). */
+/*
+ * A size or count option, expanded (it may come from a lookup, per user);
+ * what names the kind of value in the error.
+ */
 static int
 get_size(struct tern_instance *inst, struct tern_ctx *ctx,
-	struct tern_address *batch, const char *name, const char *tmpl,
-	uint64_t *out)
+	struct tern_address *batch, const char *name, const char *what,
+	const char *tmpl, uint64_t *out)
 {
 	char *text;
 	int rc;
@@ -351,8 +354,7 @@ get_size(struct tern_instance *inst, struct tern_ctx *ctx,
 	if (parse_size(text, out) < 0)
 		return batch_result(ctx, batch, TERN_ERROR, core->printf(ctx,
 			"%s transport: %s \"%s\" (from \"%s\") is not a %s",
-			inst->name, name, text, tmpl, strcmp(name, "quota") == 0 ?
-			"size" : "number"), 0);
+			inst->name, name, text, tmpl, what), 0);
 	return TERN_OK;
 }
 
@@ -362,10 +364,11 @@ get_quota(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct tern_address *batch, struct af_quota *q)
 {
 	const struct appendfile_opts *o = inst->opts;
-	int rc = get_size(inst, ctx, batch, "quota", o->quota, &q->bytes);
+	int rc = get_size(inst, ctx, batch, "quota", "size", o->quota,
+		&q->bytes);
 
 	if (rc == TERN_OK)
-		rc = get_size(inst, ctx, batch, "quota_filecount",
+		rc = get_size(inst, ctx, batch, "quota_filecount", "number",
 			o->quota_filecount, &q->files);
 	q->inclusive = o->quota_is_inclusive;
 	q->msg_size = message_size(ctx);
