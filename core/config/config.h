@@ -28,6 +28,7 @@ struct main_config {
 	const char *local_interfaces;   /* default "0.0.0.0 : ::" */
 	const char *spool_directory;
 	const char *log_file_path;      /* default spool/log/%slog */
+	const char *log_selector;       /* +name -name: log/selector.h */
 	const char *module_directory;
 	const char *tern_user;
 	const char *tern_group;

@@ -41,6 +41,7 @@ const struct tern_option main_options[] = {
 	M(local_interfaces, LIST, "<; 0.0.0.0 ; ::"),
 	M(spool_directory, STRING, TERN_SPOOL_DEFAULT),
 	M(log_file_path, STRING, NULL),
+	M(log_selector, STRING, NULL),
 	M(module_directory, STRING, NULL),
 	M(tern_user, STRING, "tern"),
 	M(tern_group, STRING, NULL),

@@ -23,6 +23,7 @@
 #include "lib/buf.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "retry/retry.h"
 
 #define MAX_INCLUDE_DEPTH 16
@@ -511,6 +512,10 @@ main_option_line(const char *file, int line, const char *text)
 	    *(int *)(void *)((char *)&conf + opt->offset) < 0)
 		return config_error(file, line, "main option \"%s\": %s is "
 			"negative", opt->name, value);
+	if (strcmp(opt->name, "log_selector") == 0 &&
+	    log_selector_set(conf.log_selector, &err) < 0)
+		return config_error(file, line, "main option \"log_selector\": "
+			"%s", err);
 	if (strcmp(opt->name, "dns_port") == 0 &&
 	    conf.dns_port > 65535)
 		return config_error(file, line, "main option \"dns_port\": "
@@ -876,6 +881,7 @@ reset(void)
 	last_error = NULL;
 	macros_reset_file();
 	instances_reset();
+	log_selector_reset();
 	if (option_apply_defaults(main_options, &conf, &err) < 0)
 		tern_panic("main options: %s", err);
 	for (int i = 0; rt.defines != NULL && rt.defines[i] != NULL; i++)

@@ -24,6 +24,7 @@
 #include "lib/io.h"
 #include "lib/users.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "lookup/lookup.h"
 #include "net/svc.h"
 #include "retry/svc.h"
@@ -335,4 +336,6 @@ const struct tern_core core_services = {
 	.sync_share = svc_sync_share,
 	/* Users (core/lib/users.c) */
 	.find_user = svc_find_user,
+	/* Logging (core/log/selector.c) */
+	.log_selected = log_selected_name,
 };

@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "lib/io.h"
 #include "lib/runtime.h"
+#include "log/selector.h"
 
 #ifndef TERN_SPOOL_DEFAULT
 #define TERN_SPOOL_DEFAULT "/var/spool/tern"
@@ -282,16 +283,25 @@ copy_one_line(char *out, size_t size, const char *text)
 	return o;
 }
 
-/* "YYYY-MM-DD HH:MM:SS" in local time. */
+/* "YYYY-MM-DD HH:MM:SS" in local time; ".mmm" after it (millisec). */
 static void
 timestamp(char out[32])
 {
-	time_t now = time(NULL);
+	struct timespec now;
 	struct tm tm;
+	size_t n;
 
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(out, 32, "%lld", (long long)now);
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0) {
+		now.tv_sec = time(NULL);
+		now.tv_nsec = 0;
+	}
+	if (localtime_r(&now.tv_sec, &tm) == NULL ||
+	    (n = strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm)) == 0) {
+		snprintf(out, 32, "%lld", (long long)now.tv_sec);
+		return;
+	}
+	if (LOG_SEL(millisec))
+		snprintf(out + n, 32 - n, ".%03ld", now.tv_nsec / 1000000);
 }
 
 static void
@@ -374,8 +384,12 @@ log_emit(int where, const char *id, const char *text)
 		return;
 
 	timestamp(ts);
-	hn = snprintf(head, sizeof(head), "%s%s%s ", ts, id ? " " : "",
-		id ? id : "");
+	if (LOG_SEL(pid))
+		hn = snprintf(head, sizeof(head), "%s [%ld]%s%s ", ts,
+			(long)getpid(), id ? " " : "", id ? id : "");
+	else
+		hn = snprintf(head, sizeof(head), "%s%s%s ", ts,
+			id ? " " : "", id ? id : "");
 	if (hn < 0 || (size_t)hn >= sizeof(head))
 		hn = 0;
 	n = snprintf(line, sizeof(line), "%s%s\n", head, text);

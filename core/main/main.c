@@ -28,6 +28,7 @@
 #include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "modules/modules.h"
 #include "queue/queue.h"
 #include "receive/receive.h"
@@ -627,6 +628,36 @@ dispatch(struct cmdline *cl)
 	return do_sendmail(cl);
 }
 
+/*
+ * log_selector +arguments (Exim's): the directory and the arguments of
+ * this invocation, to see how an MUA calls sendmail.  An empty argument,
+ * or one with white space, is quoted; control characters are escaped.
+ */
+static void
+log_arguments(void)
+{
+	char cwd[PATH_MAX];
+	struct buf b;
+	int n = 0;
+	bool cut = false;
+
+	buf_init(&b, arena_scratch, 6000); /* a log line is cut at 8 KiB */
+	for (; rt.argv != NULL && rt.argv[n] != NULL; n++) {
+		const char *a = rt.argv[n];
+		const char *shown = str_printable(arena_scratch, a, strlen(a));
+		bool quote = *a == '\0' || strpbrk(a, " \t") != NULL;
+
+		if (!cut && !buf_printf(&b, quote ? " \"%s\"" : " %s",
+		    shown)) {
+			buf_clear(&b);
+			cut = true;
+		}
+	}
+	log_write(TERN_LOG_MAIN, NULL, "cwd=%s %d args:%s%s",
+		getcwd(cwd, sizeof(cwd)) != NULL ? cwd : "(unknown)", n,
+		b.p, cut ? " (too long to log)" : "");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -664,6 +695,8 @@ main(int argc, char **argv)
 	if (cl.action != ACT_VERSION && cl.action != ACT_PRINT_CONFIG)
 		resolve_identity();
 	log_init();
+	if (LOG_SEL(arguments))
+		log_arguments();
 	if (cl.action == ACT_SENDMAIL || cl.action == ACT_SMTP_STDIN)
 		runtime_drop_privilege();
 	receive_delivery_mode = cl.delivery_mode;

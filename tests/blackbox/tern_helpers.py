@@ -49,7 +49,7 @@ SCALE = 4 if SANITIZE else 1
 # Message ids: docs/spool.md, core/spool/id.c.
 ID_RE = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{9}"
 # A mainlog line: "YYYY-MM-DD HH:MM:SS [pid] ID text" (pid optional).
-LOG_HEAD = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?:\[\d+\] )?"
+LOG_HEAD = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})? (?:\[\d+\] )?"
 SANITIZER_RE = re.compile(
     r"AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|"
     r"runtime error:")

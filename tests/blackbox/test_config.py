@@ -53,6 +53,10 @@ BAD = [
      "tern_user = @USER@\nspool_reuse_max = -1", "spool_reuse_max = -1"),
     ("dns_port out of range", "tern_user = @USER@",
      "tern_user = @USER@\ndns_port = 70000", "dns_port = 70000"),
+    ("log_selector name unknown", "tern_user = @USER@",
+     "tern_user = @USER@\nlog_selector = +pid +subjekt", "log_selector"),
+    ("log_selector item without + or -", "tern_user = @USER@",
+     "tern_user = @USER@\nlog_selector = +pid subject", "log_selector"),
     # a driver's own check names the instance
     ("maildir_commit_wait out of range", "  maildir_format\n",
      "  maildir_format\n  maildir_commit_wait = 5000\n", "local_maildir:"),

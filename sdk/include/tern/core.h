@@ -414,6 +414,19 @@ struct tern_core {
 	 */
 	int (*find_user)(struct tern_ctx *ctx, const char *name,
 		struct tern_user *out, char **err_out);
+
+	/*
+	 * ABI 1.5 additions.  Append only, below this line, as above.
+	 */
+
+	/* Logging */
+	/*
+	 * Is the log_selector item called name ("tls_peerdn",
+	 * "outgoing_port" ...: Exim's names, docs/log.md) on?  An unknown
+	 * name is off.  A driver that writes an optional part of a log line
+	 * (a transport's log_info) asks before it adds it.
+	 */
+	bool (*log_selected)(const char *name);
 };
 
 #endif

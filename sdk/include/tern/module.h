@@ -24,7 +24,7 @@
  */
 #define TERN_MODULE_MAGIC 0x5445524eu /* "TERN" */
 #define TERN_ABI_MAJOR    1
-#define TERN_ABI_MINOR    4
+#define TERN_ABI_MINOR    5
 
 /*
  * What a module is.  The core looks for it in the matching subdirectory of

@@ -1,0 +1,127 @@
+/* Unit tests for log_selector: parsing, defaults, durations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/arena.h"
+#include "log/selector.h"
+
+static void
+test_defaults(void **state)
+{
+	(void)state;
+	log_selector_reset();
+	/* Exim's defaults ... */
+	assert_true(LOG_SEL(queue_run));
+	assert_true(LOG_SEL(retry_defer));
+	assert_true(LOG_SEL(smtp_confirmation));
+	assert_true(LOG_SEL(tls_cipher));
+	assert_true(LOG_SEL(msg_id));
+	assert_false(LOG_SEL(pid));
+	assert_false(LOG_SEL(tls_peerdn));
+	assert_false(LOG_SEL(subject));
+	/* ... but for incoming_port (docs/log.md). */
+	assert_true(LOG_SEL(incoming_port));
+}
+
+static void
+test_set(void **state)
+{
+	char *err = NULL;
+
+	(void)state;
+	log_selector_reset();
+	assert_int_equal(log_selector_set("+pid -queue_run\t+subject", &err),
+		0);
+	assert_true(LOG_SEL(pid));
+	assert_false(LOG_SEL(queue_run));
+	assert_true(LOG_SEL(subject));
+	assert_true(log_selected_name("subject"));
+	assert_false(log_selected_name("queue_run"));
+	assert_false(log_selected_name("no_such_thing"));
+	assert_false(log_selected_name(NULL));
+
+	/* Each setting starts again from the defaults, as a later line of
+	 * the configuration replaces an earlier one. */
+	assert_int_equal(log_selector_set("-tls_cipher", &err), 0);
+	assert_false(LOG_SEL(pid));
+	assert_true(LOG_SEL(queue_run));
+	assert_false(LOG_SEL(tls_cipher));
+
+	/* all, then exceptions, in order. */
+	assert_int_equal(log_selector_set("+all -pid", &err), 0);
+	assert_true(LOG_SEL(subject));
+	assert_true(LOG_SEL(millisec));
+	assert_false(LOG_SEL(pid));
+	assert_int_equal(log_selector_set("-all +pid", &err), 0);
+	assert_false(LOG_SEL(queue_run));
+	assert_true(LOG_SEL(pid));
+	assert_int_equal(log_selector_set("", &err), 0);
+	assert_true(LOG_SEL(queue_run));
+}
+
+static void
+test_errors(void **state)
+{
+	char *err = NULL;
+
+	(void)state;
+	log_selector_reset();
+	assert_int_equal(log_selector_set("+pid subject", &err), -1);
+	assert_string_equal(err, "\"subject\": each item must start with + or -");
+	assert_false(LOG_SEL(pid)); /* nothing applied from a bad value */
+	assert_int_equal(log_selector_set("+pid +subjekt", &err), -1);
+	assert_string_equal(err, "unknown selector \"subjekt\"");
+	assert_int_equal(log_selector_set("+", &err), -1);
+	assert_string_equal(err, "unknown selector \"\"");
+	assert_int_equal(log_selector_set("+alll", &err), -1);
+	assert_false(LOG_SEL(pid));
+}
+
+static void
+test_duration(void **state)
+{
+	char *err = NULL;
+
+	(void)state;
+	log_selector_reset();
+	assert_string_equal(log_duration(0), "0s");
+	assert_string_equal(log_duration(999), "0s");
+	assert_string_equal(log_duration(3000), "3s");
+	assert_string_equal(log_duration(62000), "1m2s");
+	assert_string_equal(log_duration(3600000), "1h");
+	assert_string_equal(log_duration((2 * 86400 + 3 * 3600) * 1000LL),
+		"2d3h");
+	assert_string_equal(log_duration(8 * 86400 * 1000LL + 1000), "1w1d1s");
+	assert_string_equal(log_duration(-5), "0s");
+	assert_int_equal(log_selector_set("+millisec", &err), 0);
+	assert_string_equal(log_duration(304), "0.304s");
+	assert_string_equal(log_duration(59999), "59.999s");
+	assert_string_equal(log_duration(61500), "1m1s");
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	arena_init_all();
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_duration),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
