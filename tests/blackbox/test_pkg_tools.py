@@ -79,6 +79,29 @@ def test_stats_counts_a_synthetic_log(tmp_path):
     assert re.search(r"Delivered\s+3\s+5000", text), text
 
 
+def test_stats_reads_lines_with_pid_millisec_and_optional_fields(tmp_path):
+    """log_selector +pid +millisec, and the optional fields of +all
+    (docs/log.md), leave the counts as they were."""
+    def more(line):
+        head, rest = line[:19], line[20:]
+        if " => " in line or " -> " in line:
+            rest = rest.replace(" R=", " (mid@test.example) F=<alice@x> "
+                                "P=<alice@x> R=", 1)
+        if " <= " in line:
+            rest += ' T="a subject with = and spaces" from <alice@x> for ' \
+                    'bob@test.example'
+        return f"{head}.123 [4711] {rest}"
+    log = tmp_path / "mainlog"
+    log.write_text("".join(more(ln) + "\n" for ln in SYNTHETIC.splitlines()))
+    s = json.loads(tool("tern-stats", "--json", log).stdout)
+    assert s["received"] == {"messages": 3, "bytes": 4500}
+    assert s["delivered"] == {"messages": 3, "bytes": 5000}
+    assert (s["deferred"], s["failed"], s["rejected"], s["completed"]) == \
+        (1, 1, 1, 3)
+    assert ["bob@test.example", 1] in s["top_recipients"], s
+    assert s["per_hour"]["received"][9:11] == [1, 2]
+
+
 def test_stats_on_a_real_log_and_html(tern, tmp_path):
     tern.config()
     tern.start_daemon()
