@@ -97,7 +97,7 @@ const struct tern_option main_options[] = {
 	MF(mysql_servers, LIST, NULL, TERN_OPTF_HIDDEN),
 	MF(percent_hack_domains, DOMAINLIST, NULL, FUT),
 	M(retry_data_expire, TIME, "7d"),
-	MF(hosts_treat_as_local, DOMAINLIST, NULL, FUT),
+	M(hosts_treat_as_local, DOMAINLIST, NULL),
 	MF(helo_verify_hosts, HOSTLIST, NULL, FUT),
 	MF(message_id_header_text, EXPSTR, NULL, FUT),
 	M(smtp_enforce_sync, BOOL, "true"),

@@ -338,4 +338,6 @@ const struct tern_core core_services = {
 	.find_user = svc_find_user,
 	/* Logging (core/log/selector.c) */
 	.log_selected = log_selected_name,
+	/* Remote delivery (core/net/svc.c) */
+	.host_is_local = svc_host_is_local,
 };

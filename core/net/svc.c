@@ -5,7 +5,10 @@
  */
 #include "net/svc.h"
 
+#include "config/config.h"
+#include "config/lists.h"
 #include "dns/dns.h"
+#include "lib/arena.h"
 #include "net/net.h"
 
 int
@@ -37,6 +40,24 @@ svc_host_is_self(struct tern_ctx *ctx, const char *address)
 {
 	(void)ctx;
 	return dns_host_is_self(address);
+}
+
+int
+svc_host_is_local(struct tern_ctx *ctx, const char *name,
+	const char *address, char **err_out)
+{
+	int rc;
+
+	if (address != NULL && dns_host_is_self(address))
+		return TERN_OK;
+	if (name == NULL || conf.hosts_treat_as_local == NULL)
+		return TERN_FAIL;
+	rc = list_match_ctx(ctx, TERN_LIST_DOMAIN, conf.hosts_treat_as_local,
+		name, NULL, err_out);
+	if (rc == TERN_DEFER || rc == TERN_ERROR)
+		*err_out = arena_printf(arena_msg, "hosts_treat_as_local: "
+			"checking %s: %s", name, *err_out);
+	return rc == TERN_ERROR ? TERN_DEFER : rc;
 }
 
 void

@@ -15,6 +15,13 @@ int svc_host_find(struct tern_ctx *ctx, const char *name, unsigned flags,
 int svc_host_list_parse(struct tern_ctx *ctx, const char *list,
 	struct tern_host **out, char **err_out);
 bool svc_host_is_self(struct tern_ctx *ctx, const char *address);
+/*
+ * core->host_is_local: address is ours (svc_host_is_self), or name is in
+ * hosts_treat_as_local.  OK, FAIL, or DEFER (*err_out) when the list
+ * could not be checked.
+ */
+int svc_host_is_local(struct tern_ctx *ctx, const char *name,
+	const char *address, char **err_out);
 void svc_host_list_shuffle(struct tern_host **list);
 struct tern_conn *svc_conn_open(struct tern_ctx *ctx, const char *name,
 	const char *address, int port, int timeout, char **err_out);

@@ -205,6 +205,65 @@ def test_self_is_frozen_by_default(tern, dns, peers):
     assert r.returncode == 2 and "points to local host" in r.stdout, r
 
 
+def test_hosts_treat_as_local(tern, dns, peers):
+    """A host named in hosts_treat_as_local is this host, whatever its
+    address: as the lowest MX it is `self` (frozen by default); lower down
+    only the hosts preferred to it are kept."""
+    remote_config(tern, dns, peers)
+    r = tern.run(["-bt", "user@single.remote.test"])
+    assert r.returncode == 0 and "router = dnslookup" in r.stdout, r
+    remote_config(tern, dns, peers, main="hosts_treat_as_local = "
+                  "*.nowhere.test : mx1.remote.test\n")
+    r = tern.run(["-bt", "user@single.remote.test"])
+    assert r.returncode == 1 and "points to local host mx1.remote.test " \
+        "[127.0.0.2]" in r.stdout, r
+
+    # mx2 (MX 20) is "us": only mx1 (MX 10) may be used, and it is down
+    remote_config(tern, dns, peers, main="hosts_treat_as_local = "
+                  "MX2.remote.test\n")
+    peers["127.0.0.3"].start()
+    mid = deliver_now(tern, "user@mx.remote.test")
+    tern.wait_for_log(re.escape(mid) + r" == user@mx\.remote\.test .*"
+                      r"127\.0\.0\.2")
+    assert peers["127.0.0.3"].connections == 0
+    # without it mx2 takes the message
+    remote_config(tern, dns, peers)
+    tern.run(["-M", mid]).ok()
+    peers["127.0.0.3"].wait_messages(1)
+    tern.wait_completed(mid)
+
+
+def test_hosts_treat_as_local_lookup_failure_defers(tern, dns, peers):
+    remote_config(tern, dns, peers, main="hosts_treat_as_local = "
+                  "lsearch;@DIR@/no-such-file\n")
+    r = tern.run(["-bt", "user@single.remote.test"])
+    assert r.returncode == 1, r
+    assert "hosts_treat_as_local: checking mx1.remote.test" in r.stdout + \
+        tern.mainlog(), r
+
+
+def test_smtp_transport_refuses_a_host_treated_as_local(tern, dns, peers):
+    port = peers["127.0.0.3"].port
+    routers = (f"smarthost:\n  driver = manualroute\n"
+               f"  transport = remote_smtp\n"
+               f"  route_list = *  mx2.remote.test::{port}\n")
+    remote_config(tern, dns, peers, routers=routers,
+                  main="hosts_treat_as_local = mx2.remote.test\n")
+    peers["127.0.0.3"].start()
+    mid = deliver_now(tern, "user@b.elsewhere.test")
+    tern.wait_for_log(re.escape(mid) + r" == user@b\.elsewhere\.test .*"
+                      r"remote host address is the local host "
+                      r"mx2\.remote\.test \[127\.0\.0\.3\] "
+                      r"\(allow_localhost is false\)")
+    assert peers["127.0.0.3"].connections == 0
+    remote_config(tern, dns, peers, routers=routers,
+                  transport="  allow_localhost",
+                  main="hosts_treat_as_local = mx2.remote.test\n")
+    tern.run(["-M", mid]).ok()
+    peers["127.0.0.3"].wait_messages(1)
+    tern.wait_completed(mid)
+
+
 def test_backup_mx_only_more_preferred(tern, dns, peers):
     """We are MX 10 for backup.remote.test: only MX 5 (mx2) is used."""
     remote_config(tern, dns, peers)

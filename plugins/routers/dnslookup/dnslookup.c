@@ -187,16 +187,35 @@ handle_self(struct tern_instance *inst, struct tern_ctx *ctx,
  * only the hosts preferred to it are kept.  DECLINE-style results as
  * handle_self; TERN_OK to go on with *list.
  */
+/*
+ * Is h this host: its address ours, or (core ABI 1.5) its name in
+ * hosts_treat_as_local?  TERN_OK, TERN_FAIL, TERN_DEFER (*err_out).
+ */
+static int
+is_local(struct tern_ctx *ctx, const struct tern_host *h, char **err_out)
+{
+	if (core->size >= offsetof(struct tern_core, host_is_local) +
+	    sizeof core->host_is_local && core->host_is_local != NULL)
+		return core->host_is_local(ctx, h->name, h->address, err_out);
+	return core->host_is_self(ctx, h->address) ? TERN_OK : TERN_FAIL;
+}
+
 static int
 check_self(struct tern_instance *inst, struct tern_ctx *ctx,
 	struct tern_address *addr, struct tern_host **list)
 {
 	struct tern_host **pp;
 	int pref;
+	char *err = NULL;
 
-	for (pp = list; *pp != NULL; pp = &(*pp)->next)
-		if (core->host_is_self(ctx, (*pp)->address))
+	for (pp = list; *pp != NULL; pp = &(*pp)->next) {
+		int rc = is_local(ctx, *pp, &err);
+
+		if (rc == TERN_DEFER)
+			return fail_with(ctx, addr, TERN_DEFER, err);
+		if (rc == TERN_OK)
 			break;
+	}
 	if (*pp == NULL)
 		return TERN_OK;
 	if ((*pp)->mx < 0 || (*pp)->mx == (*list)->mx)

@@ -236,6 +236,31 @@ host_is_due(struct smtp_job *j, const struct tern_host *h)
 	return false;
 }
 
+/*
+ * Refuse a host that is this one (its address ours, or with core ABI 1.5
+ * its name in hosts_treat_as_local), as Exim does unless allow_localhost:
+ * true, with j->err set, when it must not be tried.
+ */
+static bool
+is_local(struct smtp_job *j, const struct tern_host *h)
+{
+	char *err = NULL;
+	int rc;
+
+	if (core->size >= offsetof(struct tern_core, host_is_local) +
+	    sizeof core->host_is_local && core->host_is_local != NULL)
+		rc = core->host_is_local(j->ctx, h->name, h->address, &err);
+	else
+		rc = core->host_is_self(j->ctx, h->address) ? TERN_OK : TERN_FAIL;
+	if (rc == TERN_FAIL)
+		return false;
+	j->err = rc == TERN_OK ? core->printf(j->ctx, "remote host address is "
+		"the local host %s [%s] (allow_localhost is false)", h->name,
+		h->address) : err;
+	j->err_errno = 0;
+	return true;
+}
+
 static void
 try_host(struct smtp_job *j, const struct tern_host *h)
 {
@@ -245,12 +270,8 @@ try_host(struct smtp_job *j, const struct tern_host *h)
 		j->wait_key = host_key(j, h);
 	if (!host_is_due(j, h))
 		return;
-	if (!j->o->allow_localhost && core->host_is_self(j->ctx, h->address)) {
-		j->err = core->printf(j->ctx, "remote host address is the local "
-			"host %s [%s] (allow_localhost is false)", h->name,
-			h->address);
+	if (!j->o->allow_localhost && is_local(j, h))
 		return;
-	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct tern_conn *c = NULL;
 		enum smtp_host_rc rc = smtp_session_open(j, h, may_tls, &c);

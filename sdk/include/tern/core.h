@@ -427,6 +427,18 @@ struct tern_core {
 	 * (a transport's log_info) asks before it adds it.
 	 */
 	bool (*log_selected)(const char *name);
+
+	/* Remote delivery */
+	/*
+	 * Is this host the local host: its address one of ours
+	 * (host_is_self), or its name (may be NULL) in hosts_treat_as_local?
+	 * TERN_OK yes, TERN_FAIL no, TERN_DEFER (*err_out) when that list
+	 * could not be checked now (a lookup in it failed).  Use it where
+	 * Exim's hosts_treat_as_local applies: a router's `self` check, a
+	 * transport's allow_localhost.
+	 */
+	int (*host_is_local)(struct tern_ctx *ctx, const char *name,
+		const char *address, char **err_out);
 };
 
 #endif
