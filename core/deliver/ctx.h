@@ -41,6 +41,7 @@ struct tern_ctx {
 	struct address_item *children;       /* made by add_child */
 	const char          *host_address;   /* $sender_host_address (RCPT) */
 	const char          *sender;         /* $sender_address without msg */
+	const char          *received_for;   /* $received_for (Received:) */
 	bool                 force;          /* -qf, -M: ignore retry times */
 	/* The transport's headers_add/headers_remove, once expanded (write.c) */
 	const struct hdr_changes *hdr_changes;

@@ -3,6 +3,7 @@
  */
 #include "expand/expand_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -145,12 +146,46 @@ quote_lsearch(struct xp *x, const char *s)
 	return r;
 }
 
+/*
+ * ${quote_local_part:s}: s as it stands when it is a dot-atom (RFC 5322
+ * atext and single inner dots), else a quoted string with '"' and '\\'
+ * escaped, as Exim's operator does.
+ */
+static char *
+quote_local_part(struct xp *x, const char *s)
+{
+	static const char atext[] = "!#$%&'*+-/=?^_`{|}~";
+	bool is_atom = *s != '\0' && *s != '.';
+	size_t len = strlen(s);
+	char *r, *o;
+
+	for (const char *p = s; *p != '\0' && is_atom; p++)
+		is_atom = isalnum((unsigned char)*p) || strchr(atext, *p) ||
+			(*p == '.' && p[1] != '.' && p[1] != '\0');
+	if (is_atom)
+		return arena_strdup(x->a, s);
+	r = o = arena_alloc(x->a, 2 * len + 3);
+	*o++ = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return r;
+}
+
 static int
 op_quote(struct xp *x, const char *type, const char *s, char **out)
 {
 	const struct tern_module *mod;
 	char *err = NULL;
 
+	if (strcmp(type, "local_part") == 0) {
+		*out = quote_local_part(x, s);
+		return TERN_OK;
+	}
 	if (strcmp(type, "lsearch") == 0) {
 		*out = quote_lsearch(x, s);
 		return TERN_OK;

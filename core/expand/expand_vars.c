@@ -22,8 +22,13 @@
 #include "deliver/ctx.h"
 #include "lib/buf.h"
 #include "lib/arena.h"
+#include "log/selector.h"
 #include "smtp_in/vars.h"
 #include "spool/spool.h"
+
+#ifndef TERN_VERSION
+#define TERN_VERSION "0"
+#endif
 
 enum var_id {
 	V_LOCAL_PART, V_DOMAIN, V_HOME, V_LOCAL_PART_DATA, V_LP_PREFIX,
@@ -35,6 +40,7 @@ enum var_id {
 	V_HOST_PORT,
 	V_PRIMARY, V_QUALIFY, V_SPOOL_DIR, V_TOD_LOG, V_TOD_FULL,
 	V_TOD_BSDINBOX, V_TOD_EPOCH, V_VALUE,
+	V_VERSION, V_RECEIVED_FOR, V_SENDER_RCVHOST, V_SENDER_IDENT,
 };
 
 static const struct {
@@ -80,6 +86,13 @@ static const struct {
 	{ "tod_bsdinbox", V_TOD_BSDINBOX, false },
 	{ "tod_epoch", V_TOD_EPOCH, false },
 	{ "value", V_VALUE, true }, /* see var_tainted */
+	{ "version_number", V_VERSION, false },
+	{ "message_exim_id", V_MESSAGE_ID, false },
+	/* the one recipient, while the Received: header is being made */
+	{ "received_for", V_RECEIVED_FOR, true },
+	{ "sender_rcvhost", V_SENDER_RCVHOST, true },
+	/* the login of a local submission; Tern makes no ident calls */
+	{ "sender_ident", V_SENDER_IDENT, true },
 };
 
 static const struct tern_address *
@@ -156,6 +169,37 @@ sender_part(struct xp *x, const char *snd, bool is_domain)
 	return at != NULL ? arena_strndup(x->a, snd, (size_t)(at - snd)) : snd;
 }
 
+/*
+ * $sender_rcvhost, as Exim makes it for Received: headers: the host's
+ * verified name with "([ip]:port helo=NAME)", or "[ip]" with
+ * "(port=N helo=NAME)"; the port only with log_selector +incoming_port
+ * (Tern's default), helo= only when it differs from the name.
+ */
+static const char *
+sender_rcvhost(struct xp *x)
+{
+	const struct message *m = x->ctx != NULL ? x->ctx->msg : NULL;
+	const char *helo = "", *port = "";
+	bool named;
+
+	if (m == NULL || m->host_address == NULL)
+		return NULL;
+	named = m->host_name != NULL;
+	if (m->helo_name != NULL && (!named ||
+	    strcasecmp(m->helo_name, m->host_name) != 0))
+		helo = arena_printf(x->a, "helo=%s", m->helo_name);
+	if (LOG_SEL(incoming_port))
+		port = arena_printf(x->a, named ? ":%d" : "port=%d",
+			m->host_port);
+	if (named)
+		return arena_printf(x->a, "%s ([%s]%s%s%s)", m->host_name,
+			m->host_address, port, *helo != '\0' ? " " : "", helo);
+	if (*port == '\0' && *helo == '\0')
+		return arena_printf(x->a, "[%s]", m->host_address);
+	return arena_printf(x->a, "[%s] (%s%s%s)", m->host_address, port,
+		*port != '\0' && *helo != '\0' ? " " : "", helo);
+}
+
 static const char *
 message_var(struct xp *x, enum var_id id)
 {
@@ -221,6 +265,12 @@ static const char *
 var_value(struct xp *x, enum var_id id)
 {
 	switch (id) {
+	case V_VERSION:   return TERN_VERSION;
+	case V_RECEIVED_FOR: return x->ctx != NULL ? x->ctx->received_for : NULL;
+	case V_SENDER_RCVHOST: return sender_rcvhost(x);
+	case V_SENDER_IDENT:
+		return x->ctx != NULL && x->ctx->msg != NULL &&
+			x->ctx->msg->local ? x->ctx->msg->ident : NULL;
 	case V_PRIMARY:   return conf.primary_hostname;
 	case V_QUALIFY:   return conf.qualify_domain;
 	case V_SPOOL_DIR: return conf.spool_directory;

@@ -102,7 +102,10 @@ char *rcv_rfc5322_date(struct arena *a, time_t t);
 #define RCV_DATE_MAX 64
 size_t rcv_rfc5322_date_buf(char *buf, size_t size, time_t t);
 
-/* Build the Received: header for m (arena_msg). */
+/*
+ * Build the Received: header for m (arena_msg): received_header_text
+ * expanded, or the built-in one.  NULL when the expansion is empty.
+ */
 struct header *rcv_received_header(struct message *m);
 
 #endif

@@ -196,23 +196,20 @@ rcv_msgid_for_log(const struct message *m)
  * both write "id ID" there), so that a message can be followed across
  * hosts (tern-stats --trace).  Comments in parentheses are skipped.
  */
+static const struct header *rcv_own_received; /* NULL: none added */
+
 static const char *
 rcv_upstream_id_for_log(const struct message *m)
 {
 	const struct header *h = NULL;
-	bool ours = true;
 	const char *p;
 	int depth = 0;
 
 	if (m->host_address == NULL)
 		return "";
 	for (const struct header *x = m->headers; x != NULL; x = x->next) {
-		if (x->type != HDR_RECEIVED)
+		if (x->type != HDR_RECEIVED || x == rcv_own_received)
 			continue;
-		if (ours) { /* the first is the one we prepended */
-			ours = false;
-			continue;
-		}
 		h = x;
 		break;
 	}
@@ -475,8 +472,11 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 	{
 		struct header *r = rcv_received_header(m);
 
-		r->next = m->headers;
-		m->headers = r;
+		rcv_own_received = r;
+		if (r != NULL) { /* received_header_text may make none */
+			r->next = m->headers;
+			m->headers = r;
+		}
 	}
 	m->size = st->body_bytes;
 	for (const struct header *h = m->headers; h != NULL; h = h->next)

@@ -3,10 +3,15 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config/config.h"
+#include "deliver/ctx.h"
+#include "expand/expand.h"
 #include "lib/arena.h"
+#include "lib/buf.h"
+#include "log/log.h"
 #include "spool/spool.h"
 
 #ifndef TERN_VERSION
@@ -77,10 +82,81 @@ received_auth(const struct message *m)
 		m->authenticated_id);
 }
 
+/*
+ * received_header_text, expanded as Exim does: the header but for its
+ * date, which is added after "; ".  Lines after the first are folded
+ * (a newline not followed by white space gets a tab), trailing white
+ * space dropped.  NULL: none to add (an empty expansion, as in Exim).
+ * A failed expansion, or one that is not a Received: header, is written
+ * to the paniclog and the built-in header is used (*is_bad_out): Exim
+ * drops the message instead, and a mistake in the configuration should
+ * not stop the mail.
+ */
+static const char *
+received_expanded(struct message *m, bool *is_bad_out)
+{
+	struct tern_ctx ctx = { .msg = m, .arena = arena_msg };
+	char *out = NULL, *err = NULL;
+	struct buf b;
+	size_t n;
+
+	*is_bad_out = false;
+	if (m->nrcpts == 1)
+		ctx.received_for = m->rcpts[0].address;
+	if (expand_string(&ctx, arena_msg, conf.received_header_text, &out,
+	    &err) != TERN_OK) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id, "expansion of "
+			"received_header_text failed: %s (the built-in Received: "
+			"header is used)", err != NULL ? err : "forced failure");
+		*is_bad_out = true;
+		return NULL;
+	}
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ' ||
+	    out[n - 1] == '\t' || out[n - 1] == '\r'))
+		n--;
+	if (n == 0)
+		return NULL;
+	if (strncasecmp(out, "Received:", 9) != 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
+			"received_header_text does not start with \"Received:\" "
+			"(the built-in Received: header is used)");
+		*is_bad_out = true;
+		return NULL;
+	}
+	buf_init(&b, arena_msg, 0);
+	for (size_t i = 0; i < n; i++) {
+		bool ok = out[i] == '\r' || buf_addc(&b, out[i]);
+
+		if (ok && out[i] == '\n' && out[i + 1] != ' ' && out[i + 1] != '\t')
+			ok = buf_addc(&b, '\t');
+		if (!ok)
+			tern_panic("received_header_text: out of memory");
+	}
+	return b.p;
+}
+
 struct header *
 rcv_received_header(struct message *m)
 {
-	struct header *h = arena_zalloc(arena_msg, sizeof(*h));
+	struct header *h;
+	const char *text;
+	bool is_bad;
+
+	if (conf.received_header_text != NULL) {
+		text = received_expanded(m, &is_bad);
+		if (text == NULL && !is_bad)
+			return NULL;
+		if (text != NULL) {
+			h = arena_zalloc(arena_msg, sizeof(*h));
+			h->text = arena_printf(arena_msg, "%s;\n\t%s\n", text,
+				rcv_rfc5322_date(arena_msg, m->received));
+			h->len = strlen(h->text);
+			h->type = HDR_RECEIVED;
+			return h;
+		}
+	}
+	h = arena_zalloc(arena_msg, sizeof(*h));
 	const char *proto = m->received_protocol;
 	const char *rcpt_for = "";
 

@@ -21,6 +21,7 @@ smtp_in_var(const char *name, const char **value_out, bool *is_tainted_out)
 		V("tls_in_cipher", tls_cipher, false),
 		V("tls_cipher", tls_cipher, false),
 		V("tls_in_ver", tls_version, false),
+		V("tls_in_cipher_std", tls_cipher_std, false),
 		V("tls_in_peerdn", tls_peerdn, true),
 		V("tls_peerdn", tls_peerdn, true),
 		V("tls_in_sni", tls_sni, true),

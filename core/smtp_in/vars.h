@@ -17,6 +17,7 @@ struct smtp_in_vars {
 	const char *authenticator;    /* instance name that accepted it */
 	const char *tls_cipher;       /* "TLS1.3:TLS_AES_256_GCM_SHA384:256" */
 	const char *tls_version;      /* "TLS1.3" */
+	const char *tls_cipher_std;   /* the cipher's RFC (IANA) name */
 	const char *tls_peerdn;       /* client certificate subject */
 	const char *tls_sni;          /* server name the client asked for */
 	const char *host_address;     /* $sender_host_address */

@@ -328,6 +328,7 @@ tls_note_session(const SSL *ssl)
 	smtp_in_vars.tls_cipher = arena_printf(arena_conn, "%s:%s:%d",
 		smtp_in_vars.tls_version, SSL_CIPHER_get_name(c),
 		SSL_CIPHER_get_bits(c, NULL));
+	smtp_in_vars.tls_cipher_std = SSL_CIPHER_standard_name(c);
 	if (peer != NULL) {
 		BIO *b = BIO_new(BIO_s_mem());
 		char *p = NULL;
