@@ -3,6 +3,7 @@
  * "sendmail", "mailq", "newaliases".  Options follow Exim and sendmail;
  * everything else is dispatched to the part of the core that does it.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -354,6 +355,41 @@ resolve_user(const char *name, uid_t *uid_out, gid_t *gid_out)
  * by anyone else: that user, whatever the configuration says, so that a
  * rootless instance runs entirely as its owner.
  */
+/*
+ * trusted_groups, as in Exim: the caller is trusted when its real group,
+ * or one of its supplementary groups, is listed (by name or number).  A
+ * name that is not a group is skipped: it cannot be the caller's.
+ */
+static bool
+in_trusted_group(void)
+{
+	gid_t groups[NGROUPS_MAX + 1];
+	int n = getgroups(NGROUPS_MAX, groups);
+	const char *list = conf.trusted_groups, *item;
+	char sep = '\0';
+
+	if (n < 0)
+		n = 0;
+	groups[n++] = getgid();
+	while ((item = list_next(&list, &sep)) != NULL) {
+		char *end;
+		unsigned long g = strtoul(item, &end, 10);
+		struct group *gr;
+
+		if (*item == '\0')
+			continue;
+		if (*end != '\0' || !isdigit((unsigned char)*item)) {
+			if ((gr = getgrnam(item)) == NULL)
+				continue;
+			g = gr->gr_gid;
+		}
+		for (int i = 0; i < n; i++)
+			if (groups[i] == (gid_t)g)
+				return true;
+	}
+	return false;
+}
+
 static void
 resolve_identity(void)
 {
@@ -380,6 +416,8 @@ resolve_identity(void)
 	if (!rt.caller_trusted && conf.trusted_users != NULL)
 		rt.caller_trusted = list_match(TERN_LIST_STRING,
 		    conf.trusted_users, rt.caller_login, NULL, &err) == TERN_OK;
+	if (!rt.caller_trusted && conf.trusted_groups != NULL)
+		rt.caller_trusted = in_trusted_group();
 }
 
 static void
