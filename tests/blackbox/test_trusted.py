@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tern_helpers import IS_ROOT, ensure_user, make_message
+from tern_helpers import IS_ROOT, SANITIZE, ensure_user, make_message
 
 pytestmark = pytest.mark.skipif(
     not IS_ROOT, reason="runs tern with real ids of a second user")
@@ -43,7 +43,11 @@ def submit_as_other(tern, groups=()):
         else 0
     r = subprocess.run(argv, input=make_message(), capture_output=True,
                        env=tern.env(), cwd=tern.dir, timeout=60)
-    assert r.returncode == 0, r
+    # Under the sanitizers LeakSanitizer, which cannot run in a process
+    # whose real and effective ids differ (a secure exec), fails the
+    # process at its exit; what counts is the mailbox and the log.
+    assert r.returncode == 0 or (
+        SANITIZE and b"LeakSanitizer" in r.stderr), r
     msgs = tern.wait_mbox("alice", before + 1)
     m = re.search(rb"^Return-path: <([^>]*)>", msgs[-1], re.M)
     return m.group(1).decode()
