@@ -26,6 +26,7 @@
 #include "lib/io.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "receive/receive.h"
 #include "spool/spool.h"
 
 /* Marks a freeze notice, so that a failing notice tells nobody. */
@@ -132,6 +133,7 @@ notice_send(struct delivery *d, const char *const *rcpts, size_t nrcpts,
 	b->received_protocol = "local";
 	b->local = true;
 	b->is_bounce = true;
+	b->msgid_created = true; /* notice_headers writes it */
 	b->data_fd = -1;
 	b->rcpts = arena_zalloc(arena_msg, nrcpts * sizeof(*b->rcpts));
 	for (size_t i = 0; i < nrcpts; i++)
@@ -153,8 +155,8 @@ notice_send(struct delivery *d, const char *const *rcpts, size_t nrcpts,
 			n->what, err);
 		return -1;
 	}
-	log_write(TERN_LOG_MAIN, b->id, "<= <> R=%s U=%s P=local S=%" PRIu64,
-		d->msg->id, b->ident, b->size);
+	log_write(TERN_LOG_MAIN, b->id, "<= <> R=%s U=%s P=local S=%" PRIu64
+		"%s", d->msg->id, b->ident, b->size, receive_log_tail(b));
 	deliver_start(b->id);
 	return 0;
 }

@@ -5,8 +5,10 @@
 #include "receive/receive.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "address/address.h"
@@ -15,6 +17,7 @@
 #include "lib/buf.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "receive/rcv_int.h"
 
 #define RCV_HEADER_MAX_DEFAULT (1024 * 1024)
@@ -172,10 +175,15 @@ st_init(struct rcv_state *st, struct message *m, enum rcv_mode mode, int fd)
 	buf_init(&st->line, arena_msg, hmax + 2);
 }
 
-/* The log tag "id=" takes the Message-ID value without its brackets. */
+/*
+ * " id=value" (msg_id): the Message-ID without its brackets; " id*=" when
+ * Tern made the header itself, which only msg_id_created logs, as Exim.
+ */
 static const char *
 rcv_msgid_for_log(const struct message *m)
 {
+	if (!LOG_SEL(msg_id) || (m->msgid_created && !LOG_SEL(msg_id_created)))
+		return "";
 	for (const struct header *h = m->headers; h != NULL; h = h->next) {
 		char *v, *e;
 
@@ -184,8 +192,50 @@ rcv_msgid_for_log(const struct message *m)
 		v = rcv_header_value(arena_msg, h);
 		v += strspn(v, " \t\n<");
 		e = v + strcspn(v, ">\n");
-		return arena_printf(arena_msg, " id=%s",
+		return arena_printf(arena_msg, " id%s=%s",
+			m->msgid_created ? "*" : "",
 			str_printable(arena_msg, v, (size_t)(e - v)));
+	}
+	return "";
+}
+
+/*
+ * " T=\"...\"" (subject): as Exim, the first 100 bytes of the Subject:
+ * value with leading and trailing white space removed, '"' and '\'
+ * escaped with a backslash, control characters (the newlines of a
+ * folded header too) as escapes.  Tern does no RFC 2047 decoding: MIME
+ * words are shown as they came.
+ */
+static const char *
+rcv_subject_for_log(const struct message *m)
+{
+	for (const struct header *h = m->headers; h != NULL; h = h->next) {
+		const char *v;
+		char *out, *o;
+		size_t n;
+
+		if (h->type == HDR_DELETED || !rcv_header_is(h->text,
+		    "Subject"))
+			continue;
+		v = rcv_header_value(arena_msg, h);
+		n = strlen(v);
+		while (n > 0 && strchr(" \t\r\n", v[n - 1]) != NULL)
+			n--;
+		if (n > 100)
+			n = 100;
+		o = out = arena_alloc(arena_msg, n * 4 + 6);
+		o = stpcpy(o, " T=\"");
+		for (size_t i = 0; i < n; i++) {
+			if (v[i] == '"') {
+				*o++ = '\\';
+				*o++ = '"';
+			} else {
+				o = stpcpy(o, str_printable(arena_scratch,
+					v + i, 1));
+			}
+		}
+		memcpy(o, "\"", 2);
+		return out;
 	}
 	return "";
 }
@@ -252,54 +302,135 @@ rcv_upstream_id_for_log(const struct message *m)
 	return "";
 }
 
-/* " X=cipher DN=\"...\" A=authenticator:id", as far as they apply. */
+/*
+ * " X=cipher CV=yes DN=\"...\" SNI=name" (tls_cipher,
+ * tls_certificate_verified, tls_peerdn, tls_sni) and " A=authenticator:id",
+ * as far as they apply, in Exim's order.
+ */
 static const char *
 rcv_tls_auth_for_log(const struct message *m)
 {
-	const char *x = "", *dn = "", *a = "";
+	const char *x = "", *cv = "", *dn = "", *sni = "", *a = "";
 
-	if (m->tls_cipher != NULL)
+	if (m->tls_cipher != NULL && LOG_SEL(tls_cipher))
 		x = arena_printf(arena_msg, " X=%s", m->tls_cipher);
-	if (m->tls_peerdn != NULL)
+	if (m->tls_verified != NULL && LOG_SEL(tls_certificate_verified))
+		cv = arena_printf(arena_msg, " CV=%s", m->tls_verified);
+	if (m->tls_peerdn != NULL && LOG_SEL(tls_peerdn))
 		dn = arena_printf(arena_msg, " DN=\"%s\"", m->tls_peerdn);
+	if (m->tls_sni != NULL && LOG_SEL(tls_sni))
+		sni = arena_printf(arena_msg, " SNI=%s", m->tls_sni);
 	if (m->authenticator != NULL)
 		a = arena_printf(arena_msg, " A=%s%s%s", m->authenticator,
 			m->authenticated_id != NULL ? ":" : "",
 			m->authenticated_id != NULL ? m->authenticated_id : "");
-	return arena_printf(arena_msg, "%s%s%s", x, dn, a);
+	return arena_printf(arena_msg, "%s%s%s%s%s", x, cv, dn, sni, a);
 }
 
-/* Who sent m, as the log shows it: H=name (helo) [ip]:port, or U=login. */
+/*
+ * Who sent m, as the log shows it: H=name (helo) [ip]:port (the port
+ * with incoming_port) and I=[ip]:port (incoming_interface), or U=login;
+ * then Ci=pid (connection_id).
+ */
 static const char *
 rcv_who(const struct message *m)
 {
-	const char *name, *helo;
+	const char *name, *helo, *iface = "", *ci = "";
 
+	if (LOG_SEL(connection_id))
+		ci = arena_printf(arena_msg, " Ci=%d", (int)getpid());
 	if (m->host_address == NULL)
-		return arena_printf(arena_msg, "U=%s", m->ident != NULL ?
-			m->ident : "unknown");
+		return arena_printf(arena_msg, "U=%s%s", m->ident != NULL ?
+			m->ident : "unknown", ci);
 	name = m->host_name != NULL ?
 		arena_printf(arena_msg, "%s ", m->host_name) : "";
 	helo = m->helo_name != NULL && (m->host_name == NULL ||
 		str_casecmp(m->helo_name, m->host_name) != 0) ?
 		arena_printf(arena_msg, "(%s) ", str_printable(arena_msg,
 			m->helo_name, strlen(m->helo_name))) : "";
-	return arena_printf(arena_msg, "H=%s%s[%s]:%d", name, helo,
-		m->host_address, m->host_port);
+	if (LOG_SEL(incoming_interface) && m->interface_address != NULL)
+		iface = arena_printf(arena_msg, " I=[%s]:%d",
+			m->interface_address, m->interface_port);
+	if (!LOG_SEL(incoming_port))
+		return arena_printf(arena_msg, "H=%s%s[%s]%s%s", name, helo,
+			m->host_address, iface, ci);
+	return arena_printf(arena_msg, "H=%s%s[%s]:%d%s%s", name, helo,
+		m->host_address, m->host_port, iface, ci);
 }
 
+/* " L" (pipelining): PIPELINING offered, "-" added when not used. */
+static const char *
+rcv_pipelining_for_log(const struct message *m)
+{
+	if (!LOG_SEL(pipelining) || m->pipelining < 0)
+		return "";
+	return m->pipelining > 0 ? " L" : " L-";
+}
+
+/* " from <sender>" (received_sender), " for r1 r2" (received_recipients) */
+static const char *
+rcv_envelope_for_log(const struct message *m)
+{
+	bool from = LOG_SEL(received_sender);
+	bool rcpts = LOG_SEL(received_recipients);
+	size_t len = strlen(m->sender) + 16;
+	char *out, *o;
+
+	if (!from && !rcpts)
+		return "";
+	for (size_t i = 0; rcpts && i < m->nrcpts; i++)
+		len += strlen(m->rcpts[i].address) + 1;
+	o = out = arena_alloc(arena_msg, len);
+	*o = '\0';
+	if (from) {
+		o = stpcpy(o, " from <");
+		o = stpcpy(o, m->sender);
+		o = stpcpy(o, ">");
+	}
+	if (rcpts) {
+		o = stpcpy(o, " for");
+		for (size_t i = 0; i < m->nrcpts; i++) {
+			*o++ = ' ';
+			o = stpcpy(o, m->rcpts[i].address);
+		}
+	}
+	return out;
+}
+
+/*
+ * The <= line, its fields in Exim's order (docs/log.md), Tern's RI=
+ * before the free text of T=.  Each optional one costs nothing when its
+ * selector is off.
+ */
 static void
 rcv_log_arrival(const struct message *m)
 {
-	const char *text;
+	const char *text, *m8s = "", *rtime = "";
 
-	text = arena_printf(arena_msg, "<= %s %s P=%s%s S=%llu%s%s",
+	if (LOG_SEL(8bitmime))
+		m8s = arena_printf(arena_msg, " M8S=%d", m->body_8bitmime);
+	if (LOG_SEL(receive_time))
+		rtime = arena_printf(arena_msg, " RT=%s",
+			log_duration(m->receive_ms));
+	text = arena_printf(arena_msg, "<= %s %s P=%s%s%s S=%llu%s%s%s%s%s%s",
 		*m->sender != '\0' ? m->sender : "<>", rcv_who(m),
-		m->received_protocol, rcv_tls_auth_for_log(m),
-		(unsigned long long)m->size, rcv_msgid_for_log(m),
-		rcv_upstream_id_for_log(m));
+		m->received_protocol, rcv_pipelining_for_log(m),
+		rcv_tls_auth_for_log(m), (unsigned long long)m->size,
+		m8s, rtime,
+		rcv_msgid_for_log(m), rcv_upstream_id_for_log(m),
+		LOG_SEL(subject) ? rcv_subject_for_log(m) : "",
+		rcv_envelope_for_log(m));
 	log_write(TERN_LOG_MAIN, m->id, "%s", text);
 	spool_msglog(m->id, "%s", text);
+}
+
+const char *
+receive_log_tail(const struct message *m)
+{
+	return arena_printf(arena_msg, "%s%s%s%s", LOG_SEL(8bitmime) ?
+		arena_printf(arena_msg, " M8S=%d", m->body_8bitmime) : "",
+		rcv_msgid_for_log(m), LOG_SEL(subject) ?
+		rcv_subject_for_log(m) : "", rcv_envelope_for_log(m));
 }
 
 /*
@@ -407,9 +538,11 @@ append_header(struct message *m, char type, char *text)
 static void
 rcv_local_headers(struct message *m)
 {
-	if (!has_header(m, HDR_MSGID, NULL))
+	if (!has_header(m, HDR_MSGID, NULL)) {
 		append_header(m, HDR_MSGID, arena_printf(arena_msg,
 			"Message-Id: <%s@%s>\n", m->id, conf.qualify_domain));
+		m->msgid_created = true;
+	}
 	if (!has_header(m, HDR_FROM, NULL))
 		append_header(m, HDR_FROM, arena_printf(arena_msg,
 			"From: %s@%s\n", m->ident != NULL ? m->ident :
@@ -499,6 +632,15 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 	return RCV_OK;
 }
 
+static long long
+rcv_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 rcv_discard(void *arg, const char *p, size_t n)
 {
@@ -512,6 +654,7 @@ receive_message(struct message *m, struct rcv_source *src,
 	struct rcv_state st;
 	enum rcv_dec_result dr;
 	char *err = NULL;
+	long long t0 = 0;
 	int fd;
 
 	*err_out = NULL;
@@ -530,7 +673,13 @@ receive_message(struct message *m, struct rcv_source *src,
 		    (dr == RCV_DEC_EOF && mode == RCV_SMTP) ? RCV_EOF : RCV_TEMP;
 	}
 	st_init(&st, m, mode, fd);
+	/* receive_time: from here to the end of the data, as Exim's RT=; the
+	 * clock is read only when the selector asks for it. */
+	if (LOG_SEL(receive_time))
+		t0 = rcv_now_ms();
 	dr = rcv_decode(src, mode, rcv_sink, &st);
+	if (LOG_SEL(receive_time))
+		m->receive_ms = rcv_now_ms() - t0;
 	if (dr == RCV_DEC_ERR || (dr == RCV_DEC_EOF && mode == RCV_SMTP)) {
 		if (dr == RCV_DEC_ERR && errno == ETIMEDOUT)
 			*err_out = "SMTP incoming data timeout";

@@ -73,6 +73,13 @@ enum rcv_result receive_message(struct message *m, struct rcv_source *src,
 	enum rcv_mode mode, bool extract, char **err_out);
 
 /*
+ * For a message Tern makes itself (a bounce), the optional fields of its
+ * <= line after S= (log_selector: M8S=, id=, T=, from, for), in
+ * arena_msg; "" when none is on.
+ */
+const char *receive_log_tail(const struct message *m);
+
+/*
  * Start delivery of a just-received message per -odi/-odb/-odq,
  * queue_only, smtp_accept_queue (receive_queue_reason),
  * smtp_accept_queue_per_connection and queue_only_load.

@@ -9,6 +9,7 @@
 #include "lib/arena.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "smtp_in/vars.h"
 
 static struct message *
@@ -32,6 +33,13 @@ data_message(struct smtp_sess *s)
 		m->ident = rt.caller_login;
 		m->uid = rt.real_uid;
 		m->gid = rt.real_gid;
+	} else if (s->tls_on_connect && LOG_SEL(tls_on_connect)) {
+		/* Exim's names for TLS on connect with that selector */
+		m->received_protocol = arena_printf(arena_msg, "%s%s",
+			s->esmtp ? "essmtp" : "ssmtp",
+			s->authenticated_id != NULL ? "a" : "");
+		m->uid = rt.tern_uid;
+		m->gid = rt.tern_gid;
 	} else {
 		/* Exim's names: esmtp, esmtps (TLS), esmtpa (AUTH), esmtpsa */
 		m->received_protocol = arena_printf(arena_msg, "%s%s%s",
@@ -47,7 +55,11 @@ data_message(struct smtp_sess *s)
 	if (s->tls != NULL) {
 		m->tls_cipher = smtp_in_vars.tls_cipher;
 		m->tls_peerdn = smtp_in_vars.tls_peerdn;
+		m->tls_sni = smtp_in_vars.tls_sni;
+		m->tls_verified = smtp_in_vars.tls_verified;
 	}
+	m->body_8bitmime = s->body_8bitmime;
+	m->pipelining = !s->pipelining ? -1 : s->pipelining_used ? 1 : 0;
 	return m;
 }
 

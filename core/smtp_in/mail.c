@@ -112,6 +112,7 @@ smtp_act_mail(struct smtp_sess *s, const char *args)
 	if (!mail_sender_ok(s, addr))
 		return;
 	s->sender = addr;
+	s->body_8bitmime = mp.body;
 	s->has_sender = true;
 	smtp_reply(s, "250 2.1.0 OK");
 }

@@ -84,10 +84,13 @@ param_one(const char *kw, size_t klen, const char *val, size_t vlen,
 	if (klen == 4 && strncasecmp(kw, "SIZE", 4) == 0 && val != NULL)
 		return param_size(val, vlen, p, err_out);
 	if (klen == 4 && strncasecmp(kw, "BODY", 4) == 0 && val != NULL) {
-		if (vlen == 4 && strncasecmp(val, "7BIT", 4) == 0)
+		if (vlen == 4 && strncasecmp(val, "7BIT", 4) == 0) {
+			p->body = 7;
 			return 0;
+		}
 		if (vlen == 8 && strncasecmp(val, "8BITMIME", 8) == 0) {
 			p->body_8bit = true;
+			p->body = 8;
 			return 0;
 		}
 		*err_out = "5.5.4 invalid BODY parameter";

@@ -22,6 +22,7 @@
 #include "lib/arena.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "receive/rcv_int.h"
 #include "receive/receive.h"
 #include "smtp_in/smtp_int.h"
@@ -109,6 +110,7 @@ smtp_reset_envelope(struct smtp_sess *s)
 	arena_reset(arena_msg);
 	s->has_sender = false;
 	s->sender = NULL;
+	s->body_8bitmime = 0;
 	s->rcpts = NULL;
 	s->nrcpts = s->cap = 0;
 }
@@ -350,6 +352,12 @@ smtp_command(struct smtp_sess *s, const char *line)
 	if (v->check != NULL && !v->check(s, args))
 		return;
 	v->act(s, args);
+	/* Exim's test of PIPELINING use (log_selector pipelining): the
+	 * client's next command is there before our reply to MAIL or RCPT. */
+	if (LOG_SEL(pipelining) && s->pipelining && !s->pipelining_used &&
+	    (v->act == smtp_act_mail || v->act == smtp_act_rcpt) &&
+	    smtp_input_pending(s))
+		s->pipelining_used = true;
 }
 
 static void
@@ -378,8 +386,15 @@ smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
 	rcv_source_init(&s->src, in_fd, conf.smtp_receive_timeout);
 	buf_init(&s->out, arena_conn, 1024 * 1024);
 	if (ci->host_address != NULL) {
+		/* Rejections name the local end and the connection too when
+		 * log_selector asks, as Exim's host_and_ident. */
 		s->peer = arena_printf(arena_conn, "[%s]", ci->host_address);
-		s->who = arena_printf(arena_conn, "H=%s", s->peer);
+		s->who = arena_printf(arena_conn, "H=%s%s%s", s->peer,
+			LOG_SEL(incoming_interface) && ci->interface_address !=
+			NULL ? arena_printf(arena_conn, " I=[%s]:%d",
+			ci->interface_address, ci->interface_port) : "",
+			LOG_SEL(connection_id) ? arena_printf(arena_conn,
+			" Ci=%d", (int)getpid()) : "");
 	} else {
 		s->who = arena_printf(arena_conn, "U=%s", rt.caller_login !=
 			NULL ? rt.caller_login : "unknown");

@@ -33,12 +33,16 @@ struct smtp_sess {
 	bool        tls_offered; /* STARTTLS in the last EHLO */
 	bool        auth_offered;/* AUTH in the last EHLO */
 	bool        pipelining;  /* PIPELINING in the last EHLO */
+	bool        pipelining_used; /* a command came before the reply to
+	                                MAIL or RCPT (log_selector) */
+	bool        tls_on_connect; /* TLS from the first byte */
 	const char *authenticated_id; /* non-NULL: AUTH succeeded (may relay) */
 	int         auth_failures;
 	int         synprot_errors;
 	/* The envelope (arena_msg, reset after each message and by RSET). */
 	bool        has_sender;
 	const char *sender;
+	char        body_8bitmime; /* BODY= on MAIL: 0 (none), 7, 8 */
 	struct recipient *rcpts;
 	size_t      nrcpts, cap;
 };
@@ -105,6 +109,7 @@ struct smtp_mail_params {
 	uint64_t size;     /* SIZE=, 0 if absent */
 	bool     has_size;
 	bool     body_8bit;
+	char     body;     /* BODY=: 0 absent, 7 (7BIT), 8 (8BITMIME) */
 };
 
 /*

@@ -84,5 +84,6 @@ smtp_tls_on_connect(struct smtp_sess *s)
 			s->peer);
 		return false;
 	}
+	s->tls_on_connect = true;
 	return starttls_handshake(s);
 }

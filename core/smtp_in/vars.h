@@ -20,6 +20,8 @@ struct smtp_in_vars {
 	const char *tls_cipher_std;   /* the cipher's RFC (IANA) name */
 	const char *tls_peerdn;       /* client certificate subject */
 	const char *tls_sni;          /* server name the client asked for */
+	const char *tls_verified;     /* "yes"/"no": the client's certificate
+	                                 was verified; NULL: it sent none */
 	const char *host_address;     /* $sender_host_address */
 	const char *host_port;        /* $sender_host_port */
 	const char *interface_address; /* $received_ip_address */

@@ -66,6 +66,20 @@ struct message {
 	const char *authenticator;    /* instance name (reception only) */
 	const char *tls_cipher;       /* "TLS1.3:TLS_AES_256_GCM_SHA384:256" */
 	const char *tls_peerdn;       /* client certificate's subject */
+	/*
+	 * Reception only, for optional parts of the <= line (log_selector,
+	 * docs/log.md); not spooled.
+	 */
+	const char *tls_sni;          /* server name the client asked for */
+	const char *tls_verified;     /* "yes"/"no": its certificate; NULL
+					 * when it sent none */
+	char        body_8bitmime;    /* BODY= on MAIL: 0 (none), 7, 8 */
+	signed char pipelining;       /* -1 not offered, 0 offered but not
+					 * used, 1 used */
+	bool        msgid_created;    /* Tern added the Message-Id: header */
+	long long   receive_ms;       /* receive_time: how long the data
+					 * took to arrive (set only when the
+					 * selector is on) */
 	const char *boot_id;          /* (spool) the boot the file was
 					 * written in; see docs/spool.md */
 	bool        checked_this_boot; /* (spool) a V record: its check

@@ -330,10 +330,16 @@ tls_note_session(const SSL *ssl)
 		SSL_CIPHER_get_bits(c, NULL));
 	smtp_in_vars.tls_cipher_std = SSL_CIPHER_standard_name(c);
 	if (peer != NULL) {
-		BIO *b = BIO_new(BIO_s_mem());
+		BIO *b;
 		char *p = NULL;
 		long n;
 
+		/* A certificate is only asked for (tls_verify_hosts) with
+		 * SSL_VERIFY_PEER, so a bad one fails the handshake: this is
+		 * "yes" today, but says what OpenSSL found. */
+		smtp_in_vars.tls_verified = SSL_get_verify_result(ssl) ==
+			X509_V_OK ? "yes" : "no";
+		b = BIO_new(BIO_s_mem());
 		if (b == NULL)
 			return;
 		X509_NAME_print_ex(b, X509_get_subject_name(peer), 0,

@@ -220,7 +220,9 @@ def test_client_certificate_dn_logged(tern):
     ccert, ckey = make_cert(tern.dir, "client.example")
     tern.config(main=f"tls_certificate = {cert}\ntls_privatekey = {key}\n"
                      "tls_verify_hosts = 127.0.0.1\n"
-                     f"tls_verify_certificates = {ccert}\n")
+                     f"tls_verify_certificates = {ccert}\n"
+                     # DN= is off by default, as in Exim
+                     "log_selector = +tls_peerdn\n")
     tern.start_daemon()
     ctx = tls_client_context()
     ctx.load_cert_chain(str(ccert), str(ckey))

@@ -1,0 +1,294 @@
+"""log_selector (docs/log.md) on the reception side: the optional fields
+of the <= line, and the lines about SMTP connections, their errors and
+their rejections, driven by real SMTP clients."""
+
+import re
+import smtplib
+import socket
+import time
+
+import pytest
+
+from tern_helpers import (ID_RE, SCALE, free_port, make_cert, make_message,
+                          tls_client_context)
+
+
+def arrival(tern, n=0):
+    """The text of the n-th <= line, from the marker on."""
+    lines = [ln for ln in tern.mainlog().splitlines() if " <= " in ln]
+    assert len(lines) > n, tern.mainlog()
+    return lines[n][lines[n].index(" <= ") + 1:]
+
+
+def send_raw(tern, mail="MAIL FROM:<sender@example.net>",
+             rcpts=("alice@test.example",), data=None, helo="EHLO"):
+    """One transaction, each command waiting for its reply."""
+    with tern.raw() as c:
+        c.expect(f"{helo} client.example", 250)
+        c.expect(mail, 250)
+        for r in rcpts:
+            c.expect(f"RCPT TO:<{r}>", 250)
+        c.expect("DATA", 354)
+        c.send(data if data is not None else
+               b"Subject: hello\r\nMessage-ID: <m1@client.example>\r\n"
+               b"\r\nbody\r\n")
+        c.expect(".", 250)
+        c.expect("QUIT", 221)
+
+
+# ---------------------------------------------------------------- <= lines
+
+def test_default_arrival_line(tern):
+    """Defaults: the client's port, id=, no I=, M8S=, RT=, T=, from, for."""
+    tern.config()
+    tern.start_daemon()
+    send_raw(tern)
+    line = arrival(tern)
+    assert re.fullmatch(r"<= sender@example\.net H=\(client\.example\) "
+                        r"\[127\.0\.0\.1\]:\d+ P=esmtp S=\d+ "
+                        r"id=m1@client\.example", line), line
+
+
+def test_without_incoming_port_and_msg_id(tern):
+    tern.config(main="log_selector = -incoming_port -msg_id\n")
+    tern.start_daemon()
+    send_raw(tern)
+    line = arrival(tern)
+    assert re.fullmatch(r"<= sender@example\.net H=\(client\.example\) "
+                        r"\[127\.0\.0\.1\] P=esmtp S=\d+", line), line
+
+
+def test_incoming_interface_and_connection_id(tern):
+    tern.config(main="log_selector = +incoming_interface +connection_id\n")
+    tern.start_daemon()
+    send_raw(tern)
+    line = arrival(tern)
+    assert re.search(r" H=\(client\.example\) \[127\.0\.0\.1\]:\d+ "
+                     r"I=\[127\.0\.0\.1\]:" + str(tern.port) +
+                     r" Ci=\d+ P=esmtp ", line), line
+
+
+def test_8bitmime(tern):
+    tern.config(main="log_selector = +8bitmime\n")
+    tern.start_daemon()
+    send_raw(tern, mail="MAIL FROM:<sender@example.net> BODY=8BITMIME")
+    send_raw(tern, mail="MAIL FROM:<sender@example.net> BODY=7BIT")
+    send_raw(tern)
+    got = [re.search(r" S=\d+ M8S=(\d) ", arrival(tern, i)) for i in range(3)]
+    assert [m.group(1) if m else None for m in got] == ["8", "7", "0"], \
+        tern.mainlog()
+
+
+def test_8bitmime_off_by_default(tern):
+    tern.config()
+    tern.start_daemon()
+    send_raw(tern, mail="MAIL FROM:<sender@example.net> BODY=8BITMIME")
+    assert "M8S=" not in arrival(tern)
+
+
+def test_receive_time(tern):
+    tern.config(main="log_selector = +receive_time\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+        c.expect("RCPT TO:<alice@test.example>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Subject: slow\r\n\r\n")
+        time.sleep(1.2)
+        c.send(b"body\r\n")
+        c.expect(".", 250)
+    m = re.search(r" S=\d+ RT=(\d+)s$", arrival(tern))
+    assert m and int(m.group(1)) >= 1, arrival(tern)
+
+
+def test_receive_time_with_millisec(tern):
+    tern.config(main="log_selector = +receive_time +millisec\n")
+    tern.start_daemon()
+    send_raw(tern)
+    assert re.search(r" RT=\d+\.\d{3}s ", arrival(tern)), arrival(tern)
+
+
+def test_subject_quoted_and_escaped(tern):
+    tern.config(main="log_selector = +subject\n")
+    tern.start_daemon()
+    long = "x" * 150
+    send_raw(tern, data=b'Subject:   say "hi" \\ there \r\n\r\nbody\r\n')
+    send_raw(tern, data=b"Subject: =?UTF-8?Q?caf=C3=A9?= folded\r\n"
+                        b"\tsecond line\r\n\r\nbody\r\n")
+    send_raw(tern, data=f"Subject: {long}\r\n\r\nbody\r\n".encode())
+    send_raw(tern, data=b"X-No-Subject: 1\r\n\r\nbody\r\n")
+    # quotes and backslashes escaped, leading and trailing blanks gone
+    assert arrival(tern, 0).endswith(r' T="say \"hi\" \\ there"'), \
+        arrival(tern, 0)
+    # no RFC 2047 decoding; the fold's newline shown as an escape
+    assert arrival(tern, 1).endswith(
+        r' T="=?UTF-8?Q?caf=C3=A9?= folded\n\x09second line"'), \
+        arrival(tern, 1)
+    assert arrival(tern, 2).endswith(' T="' + "x" * 100 + '"'), \
+        arrival(tern, 2)
+    assert " T=" not in arrival(tern, 3)
+
+
+def test_subject_off_by_default(tern):
+    tern.config()
+    tern.start_daemon()
+    send_raw(tern)
+    assert " T=" not in arrival(tern)
+
+
+def test_received_sender_and_recipients_at_the_end(tern):
+    tern.config(main="log_selector = +received_sender "
+                     "+received_recipients +subject\n")
+    tern.start_daemon()
+    send_raw(tern, rcpts=("alice@test.example", "bob@test.example"))
+    line = arrival(tern)
+    assert line.endswith(' T="hello" from <sender@example.net> '
+                         'for alice@test.example bob@test.example'), line
+
+
+def test_received_recipients_only(tern):
+    tern.config(main="log_selector = +received_recipients\n")
+    tern.start_daemon()
+    send_raw(tern)
+    line = arrival(tern)
+    assert line.endswith(" id=m1@client.example for alice@test.example"), \
+        line
+    assert " from <" not in line
+
+
+def test_pipelining_used_and_not(tern):
+    tern.config(main="log_selector = +pipelining\n"
+                     "pipelining_advertise_hosts = *\n")
+    tern.start_daemon()
+    send_raw(tern)      # offered, one command at a time
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.send("MAIL FROM:<sender@example.net>\r\n"
+               "RCPT TO:<alice@test.example>\r\nDATA\r\n")
+        assert [c.reply()[0] for _ in range(3)] == [250, 250, 354]
+        c.send(b"Subject: p\r\n\r\nbody\r\n.\r\n")
+        assert c.reply()[0] == 250
+        c.expect("QUIT", 221)
+    send_raw(tern, helo="HELO")   # not offered after HELO
+    assert " P=esmtp L- " in arrival(tern, 0), arrival(tern, 0)
+    assert " P=esmtp L " in arrival(tern, 1), arrival(tern, 1)
+    assert re.search(r" P=smtp S=", arrival(tern, 2)), arrival(tern, 2)
+
+
+def test_pipelining_off_by_default(tern):
+    tern.config(main="pipelining_advertise_hosts = *\n")
+    tern.start_daemon()
+    send_raw(tern)
+    assert " L" not in arrival(tern).split(" S=")[0]
+
+
+def test_local_message_id_created(tern):
+    """A Message-Id Tern adds is not logged unless msg_id_created; then
+    as id*=, as Exim does."""
+    tern.config()
+    r = tern.run(["-odq", "-i", "alice@test.example"],
+                 input=b"Subject: a\n\nx\n", prog="sendmail")
+    assert r.returncode == 0, r
+    assert " id" not in arrival(tern).split(" S=")[1], arrival(tern)
+    tern.config(main="log_selector = +msg_id_created\n")
+    r = tern.run(["-odq", "-i", "alice@test.example"],
+                 input=b"Subject: a\n\nx\n", prog="sendmail")
+    assert re.search(r" S=\d+ id\*=" + ID_RE + r"@test\.example$",
+                     arrival(tern, 1)), arrival(tern, 1)
+    # one the user agent wrote is id= as always
+    r = tern.run(["-odq", "-i", "alice@test.example"],
+                 input=b"Message-ID: <ua@x.example>\n\nx\n", prog="sendmail")
+    assert arrival(tern, 2).endswith(" id=ua@x.example"), arrival(tern, 2)
+
+
+def test_bounce_arrival_fields(tern):
+    tern.config(main="log_selector = +msg_id_created +subject "
+                     "+received_recipients +received_sender\n")
+    r = tern.run(["-odi", "-i", "-f", "sender@example.net",
+                  "nosuchuser@test.example"],
+                 input=b"Subject: a\n\nx\n", prog="sendmail")
+    assert r.returncode == 0, r
+    line = tern.wait_for_log(r"<= <> R=" + ID_RE + r" .*$").group(0)
+    assert re.search(r" id\*=" + ID_RE + r"@test\.example T=\"[^\"]+\" "
+                     r"from <> for sender@example\.net$", line), line
+
+
+# ---------------------------------------------------------------- TLS
+
+def tls_setup(tern, main=""):
+    cert, key = make_cert(tern.dir, "test.example")
+    ccert, ckey = make_cert(tern.dir, "client.example")
+    tern.config(main=f"tls_certificate = {cert}\ntls_privatekey = {key}\n"
+                     "tls_verify_hosts = 127.0.0.1\n"
+                     f"tls_verify_certificates = {ccert}\n" + main)
+    ctx = tls_client_context()
+    ctx.load_cert_chain(str(ccert), str(ckey))
+    return ctx
+
+
+def send_tls(tern, ctx, sni="test.example"):
+    with tern.smtp() as s:
+        s._host = sni   # smtplib sends it as server_hostname (SNI)
+        s.starttls(context=ctx)
+        s.ehlo("client.example")
+        s.sendmail("sender@example.net", ["alice@test.example"],
+                   make_message())
+
+
+def test_tls_defaults_cipher_and_verified_no_dn_no_sni(tern):
+    ctx = tls_setup(tern)
+    tern.start_daemon()
+    send_tls(tern, ctx)
+    line = arrival(tern)
+    assert re.search(r" P=esmtps X=TLS1\.[23]:\S+:\d+ CV=yes S=", line), line
+    assert " DN=" not in line and " SNI=" not in line, line
+
+
+def test_tls_peerdn_and_sni_on_cipher_and_cv_off(tern):
+    ctx = tls_setup(tern, "log_selector = +tls_peerdn +tls_sni -tls_cipher "
+                          "-tls_certificate_verified\n")
+    tern.start_daemon()
+    send_tls(tern, ctx, sni="mail.test.example")
+    line = arrival(tern)
+    assert re.search(r' P=esmtps DN="CN=client\.example" '
+                     r'SNI=mail\.test\.example S=', line), line
+
+
+def test_no_cv_without_client_certificate(tern):
+    cert, key = make_cert(tern.dir, "test.example")
+    tern.config(main=f"tls_certificate = {cert}\ntls_privatekey = {key}\n")
+    tern.start_daemon()
+    send_tls(tern, tls_client_context())
+    line = arrival(tern)
+    assert " X=" in line and " CV=" not in line, line
+
+
+@pytest.mark.parametrize("sel,want", [("", "esmtps"),
+                                      ("log_selector = +tls_on_connect\n",
+                                       "essmtp")])
+def test_tls_on_connect_protocol(tern, sel, want):
+    port = free_port()
+    cert, key = make_cert(tern.dir, "test.example")
+    tern.config(main=f"tls_certificate = {cert}\ntls_privatekey = {key}\n"
+                     f"tls_on_connect_ports = {port}\n" + sel)
+    tern.start_daemon()
+    with smtplib.SMTP_SSL("127.0.0.1", port, timeout=30 * SCALE,
+                          context=tls_client_context()) as s:
+        s.sendmail("sender@example.net", ["alice@test.example"],
+                   make_message())
+    assert f" P={want} X=" in arrival(tern), arrival(tern)
+
+
+def test_rejection_names_interface_and_connection(tern):
+    tern.config(main="log_selector = +incoming_interface +connection_id\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+        assert c.cmd("RCPT TO:<x@elsewhere.example>")[0] == 550
+        c.expect("QUIT", 221)
+    tern.wait_for_log(r"H=\[127\.0\.0\.1\] I=\[127\.0\.0\.1\]:" +
+                      str(tern.port) + r" Ci=\d+ F=<sender@example\.net> "
+                      r"rejected RCPT <x@elsewhere\.example>: relay not "
+                      r"permitted$")
