@@ -132,7 +132,7 @@ conn_info(int fd, struct smtp_conn_info *ci)
  * process fewer per message (docs/process.md).
  */
 static _Noreturn void
-conn_session(int fd, bool greeted)
+conn_session(int fd, bool greeted, int count)
 {
 	struct smtp_conn_info ci;
 	const char *id;
@@ -143,6 +143,7 @@ conn_session(int fd, bool greeted)
 		receive_hold_enable();
 	conn_info(fd, &ci);
 	ci.greeted = greeted;
+	ci.count = count;
 	proctitle_set("tern: handling incoming connection from [%s]",
 		ci.host_address);
 	rc = smtp_in_session(fd, fd, &ci);
@@ -170,7 +171,7 @@ conn_session(int fd, bool greeted)
 pid_t
 daemon_connection(int fd, struct listener *ls, size_t nls,
 	const sigset_t *orig_mask, const int handoff[2], int board_i,
-	bool greeted)
+	bool greeted, int count)
 {
 	pid_t pid = fork();
 
@@ -190,5 +191,5 @@ daemon_connection(int fd, struct listener *ls, size_t nls,
 	arena_reset(arena_conn);
 	arena_reset(arena_msg);
 	arena_reset(arena_scratch);
-	conn_session(fd, greeted);
+	conn_session(fd, greeted, count);
 }

@@ -299,7 +299,7 @@ daemon_accept(struct daemon *d, struct listener *l)
 	receive_queue_reason = queue_why;
 	board_i = limits_board_take();
 	pid = daemon_connection(fd, d->ls, d->nls, &d->orig_mask, d->handoff,
-		board_i, daemon_greet(fd, l));
+		board_i, daemon_greet(fd, l), d->nconn + 1);
 	receive_queue_reason = NULL;
 	if (pid > 0) {
 		d->nconn++;

@@ -29,11 +29,12 @@ void daemon_close_listeners(struct listener *ls, size_t n);
  * signal mask to restore there; handoff is the daemon's pipe (read end,
  * write end) on which the child reports the ids of accepted messages;
  * board_i its flag on the board (limits.c) or -1: the flag it sets when
- * its connection is over, and its group of pool/ slots.
+ * its connection is over, and its group of pool/ slots; count the
+ * connections the daemon has, this one included (for the log).
  */
 pid_t daemon_connection(int fd, struct listener *ls, size_t nls,
 	const sigset_t *orig_mask, const int handoff[2], int board_i,
-	bool greeted);
+	bool greeted, int count);
 
 /* Answer 421 from the daemon itself (smtp_accept_max) and close fd. */
 void daemon_refuse(int fd, const char *why);

@@ -67,17 +67,10 @@ data_message(struct smtp_sess *s)
 static void
 data_lost(struct smtp_sess *s, const char *err)
 {
-	if (err != NULL) {
+	if (err != NULL)
 		smtp_reply(s, "421 4.4.2 %s: %s - closing connection",
 			conf.primary_hostname, err);
-		log_write(TERN_LOG_MAIN, NULL,
-			"SMTP data timeout (message abandoned) on connection from %s F=<%s>",
-			s->peer, s->sender);
-	} else {
-		log_write(TERN_LOG_MAIN, NULL,
-			"unexpected disconnection while reading SMTP data from %s F=<%s>",
-			s->peer, s->sender);
-	}
+	smtp_log_data_lost(s, err != NULL);
 	s->done = true;
 }
 

@@ -46,8 +46,10 @@ smtp_reply(struct smtp_sess *s, const char *fmt, ...)
 		tern_panic("smtp_in: reply buffer overflow");
 	DEBUG("SMTP>> %s", line);
 	if (strncmp(line, "501", 3) == 0 || strncmp(line, "503", 3) == 0 ||
-	    strncmp(line, "555", 3) == 0)
+	    strncmp(line, "555", 3) == 0) {
+		smtp_log_synprot(s, line);
 		smtp_synprot_error(s, line);
+	}
 }
 
 /*
@@ -84,7 +86,7 @@ smtp_flush_more(struct smtp_sess *s, int more)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			if (!s->done)
+			if (!s->done && LOG_SEL(lost_incoming_connection))
 				log_write(TERN_LOG_MAIN, NULL,
 					"SMTP connection from %s lost while writing: %m",
 					s->peer);
@@ -225,6 +227,7 @@ smtp_find_verb(const char *line, const char **args_out)
 static void
 smtp_bad_command(struct smtp_sess *s, const char *reply, const char *line)
 {
+	smtp_log_synprot(s, reply);
 	if (++s->unknown > conf.smtp_max_unknown_commands) {
 		smtp_reply(s, "421 4.7.0 %s: too many unrecognized commands",
 			conf.primary_hostname);
@@ -310,13 +313,14 @@ smtp_read_command(struct smtp_sess *s, char **line_out)
 	if (n < 0 && errno == ETIMEDOUT) {
 		smtp_reply(s, "421 4.4.2 %s: SMTP command timeout - closing connection",
 			conf.primary_hostname);
-		log_write(TERN_LOG_MAIN, NULL,
-			"SMTP command timeout on connection from %s", s->peer);
+		smtp_log_command_timeout(s);
 		return false;
 	}
 	if (n <= 0) {
-		log_write(TERN_LOG_MAIN, NULL, "SMTP connection from %s lost",
-			s->peer);
+		const char *err = n < 0 ? strerror(errno) : NULL;
+
+		smtp_log_incomplete(s, "connection lost");
+		smtp_log_lost(s, err);
 		return false;
 	}
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
@@ -339,7 +343,12 @@ smtp_command(struct smtp_sess *s, const char *line)
 	const char *args;
 
 	DEBUG("SMTP<< %s", str_printable(arena_scratch, line, strlen(line)));
+	s->cmd = line;
 	v = smtp_find_verb(line, &args);
+	if (v != NULL && v->act == smtp_act_mail)
+		s->had_mail = true;
+	if (v != NULL && LOG_SEL(smtp_no_mail))
+		smtp_had(s, v->name);
 	/* Another command than QUIT: a held message waits no longer. */
 	if (receive_holding() && (v == NULL || strcmp(v->name, "QUIT") != 0))
 		receive_release();
@@ -366,6 +375,9 @@ smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
 {
 	memset(s, 0, sizeof(*s));
 	s->ci = ci;
+	/* D= on the connection's lines (lost_incoming_connection is on by
+	 * default): a vDSO clock read, no system call. */
+	s->start_ms = smtp_now_ms();
 	s->out_fd = out_fd;
 	s->in_fd = in_fd;
 	smtp_in_vars.host_address = ci->host_address;
@@ -409,6 +421,7 @@ smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
 	struct smtp_sess s;
 
 	smtp_sess_init(&s, in_fd, out_fd, ci);
+	smtp_log_connection_start(&s);
 	if (ci->host_address != NULL &&
 	    tls_port_is_on_connect(ci->interface_port)) {
 		if (!smtp_tls_on_connect(&s))
@@ -425,6 +438,7 @@ smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
 		char *line;
 
 		arena_reset(arena_scratch);
+		s.cmd = NULL;
 		if (!smtp_read_command(&s, &line))
 			break;
 		if (line == NULL)
@@ -433,6 +447,7 @@ smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
 			smtp_command(&s, line);
 	}
 	(void)smtp_flush_more(&s, ci->closed_after ? MSG_MORE : 0);
+	smtp_log_no_mail(&s);
 	tls_server_close(s.tls);
 	return 0;
 }

@@ -15,6 +15,8 @@ struct smtp_conn_info {
 	                                  as soon as the session returns */
 	bool        greeted;           /* the daemon sent the 220 already
 	                                  (smtp_greeting_early) */
+	int         count;             /* the daemon's connections, this
+	                                  one included (smtp_connection) */
 };
 
 /*

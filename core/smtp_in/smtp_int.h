@@ -15,6 +15,8 @@ struct tls_server;
 
 /* RFC 5321 allows 512; we accept up to 1000 bytes including CRLF. */
 #define SMTP_CMD_MAX 1000
+/* Commands smtp_no_mail lists (Exim's C=). */
+#define SMTP_HAD_MAX 20
 
 struct smtp_sess {
 	const struct smtp_conn_info *ci;
@@ -39,6 +41,12 @@ struct smtp_sess {
 	const char *authenticated_id; /* non-NULL: AUTH succeeded (may relay) */
 	int         auth_failures;
 	int         synprot_errors;
+	/* For the connection's log lines (connlog.c). */
+	long long   start_ms;    /* smtp_now_ms() at the start, for D= */
+	const char *cmd;         /* the command being handled, or NULL */
+	bool        had_mail;    /* a MAIL command came (smtp_no_mail) */
+	const char *had[SMTP_HAD_MAX]; /* the last verbs, a ring */
+	size_t      nhad;
 	/* The envelope (arena_msg, reset after each message and by RSET). */
 	bool        has_sender;
 	const char *sender;
@@ -87,6 +95,26 @@ bool smtp_sync_command_ok(struct smtp_sess *s, const char *verb,
 void smtp_synprot_error(struct smtp_sess *s, const char *reply);
 /* Bytes the client sent that we have not read yet (buffered or TLS). */
 bool smtp_input_pending(struct smtp_sess *s);
+
+/*
+ * The connection's mainlog lines (connlog.c), each written only when its
+ * log_selector name is on: docs/log.md.
+ */
+long long smtp_now_ms(void);
+const char *smtp_host_ident(const struct smtp_sess *s, bool tag);
+void smtp_log_connection_start(const struct smtp_sess *s);
+void smtp_log_closed(const struct smtp_sess *s, const char *how);
+/* EOF or a read error (error: its text, or NULL) while waiting for a
+ * command. */
+void smtp_log_lost(const struct smtp_sess *s, const char *error);
+void smtp_log_command_timeout(const struct smtp_sess *s);
+void smtp_log_data_lost(const struct smtp_sess *s, bool timeout);
+/* A transaction given up (what: "RSET", "QUIT", "connection lost" ...). */
+void smtp_log_incomplete(const struct smtp_sess *s, const char *what);
+/* A 500, 501 or 555 reply (syntax) or a 503 (protocol) to s->cmd. */
+void smtp_log_synprot(const struct smtp_sess *s, const char *reply);
+void smtp_had(struct smtp_sess *s, const char *verb);
+void smtp_log_no_mail(const struct smtp_sess *s);
 
 void smtp_act_mail(struct smtp_sess *s, const char *args);
 void smtp_act_rcpt(struct smtp_sess *s, const char *args);

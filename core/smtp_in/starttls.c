@@ -59,6 +59,7 @@ smtp_act_starttls(struct smtp_sess *s, const char *args)
 	size_t dropped = rcv_source_discard(&s->src);
 
 	(void)args;
+	smtp_log_incomplete(s, "STARTTLS");
 	if (dropped > 0)
 		log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
 			"SMTP command pipelined after STARTTLS from %s: %zu byte%s discarded",

@@ -105,6 +105,7 @@ static void
 act_rset(struct smtp_sess *s, const char *args)
 {
 	(void)args;
+	smtp_log_incomplete(s, "RSET");
 	smtp_reset_envelope(s);
 	smtp_reply(s, "250 2.0.0 Reset OK");
 }
@@ -120,8 +121,10 @@ static void
 act_quit(struct smtp_sess *s, const char *args)
 {
 	(void)args;
+	smtp_log_incomplete(s, "QUIT");
 	smtp_reply(s, "221 2.0.0 %s closing connection",
 		conf.primary_hostname);
+	smtp_log_closed(s, "by QUIT");
 	s->done = true;
 }
 

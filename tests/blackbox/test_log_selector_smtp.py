@@ -292,3 +292,204 @@ def test_rejection_names_interface_and_connection(tern):
                       str(tern.port) + r" Ci=\d+ F=<sender@example\.net> "
                       r"rejected RCPT <x@elsewhere\.example>: relay not "
                       r"permitted$")
+
+
+# ---------------------------------------------------------------- connections
+
+LINE_HEAD = r"^\S+ \d\d:\d\d:\d\d "
+
+
+def test_smtp_connection_start_and_quit(tern):
+    tern.config(main="log_selector = +smtp_connection\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        port = c.sock.getsockname()[1]
+        c.expect("EHLO client.example", 250)
+        c.expect("QUIT", 221)
+    tern.wait_for_log(LINE_HEAD + r"SMTP connection from \[127\.0\.0\.1\]:" +
+                      str(port) + r" \(TCP/IP connection count = 1\)$")
+    tern.wait_for_log(LINE_HEAD + r"SMTP connection from \(client\.example\) "
+                      r"\[127\.0\.0\.1\]:" + str(port) +
+                      r" D=\d+s closed by QUIT$")
+
+
+def test_smtp_connection_lost_and_interface(tern):
+    tern.config(main="log_selector = +smtp_connection +incoming_interface "
+                     "-incoming_port\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("HELO client.example", 250)
+    tern.wait_for_log(LINE_HEAD + r"SMTP connection from \(client\.example\) "
+                      r"\[127\.0\.0\.1\] I=\[127\.0\.0\.1\]:" + str(tern.port) +
+                      r" lost D=\d+s$")
+
+
+def test_smtp_connection_off_by_default(tern):
+    tern.config()
+    tern.start_daemon()
+    send_raw(tern)
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+    time.sleep(0.5)
+    assert "SMTP connection from" not in tern.mainlog(), tern.mainlog()
+
+
+def test_smtp_no_mail(tern):
+    tern.config(main="log_selector = +smtp_no_mail\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        port = c.sock.getsockname()[1]
+        c.expect("EHLO client.example", 250)
+        c.expect("NOOP", 250)
+        c.expect("QUIT", 221)
+    with tern.raw() as c:
+        for _ in range(25):
+            c.expect("NOOP", 250)
+    send_raw(tern)     # had MAIL: no line
+    tern.wait_for_log(LINE_HEAD + r"no MAIL in SMTP connection from "
+                      r"\(client\.example\) \[127\.0\.0\.1\]:" + str(port) +
+                      r" D=\d+s C=EHLO,NOOP,QUIT$")
+    tern.wait_for_log(r"no MAIL in SMTP connection from \[127\.0\.0\.1\]:\d+ "
+                      r"D=\d+s C=\.\.\.NOOP(,NOOP){19}$")
+    time.sleep(0.5)
+    assert tern.mainlog().count("no MAIL") == 2, tern.mainlog()
+
+
+def test_smtp_no_mail_off_by_default(tern):
+    tern.config()
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.expect("QUIT", 221)
+    time.sleep(0.5)
+    assert "no MAIL" not in tern.mainlog()
+
+
+def test_smtp_incomplete_transaction(tern):
+    tern.config(main="log_selector = +smtp_incomplete_transaction\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+        c.expect("RCPT TO:<alice@test.example>", 250)
+        c.expect("RCPT TO:<bob@test.example>", 250)
+        c.expect("RSET", 250)
+        c.expect("MAIL FROM:<other@example.net>", 250)
+        c.expect("QUIT", 221)
+    tern.wait_for_log(r"H=\(client\.example\) \[127\.0\.0\.1\]:\d+ incomplete "
+                      r"transaction \(RSET\) from <sender@example\.net> for "
+                      r"alice@test\.example bob@test\.example$")
+    tern.wait_for_log(r"H=\(client\.example\) \[127\.0\.0\.1\]:\d+ incomplete "
+                      r"transaction \(QUIT\) from <other@example\.net>$")
+
+
+def test_smtp_incomplete_transaction_off_by_default(tern):
+    tern.config()
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+        c.expect("RSET", 250)
+        c.expect("QUIT", 221)
+    time.sleep(0.5)
+    assert "incomplete transaction" not in tern.mainlog()
+
+
+def test_syntax_and_protocol_errors(tern):
+    tern.config(main="log_selector = +smtp_syntax_error "
+                     "+smtp_protocol_error\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        assert c.cmd("FROBNICATE now")[0] == 500
+        assert c.cmd("MAIL TO:<x@y>")[0] == 501
+        assert c.cmd("RCPT TO:<alice@test.example>")[0] == 503
+        c.expect("QUIT", 221)
+    h = r" H=\(client\.example\) \[127\.0\.0\.1\]:\d+ "
+    tern.wait_for_log(r'SMTP syntax error in "FROBNICATE now"' + h +
+                      r"unrecognized command$")
+    tern.wait_for_log(r'SMTP syntax error in "MAIL TO:<x@y>"' + h +
+                      r"MAIL must have an address operand$")
+    tern.wait_for_log(r'SMTP protocol error in "RCPT TO:<alice@test\.example>"'
+                      + h + r"MAIL first$")
+
+
+def test_syntax_and_protocol_errors_off_by_default(tern):
+    tern.config()
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        assert c.cmd("FROBNICATE now")[0] == 500
+        assert c.cmd("RCPT TO:<alice@test.example>")[0] == 503
+        c.expect("QUIT", 221)
+    time.sleep(0.5)
+    assert " error in " not in tern.mainlog(), tern.mainlog()
+
+
+def lose_mid_transaction(tern):
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+        c.expect("RCPT TO:<alice@test.example>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Subject: cut\r\n")
+
+
+def test_lost_incoming_connection(tern):
+    tern.config()
+    tern.start_daemon()
+    lose_mid_transaction(tern)
+    tern.wait_for_log(LINE_HEAD + r"unexpected disconnection while reading "
+                      r"SMTP command from \(client\.example\) "
+                      r"\[127\.0\.0\.1\]:\d+ D=\d+s$")
+    tern.wait_for_log(LINE_HEAD + r"SMTP connection from \(client\.example\) "
+                      r"\[127\.0\.0\.1\]:\d+ lost while reading message "
+                      r"data$")
+
+
+def test_lost_incoming_connection_off(tern):
+    tern.config(main="log_selector = -lost_incoming_connection "
+                     "+smtp_incomplete_transaction\n")
+    tern.start_daemon()
+    lose_mid_transaction(tern)
+    tern.wait_for_log(r"incomplete transaction \(connection lost\)")
+    time.sleep(0.5)
+    assert " lost" not in tern.mainlog().replace("(connection lost)", ""), \
+        tern.mainlog()
+    assert "unexpected" not in tern.mainlog(), tern.mainlog()
+
+
+def test_command_timeout_is_lost_incoming_connection(tern):
+    tern.config(main="smtp_receive_timeout = 1s\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        assert c.reply()[0] == 421
+    tern.wait_for_log(LINE_HEAD + r"SMTP command timeout on connection from "
+                      r"\(client\.example\) \[127\.0\.0\.1\]:\d+ D=\d+s$")
+
+
+def test_command_timeout_not_logged_when_off(tern):
+    tern.config(main="smtp_receive_timeout = 1s\n"
+                     "log_selector = -lost_incoming_connection\n")
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        assert c.reply()[0] == 421
+    time.sleep(0.5)
+    assert "timeout" not in tern.mainlog(), tern.mainlog()
+
+
+def test_bs_connection_lines(tern):
+    tern.config(main="log_selector = +smtp_connection +smtp_no_mail\n")
+    r = tern.run(["-bs"], input=b"EHLO me\r\nQUIT\r\n")
+    assert r.returncode == 0, r
+    log = tern.mainlog()
+    assert re.search(LINE_HEAD + r"SMTP connection from \S+$", log, re.M), log
+    assert re.search(r"SMTP connection from \S+ D=\d+s closed by QUIT$", log,
+                     re.M), log
+    assert re.search(r"no MAIL in SMTP connection from \S+ D=\d+s "
+                     r"C=EHLO,QUIT$", log, re.M), log
