@@ -20,6 +20,7 @@
 #include "deliver/deliver.h"
 #include "lib/arena.h"
 #include "log/log.h"
+#include "log/selector.h"
 
 struct slot {
 	pid_t pid;
@@ -186,8 +187,11 @@ is_reserved(const char *host)
 static const char *
 refuse(const char *host, const char *log_why, const char *reply)
 {
-	log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
-		"Connection from [%s] refused: %s", host, log_why);
+	/* connection_reject governs the mainlog line (Exim writes it
+	 * there only); rejectlog has it always. */
+	log_write(TERN_LOG_REJECT | (LOG_SEL(connection_reject) ?
+		TERN_LOG_MAIN : 0), NULL, "Connection from [%s] refused: %s",
+		host, log_why);
 	return reply;
 }
 

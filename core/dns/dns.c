@@ -22,6 +22,7 @@
 #include "config/lists.h"
 #include "lib/arena.h"
 #include "log/log.h"
+#include "log/selector.h"
 
 #define DNS_ANSWER_MAX 65536
 #define CNAME_DEPTH    8
@@ -311,6 +312,19 @@ find_bydns(const char *name, int port, int mx, struct tern_host **out,
 	return TERN_FAIL;
 }
 
+/*
+ * host_lookup_failed: as Exim, a "byname" lookup (the system resolver:
+ * manualroute's byname) that found no address gets a line of its own;
+ * a DNS lookup for routing does not.
+ */
+static void
+no_address_log(const char *name)
+{
+	if (LOG_SEL(host_lookup_failed))
+		log_write(TERN_LOG_MAIN, NULL,
+			"no IP address found for host %s", name);
+}
+
 static int
 find_byname(const char *name, int port, int mx, struct tern_host **out,
 	char **err_out)
@@ -322,8 +336,10 @@ find_byname(const char *name, int port, int mx, struct tern_host **out,
 	if (e != 0) {
 		*err_out = arena_printf(arena_msg, "%s: %s", name,
 			gai_strerror(e));
-		return e == EAI_AGAIN || e == EAI_SYSTEM || e == EAI_MEMORY ?
-			TERN_DEFER : TERN_FAIL;
+		if (e == EAI_AGAIN || e == EAI_SYSTEM || e == EAI_MEMORY)
+			return TERN_DEFER;
+		no_address_log(name);
+		return TERN_FAIL;
 	}
 	for (p = ai; p != NULL; p = p->ai_next) {
 		char addr[INET6_ADDRSTRLEN];
@@ -341,6 +357,7 @@ find_byname(const char *name, int port, int mx, struct tern_host **out,
 	if (*out != NULL)
 		return TERN_OK;
 	*err_out = arena_printf(arena_msg, "%s: host has no addresses", name);
+	no_address_log(name);
 	return TERN_FAIL;
 }
 

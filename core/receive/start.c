@@ -11,6 +11,7 @@
 #include "daemon/load.h"
 #include "deliver/deliver.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "spool/spool.h"
 
 char receive_delivery_mode = 'b';
@@ -66,7 +67,9 @@ receive_start_delivery(const char *id)
 		return;
 	}
 	if ((why = queue_reason()) != NULL) {
-		log_write(TERN_LOG_MAIN, id, "no immediate delivery: %s", why);
+		if (LOG_SEL(delay_delivery))
+			log_write(TERN_LOG_MAIN, id,
+				"no immediate delivery: %s", why);
 		spool_unpark(id);
 		return;
 	}

@@ -80,7 +80,8 @@ data_refused(struct smtp_sess *s, enum rcv_result rc, const char *err)
 	switch (rc) {
 	case RCV_TOO_BIG:
 		smtp_reply(s, "552 5.3.4 message too big");
-		smtp_reject_log(s, "rejected: message too big: max=%llu",
+		smtp_reject_log_sel(s, LOG_SEL(size_reject),
+			"rejected: message too big: max=%llu",
 			(unsigned long long)conf.message_size_limit);
 		break;
 	case RCV_BAD:

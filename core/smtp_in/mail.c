@@ -12,6 +12,7 @@
 #include "lib/arena.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 
 /*
  * What a client is told of a verification that did not succeed: a text
@@ -49,8 +50,13 @@ mail_sender_ok(struct smtp_sess *s, const char *addr)
 	if (rc == TERN_FAIL) {
 		smtp_reply(s, "550 5.1.7 <%s>: sender verify failed: %s", addr,
 			verify_text(msg, user_msg, "unrouteable address"));
-		smtp_reject_log(s, "rejected MAIL FROM:<%s>: sender verify "
-			"failed: %s", addr, msg);
+		/* Exim: without sender_verify_fail, only that it failed. */
+		if (LOG_SEL(sender_verify_fail))
+			smtp_reject_log(s, "rejected MAIL FROM:<%s>: sender "
+				"verify failed: %s", addr, msg);
+		else
+			smtp_reject_log(s, "rejected MAIL FROM:<%s>: sender "
+				"verify failed", addr);
 	} else {
 		smtp_reply(s, "451 4.4.3 <%s>: %s", addr, verify_text(msg,
 			user_msg, "could not verify the sender now"));
@@ -91,7 +97,8 @@ smtp_act_mail(struct smtp_sess *s, const char *args)
 	if (mp.has_size && conf.message_size_limit > 0 &&
 	    mp.size > conf.message_size_limit) {
 		smtp_reply(s, "552 5.3.4 message size exceeds maximum permitted");
-		smtp_reject_log(s, "rejected MAIL FROM:<%s>: message too big: size=%llu max=%llu",
+		smtp_reject_log_sel(s, LOG_SEL(size_reject),
+			"rejected MAIL FROM:<%s>: message too big: size=%llu max=%llu",
 			addr, (unsigned long long)mp.size,
 			(unsigned long long)conf.message_size_limit);
 		return;

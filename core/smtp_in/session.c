@@ -117,21 +117,37 @@ smtp_reset_envelope(struct smtp_sess *s)
 	s->nrcpts = s->cap = 0;
 }
 
+static void
+smtp_reject_vlog(struct smtp_sess *s, int where, const char *fmt,
+	va_list ap)
+{
+	char *text = arena_vprintf(arena_scratch, fmt, ap);
+
+	if (s->has_sender)
+		log_write(where, NULL, "%s F=<%s> %s", s->who, s->sender, text);
+	else
+		log_write(where, NULL, "%s %s", s->who, text);
+}
+
 void
 smtp_reject_log(struct smtp_sess *s, const char *fmt, ...)
 {
 	va_list ap;
-	char *text;
 
 	va_start(ap, fmt);
-	text = arena_vprintf(arena_scratch, fmt, ap);
+	smtp_reject_vlog(s, TERN_LOG_MAIN | TERN_LOG_REJECT, fmt, ap);
 	va_end(ap);
-	if (s->has_sender)
-		log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
-			"%s F=<%s> %s", s->who, s->sender, text);
-	else
-		log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL, "%s %s",
-			s->who, text);
+}
+
+void
+smtp_reject_log_sel(struct smtp_sess *s, bool main, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	smtp_reject_vlog(s, TERN_LOG_REJECT | (main ? TERN_LOG_MAIN : 0), fmt,
+		ap);
+	va_end(ap);
 }
 
 /* Exim's default form of the banner: our name, version and the date. */

@@ -71,6 +71,12 @@ void smtp_reset_envelope(struct smtp_sess *s);
 /* A rejection: mainlog and rejectlog. */
 void smtp_reject_log(struct smtp_sess *s, const char *fmt, ...)
 	TERN_PRINTF(2, 3);
+/*
+ * One whose mainlog line a log_selector name governs (size_reject ...):
+ * main says whether it is on; rejectlog has it in any case, as in Exim.
+ */
+void smtp_reject_log_sel(struct smtp_sess *s, bool main, const char *fmt,
+	...) TERN_PRINTF(3, 4);
 
 /* STARTTLS (starttls.c); TLS before the banner on tls_on_connect_ports. */
 bool smtp_check_starttls(struct smtp_sess *s, const char *args);

@@ -4,13 +4,12 @@ their rejections, driven by real SMTP clients."""
 
 import re
 import smtplib
-import socket
 import time
 
 import pytest
 
-from tern_helpers import (ID_RE, SCALE, free_port, make_cert, make_message,
-                          tls_client_context)
+from tern_helpers import (ID_RE, SCALE, STANDARD_CONFIG, free_port, make_cert,
+                          make_message, tls_client_context)
 
 
 def arrival(tern, n=0):
@@ -493,3 +492,100 @@ def test_bs_connection_lines(tern):
                      re.M), log
     assert re.search(r"no MAIL in SMTP connection from \S+ D=\d+s "
                      r"C=EHLO,QUIT$", log, re.M), log
+
+
+# ---------------------------------------------------------------- rejections
+# Each of these is on by default; off, the mainlog loses the line but
+# rejectlog keeps it, as in Exim.
+
+def refuse_second_connection(tern):
+    a = tern.raw()
+    assert a.banner[0] == 220
+    b = tern.raw()
+    assert b.banner[0] == 421
+    b.close()
+    tern.wait_for_log(r"Connection from \[127\.0\.0\.1\] refused: too many "
+                      r"connections$", which="reject")
+    a.close()
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_connection_reject(tern, on):
+    tern.config(main="smtp_accept_max = 1\n" +
+                ("" if on else "log_selector = -connection_reject\n"))
+    tern.start_daemon(["-odq"])
+    refuse_second_connection(tern)
+    assert ("refused: too many connections" in tern.mainlog()) == on, \
+        tern.mainlog()
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_size_reject(tern, on):
+    tern.config(main="message_size_limit = 1K\n" +
+                ("" if on else "log_selector = -size_reject\n"))
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        assert c.cmd("MAIL FROM:<sender@example.net> SIZE=5000")[0] == 552
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+        c.expect("RCPT TO:<alice@test.example>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Subject: big\r\n\r\n" + b"x" * 2000 + b"\r\n")
+        assert c.cmd(".")[0] == 552
+        c.expect("QUIT", 221)
+    tern.wait_for_log(r"rejected MAIL FROM:<sender@example\.net>: message "
+                      r"too big: size=5000", which="reject")
+    tern.wait_for_log(r"rejected: message too big: max=1024", which="reject")
+    log = tern.mainlog()
+    assert ("size=5000" in log) == on and ("max=1024" in log) == on, log
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_sender_verify_fail(tern, on):
+    tern.config(main="sender_verify = true\n" +
+                ("" if on else "log_selector = -sender_verify_fail\n"))
+    tern.start_daemon()
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        assert c.cmd("MAIL FROM:<nosuchuser@test.example>")[0] == 550
+        c.expect("QUIT", 221)
+    m = tern.wait_for_log(r"rejected MAIL FROM:<nosuchuser@test\.example>: "
+                          r"sender verify failed(.*)$")
+    # off: only that it failed, not why (Exim's "some detail is lost")
+    assert (m.group(1) != "") == on, m.group(0)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_delay_delivery(tern, on):
+    tern.config(main="smtp_accept_queue_per_connection = 1\n" +
+                ("" if on else "log_selector = -delay_delivery\n"))
+    tern.start_daemon()
+    with tern.smtp() as s:
+        for i in range(2):
+            s.sendmail("sender@example.net", ["alice@test.example"],
+                       make_message(subject=f"m{i}"))
+    ids = tern.arrivals()
+    tern.wait_completed(ids[0])
+    time.sleep(0.5)
+    assert (f"{ids[1]} no immediate delivery" in tern.mainlog()) == on, \
+        tern.mainlog()
+    assert tern.queue_ids() == [ids[1]]
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_host_lookup_failed(tern, on):
+    text = STANDARD_CONFIG.replace(
+        "begin transports\n\n",
+        "begin transports\n\nremote_smtp:\n  driver = smtp\n", 1)
+    tern.config(text.replace("@MAIN@", "" if on else
+                             "log_selector = -host_lookup_failed\n") +
+                "\nbegin routers\n\nsmarthost:\n  driver = manualroute\n"
+                "  transport = remote_smtp\n"
+                "  route_list = * nonexistent.invalid byname\n")
+    r = tern.run(["-odi", "-i", "far@remote.example"],
+                 input=b"Subject: a\n\nx\n", prog="sendmail")
+    assert r.returncode == 0, r
+    log = tern.mainlog()
+    assert (re.search(r"^\S+ \S+ no IP address found for host "
+                      r"nonexistent\.invalid$", log, re.M) is not None) == on, \
+        log
