@@ -91,3 +91,23 @@ spool_id_valid(const char *id)
 	}
 	return id[MESSAGE_ID_LEN] == '\0';
 }
+
+static unsigned long long
+get_b62(const char *s, int width)
+{
+	unsigned long long v = 0;
+
+	for (int i = 0; i < width; i++)
+		v = v * 62 + (unsigned long long)(strchr(b62, s[i]) - b62);
+	return v;
+}
+
+int
+spool_id_time(const char *id, struct timeval *out)
+{
+	if (!spool_id_valid(id))
+		return -1;
+	out->tv_sec = (time_t)get_b62(id, 6);
+	out->tv_usec = (suseconds_t)get_b62(id + 14, 4);
+	return out->tv_usec < 1000000 ? 0 : -1;
+}

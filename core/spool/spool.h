@@ -119,6 +119,13 @@ int spool_init(char **err_out) TERN_MUST_CHECK;
  */
 void spool_new_id(char id[MESSAGE_ID_LEN + 1]);
 bool spool_id_valid(const char *id);
+/*
+ * When the reception of the message with this id began, to the
+ * microsecond, as its id says (log_selector's queue_time: QT=).  -1 for
+ * a string that is not an id.
+ */
+struct timeval;
+int spool_id_time(const char *id, struct timeval *out);
 
 /*
  * Reception: a file for message m->id -- an emptied file from pool/,

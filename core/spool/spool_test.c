@@ -61,6 +61,29 @@ test_id_shape(void **state)
 	assert_false(spool_id_valid(NULL));
 }
 
+/* The id says when reception began (QT=, docs/log.md). */
+static void
+test_id_time(void **state)
+{
+	char id[MESSAGE_ID_LEN + 1];
+	struct timeval before, at, after;
+
+	(void)state;
+	gettimeofday(&before, NULL);
+	spool_new_id(id);
+	gettimeofday(&after, NULL);
+	assert_int_equal(spool_id_time(id, &at), 0);
+	assert_true(timercmp(&before, &at, <=));
+	assert_true(timercmp(&at, &after, <=));
+	/* "0000Gx" is 16 * 62 + 59 seconds, "00G8" 16 * 62 + 8 us */
+	assert_int_equal(spool_id_time("0000Gx-000001-00G8abcde", &at), 0);
+	assert_int_equal(at.tv_sec, 16 * 62 + 59);
+	assert_int_equal(at.tv_usec, 16 * 62 + 8);
+	/* microseconds that cannot be */
+	assert_int_equal(spool_id_time("0000Gx-000001-zzzzabcde", &at), -1);
+	assert_int_equal(spool_id_time("not an id", &at), -1);
+}
+
 #define IDS_PER_PROC 3000
 #define PROCS        4
 
@@ -1557,6 +1580,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_id_shape),
+		cmocka_unit_test(test_id_time),
 		cmocka_unit_test(test_id_unique),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_lock),
