@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <tern/core.h>
 
@@ -45,6 +46,8 @@ struct tern_ctx {
 	bool                 force;          /* -qf, -M: ignore retry times */
 	/* The transport's headers_add/headers_remove, once expanded (write.c) */
 	const struct hdr_changes *hdr_changes;
+	/* Bytes of the message a transport last wrote (S= on "=>" lines) */
+	uint64_t             written;
 };
 
 #define ADDR_ITEM(p) ((struct address_item *)(void *)(p))

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "spool/spool.h"
 
 enum { OUT_OK = 1, OUT_FAIL = 2, OUT_DEFER = 4 };
@@ -55,6 +57,22 @@ outcome(const struct delivery *d, const struct address_item *a, int depth)
 	default:
 		return OUT_DEFER;
 	}
+}
+
+const char *
+deliver_queue_time(const struct message *m)
+{
+	struct timeval now, since;
+	long long ms;
+
+	gettimeofday(&now, NULL);
+	if (spool_id_time(m->id, &since) != 0) {
+		since.tv_sec = m->received;
+		since.tv_usec = 0;
+	}
+	ms = (long long)(now.tv_sec - since.tv_sec) * 1000 +
+		(now.tv_usec - since.tv_usec) / 1000;
+	return arena_printf(arena_msg, " QT=%s", log_duration(ms));
 }
 
 /* Bounce the failures; true when they are dealt with. */
@@ -132,7 +150,8 @@ deliver_finish(struct delivery *d)
 	if (mark_done(d, handled) && !d->freeze) {
 		if (spool_remove(m, &err) != 0)
 			dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
-		log_write(TERN_LOG_MAIN, m->id, "Completed");
+		log_write(TERN_LOG_MAIN, m->id, "Completed%s",
+			LOG_SEL(queue_time_overall) ? deliver_queue_time(m) : "");
 		return;
 	}
 	if (d->freeze && !m->frozen) {
@@ -159,8 +178,8 @@ cancel_all(struct delivery *d)
 	for (struct address_item *a = d->queue; a != NULL; a = a->next) {
 		addr_result(a, TERN_FAIL, "delivery cancelled: message frozen "
 			"for longer than timeout_frozen_after");
-		dlog(d, TERN_LOG_MAIN, "** %s: %s", addr_log_name(a),
-			a->pub.message);
+		dlog(d, TERN_LOG_MAIN, "** %s%s: %s", addr_log_name(a),
+			addr_log_from(d, false), a->pub.message);
 	}
 	d->queue = NULL;
 	d->queue_tail = &d->queue;
@@ -180,7 +199,8 @@ add_recipient(struct delivery *d, size_t i)
 		a = addr_new(TERN_ADDR_PIPE, text, NULL, &err); /* a bare item */
 		a->pub.kind = TERN_ADDR_MAIL;
 		addr_result(a, TERN_FAIL, "%s", err != NULL ? err : "bad address");
-		dlog(d, TERN_LOG_MAIN, "** %s: %s", text, a->pub.message);
+		dlog(d, TERN_LOG_MAIN, "** %s%s: %s", text,
+			addr_log_from(d, false), a->pub.message);
 	}
 	route_add_top(d, a, (long)i);
 }
@@ -223,6 +243,13 @@ deliver_message(const char *id, unsigned flags)
 	}
 	if (rc == 1 || (rc < 0 && errno == ENOENT)) {
 		DEBUG("%s: locked by another process or gone", id);
+		/* skip_delivery, in Exim's words; not for a message handed
+		 * over, whose lock the process that handed it may still
+		 * hold for a moment. */
+		if (rc == 1 && LOG_SEL(skip_delivery) &&
+		    !(flags & DELIVER_HANDED))
+			log_write(TERN_LOG_MAIN, id, "Spool file for %s is locked "
+				"(another process is handling this message)", id);
 		return 1;
 	}
 	if (rc < 0) {
@@ -246,6 +273,8 @@ deliver_message(const char *id, unsigned flags)
 	if (m->frozen && !(flags & DELIVER_FROZEN) &&
 	    !deliver_frozen_timers(&d)) {
 		DEBUG("%s: frozen", id);
+		if (LOG_SEL(skip_delivery))
+			log_write(TERN_LOG_MAIN, id, "Message is frozen");
 		spool_close(m);
 		return 0;
 	}

@@ -51,8 +51,25 @@ void route_all(struct delivery *d);
 /* Run the transports for everything routed. */
 void transport_run_all(struct delivery *d);
 
-/* "user@dom <alias@dom>" for the logs. */
+/*
+ * "user@dom <alias@dom>" for the logs; with log_selector's all_parents,
+ * the parents between them too, "user@dom (list@dom, team@dom)
+ * <alias@dom>", as Exim writes them.
+ */
 const char *addr_log_name(const struct address_item *a);
+/*
+ * What Exim puts after the address on "=>" and "**" lines: " F=<sender>"
+ * (sender_on_delivery) and, when a transport was run for the address,
+ * " P=<return path>" (return_path_on_delivery); "" when both are off.
+ */
+const char *addr_log_from(const struct delivery *d, bool transported);
+/*
+ * " QT=time" for a line of message m (log_selector's queue_time on "=>"
+ * lines, queue_time_overall on "Completed"): how long since the message
+ * arrived, to the microsecond its id gives.  Only called with the
+ * selector on, so that the clock is read only then.
+ */
+const char *deliver_queue_time(const struct message *m);
 const struct address_item *addr_top(const struct address_item *a);
 /*
  * Mainlog (and the message's msglog) unless only testing.  Between

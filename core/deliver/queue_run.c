@@ -17,6 +17,7 @@
 #include "lib/arena.h"
 #include "lib/proctitle.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "spool/spool.h"
 
 const char *queue_run_select;
@@ -136,7 +137,9 @@ queue_run(unsigned flags)
 	signal(SIGCHLD, SIG_DFL);
 	label = arena_strdup(arena_msg, label);
 	proctitle_set("tern: running queue%s", label);
-	log_write(TERN_LOG_MAIN, NULL, "Start queue run: pid=%ld%s", pid, label);
+	if (LOG_SEL(queue_run))
+		log_write(TERN_LOG_MAIN, NULL, "Start queue run: pid=%ld%s", pid,
+			label);
 	spool_reuse_recover();
 	if (spool_list(&ids, &n, conf.queue_run_in_order, &err) != 0) {
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
@@ -151,6 +154,8 @@ queue_run(unsigned flags)
 	if (!(flags & DELIVER_TWO_PASS) ||
 	    one_pass(ids, n, deliver_flags | DELIVER_QUEUE_SMTP))
 		(void)one_pass(ids, n, deliver_flags);
-	log_write(TERN_LOG_MAIN, NULL, "End queue run: pid=%ld%s", pid, label);
+	if (LOG_SEL(queue_run))
+		log_write(TERN_LOG_MAIN, NULL, "End queue run: pid=%ld%s", pid,
+			label);
 	return 0;
 }

@@ -191,8 +191,8 @@ write_via_memfd(struct tern_ctx *ctx, struct tern_conn *c, unsigned flags,
 		*err_out = arena_printf(arena_msg, "memfd_create: %m");
 		return TERN_DEFER;
 	}
-	rc = deliver_write_message_hc(ctx->msg, fd, flags, batch, hc, NULL,
-		err_out);
+	rc = deliver_write_message_hc(ctx->msg, fd, flags, batch, hc,
+		&ctx->written, err_out);
 	if (rc == TERN_OK)
 		rc = net_send_file(c, fd, timeout, err_out);
 	close(fd);
@@ -219,8 +219,8 @@ remote_write_message(struct tern_ctx *ctx, struct tern_conn *c,
 		*err_out = arena_printf(arena_msg, "socket options: %m");
 		return TERN_DEFER;
 	}
-	rc = deliver_write_message_hc(ctx->msg, c->fd, flags, batch, hc, NULL,
-		err_out);
+	rc = deliver_write_message_hc(ctx->msg, c->fd, flags, batch, hc,
+		&ctx->written, err_out);
 	if (rc != TERN_OK) {
 		NET_CONN(c)->is_broken = true;
 		*err_out = arena_printf(arena_msg, "%s [%s]: %s", c->host_name,

@@ -16,10 +16,15 @@
 #include "deliver/deliver.h"
 #include "lib/arena.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "retry/retry.h"
 #include "spool/spool.h"
 
-/* Exim's errno for "retry time not reached" on a local delivery. */
+/*
+ * The errno of "retry time not reached" on a local delivery.  Exim's is
+ * -53 (ERRNO_LRETRY; -52 is its routing's); Tern has always written -52
+ * (docs/log.md).  Both are at or below TERN_ERRNO_RETRY_BASE.
+ */
 #define ERRNO_LRETRY (-52)
 
 static bool
@@ -57,15 +62,21 @@ not_tried(struct delivery *d, struct address_item *a, int rc, time_t next)
 
 	if (rc == TERN_FAIL) {
 		addr_result(a, TERN_FAIL, "retry timeout exceeded");
-		dlog(d, TERN_LOG_MAIN, "** %s R=%s T=%s: retry timeout exceeded",
-			addr_log_name(a), router_name(a), a->transport->pub.name);
+		dlog(d, TERN_LOG_MAIN, "** %s%s R=%s T=%s: retry timeout "
+			"exceeded", addr_log_name(a), addr_log_from(d, false),
+			router_name(a), a->transport->pub.name);
 		return;
 	}
-	localtime_r(&next, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	a->retry_skipped = true;
 	a->pub.basic_errno = ERRNO_LRETRY;
 	addr_result(a, TERN_DEFER, "retry time not reached");
+	/* log_selector's retry_defer: the line says nothing new after the
+	 * deferral that set the retry time (Exim leaves it out of the
+	 * message log after the first try; Tern, with it off, of both). */
+	if (!LOG_SEL(retry_defer))
+		return;
+	localtime_r(&next, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	dlog(d, TERN_LOG_MAIN, "== %s R=%s T=%s defer (%d): retry time not "
 		"reached (next try %s)", addr_log_name(a), router_name(a),
 		a->transport->pub.name, ERRNO_LRETRY, when);
@@ -126,7 +137,8 @@ retry_after_transports(struct delivery *d)
 			continue;
 		addr_result(a, TERN_FAIL, "retry timeout exceeded (last error: "
 			"%s)", a->pub.message != NULL ? a->pub.message : "none");
-		dlog(d, TERN_LOG_MAIN, "** %s R=%s T=%s: retry timeout exceeded",
-			addr_log_name(a), router_name(a), a->transport->pub.name);
+		dlog(d, TERN_LOG_MAIN, "** %s%s R=%s T=%s: retry timeout "
+			"exceeded", addr_log_name(a), addr_log_from(d, false),
+			router_name(a), a->transport->pub.name);
 	}
 }

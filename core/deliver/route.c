@@ -21,6 +21,7 @@
 #include "lib/buf.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "modules/modules.h"
 #include "spool/spool.h"
 
@@ -115,15 +116,48 @@ addr_top(const struct address_item *a)
 	return a;
 }
 
+/* " (parent, grandparent)": a's parents below top (all_parents). */
+static const char *
+log_parents(const struct address_item *a, const struct address_item *top)
+{
+	const char *s = "";
+
+	for (const struct address_item *p = a->parent_item; p != top;
+	    p = p->parent_item)
+		s = arena_printf(arena_msg, "%s%s%s", s, *s == '\0' ? " (" :
+			", ", p->pub.address);
+	return arena_printf(arena_msg, "%s)", s);
+}
+
 const char *
 addr_log_name(const struct address_item *a)
 {
 	const struct address_item *top = addr_top(a);
 
+	if (LOG_SEL(all_parents) && a->parent_item != NULL &&
+	    a->parent_item != top)
+		return arena_printf(arena_msg, "%s%s <%s>", a->pub.address,
+			log_parents(a, top), top->pub.address);
 	if (top == a || strcmp(top->pub.address, a->pub.address) == 0)
 		return a->pub.address;
 	return arena_printf(arena_msg, "%s <%s>", a->pub.address,
 		top->pub.address);
+}
+
+const char *
+addr_log_from(const struct delivery *d, bool transported)
+{
+	bool f = LOG_SEL(sender_on_delivery);
+	bool p = transported && LOG_SEL(return_path_on_delivery);
+	/* The return path a transport sends (MAIL FROM, Return-path:) is
+	 * always the sender: errors_to only says where bounces go. */
+	const char *s = d->sender != NULL ? d->sender : "";
+
+	if (!f && !p)
+		return "";
+	return arena_printf(arena_msg, "%s%s%s%s%s%s", f ? " F=<" : "",
+		f ? s : "", f ? ">" : "", p ? " P=<" : "", p ? s : "",
+		p ? ">" : "");
 }
 
 /* A message log line kept back (hold_logs). */
@@ -450,7 +484,8 @@ adopt_children(struct delivery *d, struct address_item *a,
 		remember(d, c);
 		if (c->depth > MAX_ALIAS_DEPTH) {
 			addr_result_user(c, TERN_FAIL, "too many levels of aliasing");
-			dlog(d, TERN_LOG_MAIN, "** %s R=%s: %s", addr_log_name(c),
+			dlog(d, TERN_LOG_MAIN, "** %s%s R=%s: %s",
+				addr_log_name(c), addr_log_from(d, false),
 				inst->pub.name, c->pub.message);
 			continue;
 		}
@@ -458,8 +493,8 @@ adopt_children(struct delivery *d, struct address_item *a,
 	}
 	if (kept == 0 && d->expand_children) {
 		addr_result_user(a, TERN_FAIL, "alias loop");
-		dlog(d, TERN_LOG_MAIN, "** %s R=%s: alias loop", addr_log_name(a),
-			inst->pub.name);
+		dlog(d, TERN_LOG_MAIN, "** %s%s R=%s: alias loop",
+			addr_log_name(a), addr_log_from(d, false), inst->pub.name);
 	}
 }
 
@@ -523,8 +558,8 @@ handle_other(struct delivery *d, struct address_item *a,
 			a->pub.message);
 		break;
 	case TERN_FAIL:
-		dlog(d, TERN_LOG_MAIN, "** %s R=%s: %s", addr_log_name(a),
-			inst->pub.name, a->pub.message);
+		dlog(d, TERN_LOG_MAIN, "** %s%s R=%s: %s", addr_log_name(a),
+			addr_log_from(d, false), inst->pub.name, a->pub.message);
 		break;
 	default:
 		addr_error(d, a, inst, text != NULL ? text : arena_printf(
@@ -620,7 +655,8 @@ run_drivers(struct delivery *d, struct address_item *a, bool is_local)
 	a->pub.local_part_prefix = a->pub.local_part_suffix = NULL;
 	addr_result_user(a, TERN_FAIL, is_local ? "Unknown user" :
 		"Unrouteable address");
-	dlog(d, TERN_LOG_MAIN, "** %s: %s", addr_log_name(a), a->pub.message);
+	dlog(d, TERN_LOG_MAIN, "** %s%s: %s", addr_log_name(a),
+		addr_log_from(d, false), a->pub.message);
 }
 
 /* Pipes and files from aliases: the generating director's transport. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "lib/runtime.h"
 #include "lib/users.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "modules/modules.h"
 #include "spool/spool.h"
 
@@ -37,7 +39,8 @@
 struct child_result {
 	int      rc;
 	int      basic_errno;
-	uint32_t len; /* text bytes that follow */
+	uint64_t written; /* bytes of the message written (S=) */
+	uint32_t len;     /* text bytes that follow */
 };
 
 struct ids {
@@ -378,10 +381,14 @@ batch_text(const struct address_item *first)
 	return NULL;
 }
 
-/* Set up and call a local transport; *text_out: what to log. */
+/*
+ * Set up and call a local transport; *text_out: what to log,
+ * *written_out: the bytes of the message it wrote.
+ */
 static int
 local_transport(struct delivery *d, struct address_item *first,
-	const struct ids *ids, bool here, const char **text_out, int *errno_out)
+	const struct ids *ids, bool here, const char **text_out, int *errno_out,
+	uint64_t *written_out)
 {
 	struct driver_inst *t = first->transport;
 	char *err = NULL;
@@ -398,6 +405,7 @@ local_transport(struct delivery *d, struct address_item *first,
 			rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
 			*text_out = batch_text(first);
 			*errno_out = first->pub.basic_errno;
+			*written_out = ctx.written;
 			return rc;
 		}
 	}
@@ -409,11 +417,12 @@ static _Noreturn void
 local_child(struct delivery *d, struct address_item *first,
 	const struct ids *ids, int fd)
 {
-	struct child_result r = { TERN_DEFER, 0, 0 };
+	struct child_result r = { TERN_DEFER, 0, 0, 0 };
 	const char *text = NULL;
 
 	signal(SIGPIPE, SIG_IGN);
-	r.rc = local_transport(d, first, ids, false, &text, &r.basic_errno);
+	r.rc = local_transport(d, first, ids, false, &text, &r.basic_errno,
+		&r.written);
 	if (text != NULL)
 		r.len = strlen(text) < RESULT_TEXT_MAX ? strlen(text) :
 			RESULT_TEXT_MAX;
@@ -427,7 +436,7 @@ local_child(struct delivery *d, struct address_item *first,
 /* The parent's side: collect the child's result; a crash is a DEFER. */
 static int
 local_collect(int fd, pid_t pid, struct address_item *first, char **text_out,
-	int *errno_out)
+	int *errno_out, uint64_t *written_out)
 {
 	struct child_result r;
 	int status = 0;
@@ -441,6 +450,7 @@ local_collect(int fd, pid_t pid, struct address_item *first, char **text_out,
 		text[t > 0 ? t : 0] = '\0';
 		*text_out = r.len > 0 ? text : NULL;
 		*errno_out = r.basic_errno;
+		*written_out = r.written;
 		return_output_receive(fd, first);
 	}
 	close(fd);
@@ -496,7 +506,8 @@ local_here(const struct delivery *d, const struct address_item *first,
 /* The transport in this process; the working directory is put back. */
 static int
 run_local_here(struct delivery *d, struct address_item *first,
-	const struct ids *ids, char **text_out, int *errno_out)
+	const struct ids *ids, char **text_out, int *errno_out,
+	uint64_t *written_out)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
 	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -505,7 +516,8 @@ run_local_here(struct delivery *d, struct address_item *first,
 
 	sigemptyset(&ign.sa_mask);
 	(void)sigaction(SIGPIPE, &ign, &old);
-	rc = local_transport(d, first, ids, true, &text, errno_out);
+	rc = local_transport(d, first, ids, true, &text, errno_out,
+		written_out);
 	(void)sigaction(SIGPIPE, &old, NULL);
 	if (cwd < 0 || fchdir(cwd) != 0)
 		(void)!chdir("/");
@@ -542,7 +554,7 @@ transport_needs_root(struct delivery *d)
 
 static int
 run_local(struct delivery *d, struct address_item *first, char **text_out,
-	int *errno_out)
+	int *errno_out, uint64_t *written_out)
 {
 	struct ids ids;
 	int pfd[2];
@@ -555,7 +567,8 @@ run_local(struct delivery *d, struct address_item *first, char **text_out,
 		return rc;
 	}
 	if (local_here(d, first, &ids))
-		return run_local_here(d, first, &ids, text_out, errno_out);
+		return run_local_here(d, first, &ids, text_out, errno_out,
+			written_out);
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		*text_out = arena_printf(arena_msg, "pipe for transport: %m");
 		return TERN_DEFER;
@@ -573,12 +586,13 @@ run_local(struct delivery *d, struct address_item *first, char **text_out,
 		local_child(d, first, &ids, pfd[1]);
 	}
 	close(pfd[1]);
-	return local_collect(pfd[0], pid, first, text_out, errno_out);
+	return local_collect(pfd[0], pid, first, text_out, errno_out,
+		written_out);
 }
 
 static int
 run_remote(struct delivery *d, struct address_item *first, char **text_out,
-	int *errno_out)
+	int *errno_out, uint64_t *written_out)
 {
 	struct driver_inst *t = first->transport;
 	struct tern_ctx ctx = make_ctx(d, first, t);
@@ -593,12 +607,23 @@ run_remote(struct delivery *d, struct address_item *first, char **text_out,
 	rc = t->mod->transport.deliver(&t->pub, &ctx, &first->pub);
 	*text_out = (char *)batch_text(first);
 	*errno_out = first->pub.basic_errno;
+	*written_out = ctx.written;
 	return rc;
 }
 
+/*
+ * What the log lines of one transport run add, as log_selector asks:
+ * S= (delivery_size) and DT= (deliver_time), NULL when off.
+ */
+struct run_log {
+	const char *size; /* " S=1234" */
+	const char *dt;   /* " DT=1s" */
+};
+
 /* Journal first, then log: a crash in between only repeats a log line. */
 static void
-batch_ok(struct delivery *d, struct address_item *b, bool is_first)
+batch_ok(struct delivery *d, struct address_item *b, bool is_first,
+	const struct run_log *rl)
 {
 	/* A recipient is journaled as written in -H, so that it is marked. */
 	const char *key = b->parent_item == NULL && b->rcpt_index >= 0 ?
@@ -608,15 +633,19 @@ batch_ok(struct delivery *d, struct address_item *b, bool is_first)
 	if (spool_journal_add(d->msg, key, &err) != 0)
 		dlog(d, TERN_LOG_MAIN | TERN_LOG_PANIC, "%s", err);
 	b->rc = TERN_OK;
-	dlog(d, TERN_LOG_MAIN, "%s %s R=%s T=%s%s", is_first ? "=>" : "->",
-		addr_log_name(b), b->handled_by != NULL ? b->handled_by->pub.name :
-		"-", b->transport->pub.name,
-		b->pub.log_info != NULL ? b->pub.log_info : "");
+	/* Exim's order: F= P= R= T= S= H=... C= QT= DT= */
+	dlog(d, TERN_LOG_MAIN, "%s %s%s R=%s T=%s%s%s%s%s",
+		is_first ? "=>" : "->", addr_log_name(b), addr_log_from(d, true),
+		b->handled_by != NULL ? b->handled_by->pub.name : "-",
+		b->transport->pub.name, rl->size != NULL ? rl->size : "",
+		b->pub.log_info != NULL ? b->pub.log_info : "",
+		LOG_SEL(queue_time) ? deliver_queue_time(d->msg) : "",
+		rl->dt != NULL ? rl->dt : "");
 }
 
 static void
 batch_result(struct delivery *d, struct address_item *first, int rc,
-	const char *text, int basic_errno)
+	const char *text, int basic_errno, const struct run_log *rl)
 {
 	bool is_first = true;
 
@@ -630,24 +659,30 @@ batch_result(struct delivery *d, struct address_item *first, int rc,
 		const char *why = text != NULL && !is_own ? text :
 			b->pub.message != NULL ? b->pub.message : "unknown error";
 		const char *info = b->pub.log_info != NULL ? b->pub.log_info : "";
+		const char *dt = rl->dt != NULL ? rl->dt : "";
 
 		next = batch_next(b);
 		b->pub.next = NULL;
 		if (brc == TERN_OK) {
-			batch_ok(d, b, is_first);
+			batch_ok(d, b, is_first, rl);
 			is_first = false;
 		} else if (brc == TERN_FAIL) {
 			addr_result(b, TERN_FAIL, "%s", why);
-			dlog(d, TERN_LOG_MAIN, "** %s R=%s T=%s%s: %s",
-				addr_log_name(b), r, t, info, why);
+			dlog(d, TERN_LOG_MAIN, "** %s%s R=%s T=%s%s: %s%s",
+				addr_log_name(b), addr_log_from(d, true), r, t, info,
+				why, dt);
 		} else {
 			if (brc != TERN_DEFER)
 				d->freeze = true;
 			b->pub.basic_errno = berrno; /* for retry_use.c */
 			addr_result(b, TERN_DEFER, "%s", why);
+			/* No host was due (retry_defer, as retry_use.c's) */
+			if (brc == TERN_DEFER && berrno <= TERN_ERRNO_RETRY_BASE &&
+			    !LOG_SEL(retry_defer))
+				continue;
 			dlog(d, TERN_LOG_MAIN | (brc != TERN_DEFER ? TERN_LOG_PANIC : 0),
-				"== %s R=%s T=%s defer (%d)%s: %s", addr_log_name(b), r, t,
-				berrno, info, why);
+				"== %s R=%s T=%s defer (%d)%s%s: %s", addr_log_name(b), r,
+				t, berrno, info, dt, why);
 		}
 	}
 }
@@ -675,27 +710,50 @@ remote_postpone(struct delivery *d, struct address_item *first)
 	}
 }
 
+static long long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long long)(t1.tv_sec - t0->tv_sec) * 1000 +
+		(t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 void
 transport_run_all(struct delivery *d)
 {
 	while (d->routed != NULL) {
 		struct address_item *first = take_batch(d);
 		struct driver_inst *t = first->transport;
+		struct run_log rl = { NULL, NULL };
+		struct timespec t0;
+		/* The clock only for DT= (the hot path, issue 9). */
+		bool is_timed = LOG_SEL(deliver_time);
+		uint64_t written = 0;
 		char *text = NULL;
 		int basic_errno = 0, rc;
 
+		if (is_timed)
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (t->mod->transport.deliver == NULL) {
 			text = arena_printf(arena_msg, "transport %s has no entry point",
 				t->pub.name);
 			rc = TERN_ERROR;
 		} else if (t->mod->transport.is_local) {
-			rc = run_local(d, first, &text, &basic_errno);
+			rc = run_local(d, first, &text, &basic_errno, &written);
 		} else if (d->flags & DELIVER_QUEUE_SMTP) {
 			remote_postpone(d, first); /* -qq first pass */
 			continue;
 		} else {
-			rc = run_remote(d, first, &text, &basic_errno);
+			rc = run_remote(d, first, &text, &basic_errno, &written);
 		}
-		batch_result(d, first, rc, text, basic_errno);
+		if (is_timed)
+			rl.dt = arena_printf(arena_msg, " DT=%s",
+				log_duration(ms_since(&t0)));
+		if (LOG_SEL(delivery_size))
+			rl.size = arena_printf(arena_msg, " S=%llu",
+				(unsigned long long)written);
+		batch_result(d, first, rc, text, basic_errno, &rl);
 	}
 }

@@ -517,5 +517,6 @@ transport_write_message(struct tern_ctx *ctx, int fd, unsigned flags,
 	if ((rc = transport_write_begin(ctx, &hc, err_out)) != TERN_OK)
 		return rc;
 	return deliver_write_message_hc(ctx->msg, fd,
-		transport_write_flags(ctx, flags), batch, hc, NULL, err_out);
+		transport_write_flags(ctx, flags), batch, hc, &ctx->written,
+		err_out);
 }

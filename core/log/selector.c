@@ -2,10 +2,12 @@
  * log_selector, as in Exim 4: "+name" turns an optional part of the
  * mainlog on, "-name" off, from the defaults below, which are Exim's but
  * for incoming_port (on in Tern: its <= lines have always had the
- * client's port).  Every name Exim knows is accepted, so that an Exim
- * administrator's setting loads; docs/log.md lists what each one writes
- * in Tern, and the names of features Tern does not have, which write
- * nothing.
+ * client's port).  Exim's defaults are those of its source (globals.c,
+ * log_default), which has outgoing_interface and queue_time_exclusive
+ * on where its manual's table does not say so.  Every name Exim knows
+ * is accepted, so that an Exim administrator's setting loads;
+ * docs/log.md lists what each one writes in Tern, and the names of
+ * features Tern does not have, which write nothing.
  */
 #include "log/selector.h"
 
@@ -47,7 +49,7 @@ static const struct {
 	S(millisec, false),
 	S(msg_id, true),
 	S(msg_id_created, false),
-	S(outgoing_interface, false),
+	S(outgoing_interface, true),
 	S(outgoing_port, false),
 	S(pid, false),
 	S(pipelining, false),
@@ -55,7 +57,7 @@ static const struct {
 	S(proxy, false),
 	S(queue_run, true),
 	S(queue_time, false),
-	S(queue_time_exclusive, false),
+	S(queue_time_exclusive, true),
 	S(queue_time_overall, false),
 	S(receive_time, false),
 	S(received_recipients, false),

@@ -22,6 +22,14 @@ test_defaults(void **state)
 	assert_true(LOG_SEL(smtp_confirmation));
 	assert_true(LOG_SEL(tls_cipher));
 	assert_true(LOG_SEL(msg_id));
+	assert_true(LOG_SEL(skip_delivery));
+	assert_true(LOG_SEL(tls_certificate_verified));
+	/* on in Exim's source (globals.c), though its manual's table
+	 * does not mark them */
+	assert_true(LOG_SEL(outgoing_interface));
+	assert_true(LOG_SEL(queue_time_exclusive));
+	assert_false(LOG_SEL(outgoing_port));
+	assert_false(LOG_SEL(queue_time));
 	assert_false(LOG_SEL(pid));
 	assert_false(LOG_SEL(tls_peerdn));
 	assert_false(LOG_SEL(subject));

@@ -346,29 +346,6 @@ set_all(struct smtp_job *j, struct tern_address **v, size_t n, int rc,
 			smtp_set_result(j, v[i], rc, text, c);
 }
 
-/*
- * C="...": the server's final reply, added to the "=>" line as Exim does;
- * it usually carries the id the next host gave the message (tern-stats
- * --trace).  Non-printable characters and quotes become '?'.
- */
-static void
-add_confirmation(struct smtp_job *j, struct tern_address **v, size_t n,
-	const struct reply *r)
-{
-	char *t = core->strdup(j->ctx, r->text != NULL ? r->text : "");
-
-	if (strlen(t) > 256)
-		t[256] = '\0';
-	for (char *p = t; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f ||
-		    *p == '"' || *p == '\\')
-			*p = '?';
-	for (size_t i = 0; i < n; i++)
-		if (v[i]->result == TERN_OK && (v[i]->flags & TERN_AF_RESULT))
-			v[i]->log_info = core->printf(j->ctx, "%s C=\"%s\"",
-				v[i]->log_info != NULL ? v[i]->log_info : "", t);
-}
-
 /* RCPT replies: accepted ones stay pending and go into ok[]. */
 static size_t
 rcpt_replies(struct smtp_job *j, struct tern_conn *c, struct tern_address **v,
@@ -413,7 +390,7 @@ send_data(struct smtp_job *j, struct tern_conn *c, struct tern_address **ok,
 		return SMTP_HOST_DEFER;
 	if (r.code >= 200 && r.code < 300) {
 		set_all(j, ok, nok, TERN_OK, NULL, c);
-		add_confirmation(j, ok, nok, &r);
+		smtp_log_delivered(j, c, ok, nok, r.text);
 		return SMTP_HOST_OK;
 	}
 	reply_error(j, c, "end of data", &r);

@@ -12,11 +12,13 @@
  */
 #include "smtp.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define O(name, type, field, dflt) \
 	TERN_OPT(name, type, struct smtp_opts, field, dflt)
@@ -58,15 +60,86 @@ smtp_host_port(const struct smtp_job *j, const struct tern_host *h)
 	return h->port > 0 ? h->port : j->port;
 }
 
-static const char *
-host_info(struct smtp_job *j, const struct tern_conn *c)
+/* Has the core log_selected (ABI 1.5), and so tern_conn.tls_peerdn? */
+static bool
+has_log_selected(void)
 {
-	const char *port = c->port != 25 ? core->printf(j->ctx, ":%d", c->port)
-		: "";
+	return core->size >= offsetof(struct tern_core, log_selected) +
+	    sizeof core->log_selected && core->log_selected != NULL;
+}
 
-	return core->printf(j->ctx, " H=%s [%s]%s%s%s", c->host_name,
-		c->host_address, port, c->is_tls ? " X=" : "",
-		c->is_tls ? c->tls_info : "");
+/* The log_selector items of the log lines; an older core: Exim's defaults. */
+static void
+read_log_selector(struct smtp_log *l)
+{
+	bool (*on)(const char *) = has_log_selected() ? core->log_selected :
+		NULL;
+
+	l->port = on != NULL && on("outgoing_port");
+	/* Exim adds I= only when incoming_interface is on as well. */
+	l->interface = on != NULL && on("incoming_interface") &&
+		on("outgoing_interface");
+	l->cipher = on == NULL || on("tls_cipher");
+	l->verified = on == NULL || on("tls_certificate_verified");
+	l->peerdn = on != NULL && on("tls_peerdn");
+	l->confirm = on == NULL || on("smtp_confirmation");
+	l->pipelining = on != NULL && on("pipelining");
+}
+
+/* " I=[local address]" and ":port" (outgoing_port) for the local end. */
+static const char *
+interface_info(struct smtp_job *j, const struct tern_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN];
+	int port;
+
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0)
+		return "";
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(s6->sin6_port);
+	} else if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		port = ntohs(s4->sin_port);
+	} else {
+		return "";
+	}
+	return j->log.port ? core->printf(j->ctx, " I=[%s]:%d", ip, port) :
+		core->printf(j->ctx, " I=[%s]", ip);
+}
+
+/*
+ * " H=name [ip]" and what log_selector adds to it, in Exim's order:
+ * ":port", " I=[local ip]:port", then over TLS, but not on "==" lines,
+ * " X=cipher", " CV=yes|no" and " DN=\"subject\"".
+ */
+static const char *
+host_info(struct smtp_job *j, const struct tern_conn *c, int rc)
+{
+	const struct smtp_log *l = &j->log;
+	const char *s = core->printf(j->ctx, " H=%s [%s]", c->host_name,
+		c->host_address);
+	bool is_tls = c->is_tls && rc != TERN_DEFER;
+
+	if (l->port)
+		s = core->printf(j->ctx, "%s:%d", s, c->port);
+	if (l->interface)
+		s = core->printf(j->ctx, "%s%s", s, interface_info(j, c));
+	if (is_tls && l->cipher)
+		s = core->printf(j->ctx, "%s X=%s", s, c->tls_info);
+	/* The server always shows a certificate: "no" is not checked. */
+	if (is_tls && l->verified)
+		s = core->printf(j->ctx, "%s CV=%s", s, c->tls_verified ? "yes" :
+			"no");
+	if (is_tls && l->peerdn && c->tls_peerdn != NULL)
+		s = core->printf(j->ctx, "%s DN=\"%s\"", s, c->tls_peerdn);
+	return s;
 }
 
 void
@@ -76,7 +149,43 @@ smtp_set_result(struct smtp_job *j, struct tern_address *a, int rc,
 	a->flags |= TERN_AF_RESULT;
 	a->result = rc;
 	a->message = text != NULL ? core->strdup(j->ctx, text) : NULL;
-	a->log_info = c != NULL ? host_info(j, c) : NULL;
+	a->log_info = c != NULL ? host_info(j, c, rc) : NULL;
+}
+
+/*
+ * C="...": the server's final reply, added to the "=>" line as Exim does;
+ * it usually carries the id the next host gave the message (tern-stats
+ * --trace).  Non-printable characters and quotes become '?'.
+ */
+static const char *
+confirmation(struct smtp_job *j, const char *reply)
+{
+	char *t = core->strdup(j->ctx, reply != NULL ? reply : "");
+
+	if (strlen(t) > 256)
+		t[256] = '\0';
+	for (char *p = t; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == '"' || *p == '\\')
+			*p = '?';
+	return core->printf(j->ctx, " C=\"%s\"", t);
+}
+
+void
+smtp_log_delivered(struct smtp_job *j, const struct tern_conn *c,
+	struct tern_address **v, size_t n, const char *reply)
+{
+	const struct smtp_caps *caps = c->user;
+	/* Exim's "L": MAIL, RCPT and DATA went pipelined (session.c) */
+	const char *l = j->log.pipelining && caps->has_pipelining ? " L" : "";
+	const char *conf = j->log.confirm ? confirmation(j, reply) : "";
+
+	if (*l == '\0' && *conf == '\0')
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->result == TERN_OK && (v[i]->flags & TERN_AF_RESULT))
+			v[i]->log_info = core->printf(j->ctx, "%s%s%s",
+				v[i]->log_info != NULL ? v[i]->log_info : "", l, conf);
 }
 
 bool
@@ -228,11 +337,15 @@ static bool
 host_is_due(struct smtp_job *j, const struct tern_host *h)
 {
 	if (core->retry_due == NULL ||
-	    core->retry_due(j->ctx, retry_key(j, h)) == TERN_OK)
+	    core->retry_due(j->ctx, retry_key(j, h)) == TERN_OK) {
+		j->tried = true;
 		return true;
+	}
 	j->err = core->printf(j->ctx, "retry time not reached for host %s [%s]",
 		h->name, h->address);
-	j->err_errno = 0;
+	/* Exim's ERRNO_HRETRY while no host has been tried: log_selector's
+	 * retry_defer governs such a deferral's line. */
+	j->err_errno = j->tried ? 0 : TERN_ERRNO_HOST_RETRY;
 	return false;
 }
 
@@ -286,8 +399,9 @@ try_host(struct smtp_job *j, const struct tern_host *h)
 			/* Every failed host gets its line (Exim's "H=host [ip]
 			 * ..."): a fallback that delivers leaves the attempts
 			 * before it on record. */
-			core->log(j->ctx, TERN_LOG_MAIN, "H=%s [%s] defer (%d): %s",
-				h->name, h->address, j->err_errno,
+			core->log(j->ctx, TERN_LOG_MAIN, "H=%s [%s]%s defer (%d): %s",
+				h->name, h->address, j->log.port ? core->printf(j->ctx,
+				":%d", smtp_host_port(j, h)) : "", j->err_errno,
 				j->err != NULL ? j->err : "host failed");
 			if (core->retry_record != NULL)
 				core->retry_record(j->ctx, retry_key(j, h),
@@ -343,6 +457,7 @@ smtp_deliver(struct tern_instance *inst, struct tern_ctx *ctx,
 
 	j.mi = core->message(ctx);
 	j.port = port_number(j.o->port);
+	read_log_selector(&j.log);
 	for (struct tern_address *a = batch; a != NULL; a = a->next)
 		a->flags &= ~TERN_AF_RESULT;
 	if (j.port <= 0 || j.port > 65535) {

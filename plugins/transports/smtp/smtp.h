@@ -44,6 +44,20 @@ struct smtp_caps {
 	bool        is_authenticated;
 };
 
+/*
+ * The optional parts of the log lines (log_selector, docs/log.md), read
+ * once per transport call.
+ */
+struct smtp_log {
+	bool port;       /* outgoing_port: ":port" after each IP address */
+	bool interface;  /* incoming_interface and outgoing_interface: I= */
+	bool cipher;     /* tls_cipher: X= */
+	bool verified;   /* tls_certificate_verified: CV= */
+	bool peerdn;     /* tls_peerdn: DN= */
+	bool confirm;    /* smtp_confirmation: C= */
+	bool pipelining; /* pipelining: L */
+};
+
 /* One transport call. */
 struct smtp_job {
 	struct tern_instance     *inst;
@@ -56,6 +70,8 @@ struct smtp_job {
 	const char               *err;      /* last host-level error */
 	int                       err_errno;
 	const char               *wait_key; /* first host tried, for -qq/wait */
+	bool                      tried;    /* a host was due and tried */
+	struct smtp_log           log;
 };
 
 /* A host-level outcome of a conversation. */
@@ -77,6 +93,13 @@ smtp_is_pending(const struct tern_address *a)
 /* Give a its own result (text copied into ctx memory). */
 void smtp_set_result(struct smtp_job *j, struct tern_address *a, int rc,
 	const char *text, const struct tern_conn *c);
+
+/*
+ * What the "=>" lines of the addresses in v[0..n) that c delivered add
+ * after the host: " L" (pipelining), " C=..." (the server's reply r).
+ */
+void smtp_log_delivered(struct smtp_job *j, const struct tern_conn *c,
+	struct tern_address **v, size_t n, const char *reply);
 
 /* Does host h match a host list option?  NULL list: no. */
 bool smtp_host_match(struct smtp_job *j, const char *list,

@@ -77,6 +77,17 @@ struct tern_address {
 	                         line */
 };
 
+/*
+ * basic_errno values below zero are Exim's codes for what is not an
+ * error of the system.  Those at or below TERN_ERRNO_RETRY_BASE say that
+ * a delivery was not tried because a retry time has not come; their
+ * "==" lines are written only with log_selector's retry_defer (on by
+ * default).  A remote transport that skipped every host for that sets
+ * TERN_ERRNO_HOST_RETRY (Exim's ERRNO_HRETRY).
+ */
+#define TERN_ERRNO_RETRY_BASE (-52)
+#define TERN_ERRNO_HOST_RETRY (-54)
+
 /* What a driver may know about the message being handled. */
 struct tern_msginfo {
 	const char *id;          /* e.g. 1tX9aB-0004Kd-Q2 */

@@ -59,6 +59,13 @@ struct tern_conn {
 	bool        tls_verified; /* the peer's certificate was checked */
 	const char *tls_info;     /* "TLS1.3:TLS_AES_256_GCM_SHA384:256" */
 	void       *user;         /* the transport's, lives with the conn */
+	/*
+	 * ABI 1.5 (a core with tern_core.log_selected has it): the
+	 * subject of the server's certificate (RFC 2253, control
+	 * characters escaped), set only while log_selector's tls_peerdn
+	 * is on; NULL otherwise.
+	 */
+	const char *tls_peerdn;
 };
 
 #endif
