@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -710,16 +709,6 @@ remote_postpone(struct delivery *d, struct address_item *first)
 	}
 }
 
-static long long
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (long long)(t1.tv_sec - t0->tv_sec) * 1000 +
-		(t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 void
 transport_run_all(struct delivery *d)
 {
@@ -727,7 +716,7 @@ transport_run_all(struct delivery *d)
 		struct address_item *first = take_batch(d);
 		struct driver_inst *t = first->transport;
 		struct run_log rl = { NULL, NULL };
-		struct timespec t0;
+		long long t0 = 0;
 		/* The clock only for DT= (the hot path, issue 9). */
 		bool is_timed = LOG_SEL(deliver_time);
 		uint64_t written = 0;
@@ -735,7 +724,7 @@ transport_run_all(struct delivery *d)
 		int basic_errno = 0, rc;
 
 		if (is_timed)
-			clock_gettime(CLOCK_MONOTONIC, &t0);
+			t0 = log_clock_ms();
 		if (t->mod->transport.deliver == NULL) {
 			text = arena_printf(arena_msg, "transport %s has no entry point",
 				t->pub.name);
@@ -750,7 +739,7 @@ transport_run_all(struct delivery *d)
 		}
 		if (is_timed)
 			rl.dt = arena_printf(arena_msg, " DT=%s",
-				log_duration(ms_since(&t0)));
+				log_duration(log_clock_ms() - t0));
 		if (LOG_SEL(delivery_size))
 			rl.size = arena_printf(arena_msg, " S=%llu",
 				(unsigned long long)written);

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/arena.h"
 
@@ -149,6 +150,15 @@ log_selector_set(const char *text, char **err_out)
 	}
 	memcpy(log_selected, v, sizeof(v));
 	return 0;
+}
+
+long long
+log_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 const char *

@@ -94,6 +94,8 @@ int log_selector_set(const char *text, char **err_out);
  * arena_scratch.
  */
 const char *log_duration(long long ms);
+/* A monotonic clock in milliseconds, for the durations above. */
+long long log_clock_ms(void);
 
 /* Is the selector called name on?  An unknown name is off. */
 bool log_selected_name(const char *name);

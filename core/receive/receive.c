@@ -632,15 +632,6 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 	return RCV_OK;
 }
 
-static long long
-rcv_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 rcv_discard(void *arg, const char *p, size_t n)
 {
@@ -676,10 +667,10 @@ receive_message(struct message *m, struct rcv_source *src,
 	/* receive_time: from here to the end of the data, as Exim's RT=; the
 	 * clock is read only when the selector asks for it. */
 	if (LOG_SEL(receive_time))
-		t0 = rcv_now_ms();
+		t0 = log_clock_ms();
 	dr = rcv_decode(src, mode, rcv_sink, &st);
 	if (LOG_SEL(receive_time))
-		m->receive_ms = rcv_now_ms() - t0;
+		m->receive_ms = log_clock_ms() - t0;
 	if (dr == RCV_DEC_ERR || (dr == RCV_DEC_EOF && mode == RCV_SMTP)) {
 		if (dr == RCV_DEC_ERR && errno == ETIMEDOUT)
 			*err_out = "SMTP incoming data timeout";

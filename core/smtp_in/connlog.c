@@ -11,7 +11,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -21,20 +20,11 @@
 #include "log/selector.h"
 #include "smtp_in/vars.h"
 
-long long
-smtp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* How long the connection has lasted, for D=. */
 static const char *
 conn_duration(const struct smtp_sess *s)
 {
-	return log_duration(smtp_now_ms() - s->start_ms);
+	return log_duration(log_clock_ms() - s->start_ms);
 }
 
 /*

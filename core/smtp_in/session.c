@@ -393,7 +393,7 @@ smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
 	s->ci = ci;
 	/* D= on the connection's lines (lost_incoming_connection is on by
 	 * default): a vDSO clock read, no system call. */
-	s->start_ms = smtp_now_ms();
+	s->start_ms = log_clock_ms();
 	s->out_fd = out_fd;
 	s->in_fd = in_fd;
 	smtp_in_vars.host_address = ci->host_address;

@@ -42,7 +42,7 @@ struct smtp_sess {
 	int         auth_failures;
 	int         synprot_errors;
 	/* For the connection's log lines (connlog.c). */
-	long long   start_ms;    /* smtp_now_ms() at the start, for D= */
+	long long   start_ms;    /* log_clock_ms() at the start, for D= */
 	const char *cmd;         /* the command being handled, or NULL */
 	bool        had_mail;    /* a MAIL command came (smtp_no_mail) */
 	const char *had[SMTP_HAD_MAX]; /* the last verbs, a ring */
@@ -106,7 +106,6 @@ bool smtp_input_pending(struct smtp_sess *s);
  * The connection's mainlog lines (connlog.c), each written only when its
  * log_selector name is on: docs/log.md.
  */
-long long smtp_now_ms(void);
 const char *smtp_host_ident(const struct smtp_sess *s, bool tag);
 void smtp_log_connection_start(const struct smtp_sess *s);
 void smtp_log_closed(const struct smtp_sess *s, const char *how);
