@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/arena.h"
+#include "lib/buf.h"
 
 bool log_selected[LS_COUNT];
 
@@ -150,6 +152,48 @@ log_selector_set(const char *text, char **err_out)
 	}
 	memcpy(log_selected, v, sizeof(v));
 	return 0;
+}
+
+const char *
+log_client(struct arena *a, const char *name, const char *helo,
+	const char *ip, int port, const char *iface, int iport)
+{
+	const char *n = name != NULL ? arena_printf(a, "%s ", name) : "";
+	const char *h = "", *p = "", *i = "";
+
+	if (helo != NULL && (name == NULL || str_casecmp(helo, name) != 0))
+		h = arena_printf(a, "(%s) ", str_printable(a, helo,
+			strlen(helo)));
+	if (LOG_SEL(incoming_port))
+		p = arena_printf(a, ":%d", port);
+	if (LOG_SEL(incoming_interface) && iface != NULL)
+		i = arena_printf(a, " I=[%s]:%d", iface, iport);
+	return arena_printf(a, "%s%s[%s]%s%s", n, h, ip, p, i);
+}
+
+const char *
+log_conn_id(struct arena *a)
+{
+	return LOG_SEL(connection_id) ? arena_printf(a, " Ci=%d",
+		(int)getpid()) : "";
+}
+
+const char *
+log_tls_fields(struct arena *a, const char *cipher, const char *verified,
+	const char *peerdn, const char *sni)
+{
+	return arena_printf(a, "%s%s%s%s%s%s%s%s%s",
+		cipher != NULL && LOG_SEL(tls_cipher) ? " X=" : "",
+		cipher != NULL && LOG_SEL(tls_cipher) ? cipher : "",
+		verified != NULL && LOG_SEL(tls_certificate_verified) ?
+		" CV=" : "",
+		verified != NULL && LOG_SEL(tls_certificate_verified) ?
+		verified : "",
+		peerdn != NULL && LOG_SEL(tls_peerdn) ? " DN=\"" : "",
+		peerdn != NULL && LOG_SEL(tls_peerdn) ? peerdn : "",
+		peerdn != NULL && LOG_SEL(tls_peerdn) ? "\"" : "",
+		sni != NULL && LOG_SEL(tls_sni) ? " SNI=" : "",
+		sni != NULL && LOG_SEL(tls_sni) ? sni : "");
 }
 
 long long

@@ -97,6 +97,25 @@ const char *log_duration(long long ms);
 /* A monotonic clock in milliseconds, for the durations above. */
 long long log_clock_ms(void);
 
+/*
+ * The parts of log lines that several writers share (reception, the SMTP
+ * session's own lines), each under its selectors; in arena a.
+ *
+ * log_client: a client, "name (helo) [ip]:port I=[ip]:port" -- (helo)
+ * when given and not the same as name, the port with incoming_port, I=
+ * with incoming_interface when iface is known.
+ */
+struct arena;
+const char *log_client(struct arena *a, const char *name, const char *helo,
+	const char *ip, int port, const char *iface, int iport);
+/* " Ci=pid" (connection_id), else "". */
+const char *log_conn_id(struct arena *a);
+/* " X=cipher CV=yes DN=\"subject\" SNI=name": the TLS fields that are
+ * set and selected (tls_cipher, tls_certificate_verified, tls_peerdn,
+ * tls_sni), in Exim's order. */
+const char *log_tls_fields(struct arena *a, const char *cipher,
+	const char *verified, const char *peerdn, const char *sni);
+
 /* Is the selector called name on?  An unknown name is off. */
 bool log_selected_name(const char *name);
 

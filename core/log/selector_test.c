@@ -113,6 +113,37 @@ test_duration(void **state)
 	assert_string_equal(log_duration(61500), "1m1s");
 }
 
+static void
+test_shared_fields(void **state)
+{
+	char *err = NULL;
+
+	(void)state;
+	log_selector_reset();
+	/* the default: the port, no I=; helo only when it differs */
+	assert_string_equal(log_client(arena_scratch, NULL, "c.example",
+		"192.0.2.7", 5000, "192.0.2.1", 25),
+		"(c.example) [192.0.2.7]:5000");
+	assert_string_equal(log_client(arena_scratch, "mx.example",
+		"MX.example", "192.0.2.7", 5000, NULL, 0),
+		"mx.example [192.0.2.7]:5000");
+	assert_string_equal(log_client(arena_scratch, NULL, "a\nb",
+		"192.0.2.7", 1, NULL, 0), "(a\\nb) [192.0.2.7]:1");
+	assert_string_equal(log_conn_id(arena_scratch), "");
+	assert_string_equal(log_tls_fields(arena_scratch, "TLS1.3:X:256",
+		"yes", "CN=c", "s.example"), " X=TLS1.3:X:256 CV=yes");
+	assert_string_equal(log_tls_fields(arena_scratch, NULL, NULL, NULL,
+		NULL), "");
+	assert_int_equal(log_selector_set("-incoming_port +incoming_interface "
+		"+tls_peerdn +tls_sni -tls_cipher", &err), 0);
+	assert_string_equal(log_client(arena_scratch, NULL, NULL,
+		"192.0.2.7", 5000, "192.0.2.1", 25),
+		"[192.0.2.7] I=[192.0.2.1]:25");
+	assert_string_equal(log_tls_fields(arena_scratch, "TLS1.3:X:256",
+		"yes", "CN=c", "s.example"),
+		" CV=yes DN=\"CN=c\" SNI=s.example");
+}
+
 static int
 setup(void **state)
 {
@@ -129,6 +160,7 @@ main(void)
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_shared_fields),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -14,15 +14,14 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <tern/rc.h>
 
 #include "lib/arena.h"
-#include "lib/buf.h"
 #include "log/log.h"
 #include "log/selector.h"
+#include "tls/tls.h"
 
 static const char *
 ssl_error_text(void)
@@ -102,26 +101,6 @@ set_peer_name(SSL *ssl, const char *sni, bool verify)
 	return SSL_set1_host(ssl, sni);
 }
 
-/* The subject of the server's certificate, as tls.c gives a client's. */
-static const char *
-peer_dn(const SSL *ssl)
-{
-	X509 *peer = SSL_get0_peer_certificate(ssl);
-	const char *dn = NULL;
-	BIO *b;
-	char *p = NULL;
-	long n;
-
-	if (peer == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
-		return NULL;
-	X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253);
-	n = BIO_get_mem_data(b, &p);
-	if (n > 0)
-		dn = str_printable(arena_msg, p, (size_t)n);
-	BIO_free(b);
-	return dn;
-}
-
 static void
 set_info(struct net_conn *c, bool verify)
 {
@@ -138,7 +117,7 @@ set_info(struct net_conn *c, bool verify)
 		version, SSL_CIPHER_get_name(ci), bits);
 	/* Only for DN= on the "=>" lines: formatting it costs. */
 	if (LOG_SEL(tls_peerdn))
-		c->pub.tls_peerdn = peer_dn(c->ssl);
+		c->pub.tls_peerdn = tls_peer_subject(arena_msg, c->ssl);
 }
 
 int

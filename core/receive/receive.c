@@ -221,18 +221,14 @@ rcv_subject_for_log(const struct message *m)
 		n = strlen(v);
 		while (n > 0 && strchr(" \t\r\n", v[n - 1]) != NULL)
 			n--;
-		if (n > 100)
-			n = 100;
-		o = out = arena_alloc(arena_msg, n * 4 + 6);
+		/* str_printable escapes '\\' and controls; '"' is ours */
+		v = str_printable(arena_msg, v, n > 100 ? 100 : n);
+		o = out = arena_alloc(arena_msg, 2 * strlen(v) + 6);
 		o = stpcpy(o, " T=\"");
-		for (size_t i = 0; i < n; i++) {
-			if (v[i] == '"') {
+		for (; *v != '\0'; v++) {
+			if (*v == '"')
 				*o++ = '\\';
-				*o++ = '"';
-			} else {
-				o = stpcpy(o, str_printable(arena_scratch,
-					v + i, 1));
-			}
+			*o++ = *v;
 		}
 		memcpy(o, "\"", 2);
 		return out;
@@ -310,21 +306,14 @@ rcv_upstream_id_for_log(const struct message *m)
 static const char *
 rcv_tls_auth_for_log(const struct message *m)
 {
-	const char *x = "", *cv = "", *dn = "", *sni = "", *a = "";
+	const char *a = "";
 
-	if (m->tls_cipher != NULL && LOG_SEL(tls_cipher))
-		x = arena_printf(arena_msg, " X=%s", m->tls_cipher);
-	if (m->tls_verified != NULL && LOG_SEL(tls_certificate_verified))
-		cv = arena_printf(arena_msg, " CV=%s", m->tls_verified);
-	if (m->tls_peerdn != NULL && LOG_SEL(tls_peerdn))
-		dn = arena_printf(arena_msg, " DN=\"%s\"", m->tls_peerdn);
-	if (m->tls_sni != NULL && LOG_SEL(tls_sni))
-		sni = arena_printf(arena_msg, " SNI=%s", m->tls_sni);
 	if (m->authenticator != NULL)
 		a = arena_printf(arena_msg, " A=%s%s%s", m->authenticator,
 			m->authenticated_id != NULL ? ":" : "",
 			m->authenticated_id != NULL ? m->authenticated_id : "");
-	return arena_printf(arena_msg, "%s%s%s%s%s", x, cv, dn, sni, a);
+	return arena_printf(arena_msg, "%s%s", log_tls_fields(arena_msg,
+		m->tls_cipher, m->tls_verified, m->tls_peerdn, m->tls_sni), a);
 }
 
 /*
@@ -335,27 +324,13 @@ rcv_tls_auth_for_log(const struct message *m)
 static const char *
 rcv_who(const struct message *m)
 {
-	const char *name, *helo, *iface = "", *ci = "";
-
-	if (LOG_SEL(connection_id))
-		ci = arena_printf(arena_msg, " Ci=%d", (int)getpid());
 	if (m->host_address == NULL)
 		return arena_printf(arena_msg, "U=%s%s", m->ident != NULL ?
-			m->ident : "unknown", ci);
-	name = m->host_name != NULL ?
-		arena_printf(arena_msg, "%s ", m->host_name) : "";
-	helo = m->helo_name != NULL && (m->host_name == NULL ||
-		str_casecmp(m->helo_name, m->host_name) != 0) ?
-		arena_printf(arena_msg, "(%s) ", str_printable(arena_msg,
-			m->helo_name, strlen(m->helo_name))) : "";
-	if (LOG_SEL(incoming_interface) && m->interface_address != NULL)
-		iface = arena_printf(arena_msg, " I=[%s]:%d",
-			m->interface_address, m->interface_port);
-	if (!LOG_SEL(incoming_port))
-		return arena_printf(arena_msg, "H=%s%s[%s]%s%s", name, helo,
-			m->host_address, iface, ci);
-	return arena_printf(arena_msg, "H=%s%s[%s]:%d%s%s", name, helo,
-		m->host_address, m->host_port, iface, ci);
+			m->ident : "unknown", log_conn_id(arena_msg));
+	return arena_printf(arena_msg, "H=%s%s", log_client(arena_msg,
+		m->host_name, m->helo_name, m->host_address, m->host_port,
+		m->interface_address, m->interface_port),
+		log_conn_id(arena_msg));
 }
 
 /* " L" (pipelining): PIPELINING offered, "-" added when not used. */

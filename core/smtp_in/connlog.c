@@ -11,7 +11,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config/config.h"
 #include "lib/arena.h"
@@ -33,28 +32,29 @@ conn_duration(const struct smtp_sess *s)
  * (connection_id); "H=" before it with tag.  A local -bs caller is its
  * login name ("U=login").
  */
-const char *
-smtp_host_ident(const struct smtp_sess *s, bool tag)
+/* The client, "(helo) [ip]:port I=[ip]:port" (log_client), or -bs's login. */
+static const char *
+conn_client(const struct smtp_sess *s, const char *login_default)
 {
 	const struct smtp_conn_info *ci = s->ci;
-	const char *helo = "", *port = "", *iface = "", *cid = "";
 
-	if (LOG_SEL(connection_id))
-		cid = arena_printf(arena_scratch, " Ci=%d", (int)getpid());
 	if (ci->host_address == NULL)
-		return arena_printf(arena_scratch, "%s%s%s", tag ? "U=" : "",
-			rt.caller_login != NULL ? rt.caller_login : "unknown",
-			cid);
-	if (s->helo != NULL)
-		helo = arena_printf(arena_scratch, "(%s) ", str_printable(
-			arena_scratch, s->helo, strlen(s->helo)));
-	if (LOG_SEL(incoming_port))
-		port = arena_printf(arena_scratch, ":%d", ci->host_port);
-	if (LOG_SEL(incoming_interface) && ci->interface_address != NULL)
-		iface = arena_printf(arena_scratch, " I=[%s]:%d",
-			ci->interface_address, ci->interface_port);
-	return arena_printf(arena_scratch, "%s%s[%s]%s%s%s", tag ? "H=" : "",
-		helo, ci->host_address, port, iface, cid);
+		return rt.caller_login != NULL ? rt.caller_login :
+			login_default;
+	return log_client(arena_scratch, NULL, s->helo, ci->host_address,
+		ci->host_port, ci->interface_address, ci->interface_port);
+}
+
+/*
+ * Exim's host_and_ident: the client, then Ci=pid (connection_id); "H="
+ * (or "U=" for a local -bs caller) before it with tag.
+ */
+static const char *
+smtp_host_ident(const struct smtp_sess *s, bool tag)
+{
+	return arena_printf(arena_scratch, "%s%s%s", !tag ? "" :
+		s->ci->host_address != NULL ? "H=" : "U=",
+		conn_client(s, "unknown"), log_conn_id(arena_scratch));
 }
 
 /*
@@ -64,27 +64,8 @@ smtp_host_ident(const struct smtp_sess *s, bool tag)
 static const char *
 conn_info(const struct smtp_sess *s)
 {
-	const struct smtp_conn_info *ci = s->ci;
-	const char *cid = "", *who;
-
-	if (LOG_SEL(connection_id))
-		cid = arena_printf(arena_scratch, " Ci=%d", (int)getpid());
-	if (ci->host_address == NULL) {
-		who = rt.caller_login != NULL ? rt.caller_login : "NULL";
-	} else {
-		who = arena_printf(arena_scratch, "%s[%s]%s",
-			s->helo != NULL ? arena_printf(arena_scratch, "(%s) ",
-			str_printable(arena_scratch, s->helo,
-			strlen(s->helo))) : "", ci->host_address,
-			LOG_SEL(incoming_port) ? arena_printf(arena_scratch,
-			":%d", ci->host_port) : "");
-		if (LOG_SEL(incoming_interface) && ci->interface_address !=
-		    NULL)
-			who = arena_printf(arena_scratch, "%s I=[%s]:%d", who,
-				ci->interface_address, ci->interface_port);
-	}
-	return arena_printf(arena_scratch, "SMTP connection%s from %s", cid,
-		who);
+	return arena_printf(arena_scratch, "SMTP connection%s from %s",
+		log_conn_id(arena_scratch), conn_client(s, "NULL"));
 }
 
 void
@@ -217,29 +198,18 @@ conn_had(const struct smtp_sess *s)
 void
 smtp_log_no_mail(const struct smtp_sess *s)
 {
-	const char *a = "", *x = "", *cv = "", *dn = "", *sni = "";
+	const char *a = "", *tls = "";
 
 	if (s->had_mail || !LOG_SEL(smtp_no_mail))
 		return;
 	if (s->authenticated_id != NULL)
 		a = arena_printf(arena_scratch, " A=%s:%s",
 			smtp_in_vars.authenticator, s->authenticated_id);
-	if (s->tls != NULL) {
-		if (LOG_SEL(tls_cipher) && smtp_in_vars.tls_cipher != NULL)
-			x = arena_printf(arena_scratch, " X=%s",
-				smtp_in_vars.tls_cipher);
-		if (LOG_SEL(tls_certificate_verified) &&
-		    smtp_in_vars.tls_verified != NULL)
-			cv = arena_printf(arena_scratch, " CV=%s",
-				smtp_in_vars.tls_verified);
-		if (LOG_SEL(tls_peerdn) && smtp_in_vars.tls_peerdn != NULL)
-			dn = arena_printf(arena_scratch, " DN=\"%s\"",
-				smtp_in_vars.tls_peerdn);
-		if (LOG_SEL(tls_sni) && smtp_in_vars.tls_sni != NULL)
-			sni = arena_printf(arena_scratch, " SNI=%s",
-				smtp_in_vars.tls_sni);
-	}
+	if (s->tls != NULL)
+		tls = log_tls_fields(arena_scratch, smtp_in_vars.tls_cipher,
+			smtp_in_vars.tls_verified, smtp_in_vars.tls_peerdn,
+			smtp_in_vars.tls_sni);
 	log_write(TERN_LOG_MAIN, NULL, "no MAIL in SMTP connection from %s "
-		"D=%s%s%s%s%s%s%s", smtp_host_ident(s, false),
-		conn_duration(s), a, x, cv, dn, sni, conn_had(s));
+		"D=%s%s%s%s", smtp_host_ident(s, false), conn_duration(s), a,
+		tls, conn_had(s));
 }

@@ -421,8 +421,7 @@ smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
 			LOG_SEL(incoming_interface) && ci->interface_address !=
 			NULL ? arena_printf(arena_conn, " I=[%s]:%d",
 			ci->interface_address, ci->interface_port) : "",
-			LOG_SEL(connection_id) ? arena_printf(arena_conn,
-			" Ci=%d", (int)getpid()) : "");
+			log_conn_id(arena_conn));
 	} else {
 		s->who = arena_printf(arena_conn, "U=%s", rt.caller_login !=
 			NULL ? rt.caller_login : "unknown");

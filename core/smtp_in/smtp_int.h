@@ -106,7 +106,6 @@ bool smtp_input_pending(struct smtp_sess *s);
  * The connection's mainlog lines (connlog.c), each written only when its
  * log_selector name is on: docs/log.md.
  */
-const char *smtp_host_ident(const struct smtp_sess *s, bool tag);
 void smtp_log_connection_start(const struct smtp_sess *s);
 void smtp_log_closed(const struct smtp_sess *s, const char *how);
 /* EOF or a read error (error: its text, or NULL) while waiting for a

@@ -317,6 +317,25 @@ tls_version_text(const SSL *ssl)
 	return arena_strdup(arena_conn, v);
 }
 
+const char *
+tls_peer_subject(struct arena *a, const SSL *ssl)
+{
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	const char *dn = NULL;
+	char *p = NULL;
+	BIO *b;
+	long n;
+
+	if (peer == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253);
+	n = BIO_get_mem_data(b, &p);
+	if (n > 0)
+		dn = str_printable(a, p, (size_t)n);
+	BIO_free(b);
+	return dn;
+}
+
 /* After the handshake: $tls_in_cipher, $tls_in_ver, $tls_in_peerdn. */
 static void
 tls_note_session(const SSL *ssl)
@@ -330,25 +349,12 @@ tls_note_session(const SSL *ssl)
 		SSL_CIPHER_get_bits(c, NULL));
 	smtp_in_vars.tls_cipher_std = SSL_CIPHER_standard_name(c);
 	if (peer != NULL) {
-		BIO *b;
-		char *p = NULL;
-		long n;
-
 		/* A certificate is only asked for (tls_verify_hosts) with
 		 * SSL_VERIFY_PEER, so a bad one fails the handshake: this is
 		 * "yes" today, but says what OpenSSL found. */
 		smtp_in_vars.tls_verified = SSL_get_verify_result(ssl) ==
 			X509_V_OK ? "yes" : "no";
-		b = BIO_new(BIO_s_mem());
-		if (b == NULL)
-			return;
-		X509_NAME_print_ex(b, X509_get_subject_name(peer), 0,
-			XN_FLAG_RFC2253);
-		n = BIO_get_mem_data(b, &p);
-		if (n > 0)
-			smtp_in_vars.tls_peerdn = str_printable(arena_conn, p,
-				(size_t)n);
-		BIO_free(b);
+		smtp_in_vars.tls_peerdn = tls_peer_subject(arena_conn, ssl);
 	}
 }
 

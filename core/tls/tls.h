@@ -12,6 +12,15 @@
 #include "receive/receive.h"
 
 struct tls_server;
+struct ssl_st;
+struct arena;
+
+/*
+ * The subject of the peer's certificate (RFC 2253, control characters
+ * escaped), in a; NULL when it showed none.  For $tls_in_peerdn and the
+ * DN= of either end's log lines.
+ */
+const char *tls_peer_subject(struct arena *a, const struct ssl_st *ssl);
 
 /*
  * May STARTTLS be offered to host (an IP address, NULL for a local
