@@ -33,18 +33,18 @@ data_message(struct smtp_sess *s)
 		m->ident = rt.caller_login;
 		m->uid = rt.real_uid;
 		m->gid = rt.real_gid;
-	} else if (s->tls_on_connect && LOG_SEL(tls_on_connect)) {
-		/* Exim's names for TLS on connect with that selector */
-		m->received_protocol = arena_printf(arena_msg, "%s%s",
-			s->esmtp ? "essmtp" : "ssmtp",
-			s->authenticated_id != NULL ? "a" : "");
-		m->uid = rt.tern_uid;
-		m->gid = rt.tern_gid;
 	} else {
-		/* Exim's names: esmtp, esmtps (TLS), esmtpa (AUTH), esmtpsa */
-		m->received_protocol = arena_printf(arena_msg, "%s%s%s",
-			s->esmtp ? "esmtp" : "smtp", s->tls != NULL ? "s" : "",
-			s->authenticated_id != NULL ? "a" : "");
+		/* Exim's names: esmtp, esmtps (TLS), esmtpa (AUTH), esmtpsa;
+		 * ssmtp, essmtp, essmtpa for TLS on connect with the
+		 * tls_on_connect selector */
+		if (s->tls_on_connect && LOG_SEL(tls_on_connect))
+			m->received_protocol = arena_printf(arena_msg, "%s%s",
+				s->esmtp ? "essmtp" : "ssmtp",
+				s->authenticated_id != NULL ? "a" : "");
+		else
+			m->received_protocol = arena_printf(arena_msg, "%s%s%s",
+				s->esmtp ? "esmtp" : "smtp", s->tls != NULL ?
+				"s" : "", s->authenticated_id != NULL ? "a" : "");
 		m->uid = rt.tern_uid;
 		m->gid = rt.tern_gid;
 	}
