@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 #include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "receive/maildrop.h"
 #include "receive/receive.h"
 #include "spool/spool.h"
 #include "tls/tls.h"
@@ -40,6 +42,9 @@ bool daemon_foreground;
 unsigned daemon_queue_flags;
 
 static volatile sig_atomic_t got_hup, got_term;
+
+/* inotify on maildrop/ (struct daemon); -1 when not watched. */
+static int maildrop_watch = -1;
 
 struct daemon {
 	struct listener *ls;
@@ -62,6 +67,13 @@ struct daemon {
 	int              handoff[2];
 	char             hbuf[1024];
 	size_t           hlen;
+	/*
+	 * maildrop/: watched (inotify) for files users' sendmail leave there;
+	 * one pickup process at a time takes them in, and another follows
+	 * when more came while it ran.
+	 */
+	pid_t            pickup;              /* 0: none running */
+	bool             pickup_again;
 };
 
 static void
@@ -86,6 +98,10 @@ daemon_child_init(const sigset_t *orig_mask, struct listener *ls,
 	sigprocmask(SIG_SETMASK, orig_mask, NULL);
 	daemon_close_listeners(ls, nls);
 	close(handoff[0]);
+	if (maildrop_watch >= 0) {
+		close(maildrop_watch);
+		maildrop_watch = -1;
+	}
 	deliver_set_handoff(handoff[1]);
 }
 
@@ -228,6 +244,15 @@ daemon_reap(struct daemon *d)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		bool runner = false, reception;
 
+		if (pid == d->pickup) {
+			d->pickup = 0;
+			if (WIFSIGNALED(status))
+				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+					"daemon: maildrop pickup process %d "
+					"ended by signal %d", (int)pid,
+					WTERMSIG(status));
+			continue;
+		}
 		for (int i = 0; i < d->nrunners; i++)
 			if (d->runners[i] == pid) {
 				d->runners[i] = d->runners[--d->nrunners];
@@ -308,6 +333,69 @@ daemon_accept(struct daemon *d, struct listener *l)
 	} else {
 		limits_board_release(board_i);
 	}
+}
+
+/*
+ * The pickup process: takes in what users left in maildrop/ and hands
+ * each message's delivery to us.  It reads their files, so it keeps no
+ * root, as a reception process.
+ */
+static void
+daemon_pickup(struct daemon *d)
+{
+	pid_t pid;
+
+	if (d->pickup > 0) {
+		d->pickup_again = true;
+		return;
+	}
+	d->pickup_again = false;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"daemon: fork for the maildrop pickup: %m (the next "
+			"queue run takes the files in)");
+		return;
+	}
+	if (pid == 0) {
+		daemon_child_init(&d->orig_mask, d->ls, d->nls, d->handoff);
+		runtime_drop_privilege_for_good();
+		(void)maildrop_pickup(true);
+		_exit(0);
+	}
+	d->pickup = pid;
+	d->children = true;
+}
+
+/* A file was written or moved into maildrop/: take it in. */
+static void
+daemon_maildrop_event(struct daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	while (read(maildrop_watch, buf, sizeof(buf)) > 0)
+		;
+	daemon_pickup(d);
+}
+
+static void
+daemon_maildrop_init(struct daemon *d)
+{
+	const char *dir = spool_maildrop_dir();
+
+	maildrop_watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (maildrop_watch < 0 || inotify_add_watch(maildrop_watch, dir,
+	    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"daemon: cannot watch %s: %m (its files wait for "
+			"queue runs)", dir);
+		if (maildrop_watch >= 0)
+			close(maildrop_watch);
+		maildrop_watch = -1;
+	}
+	if (maildrop_waiting())
+		daemon_pickup(d); /* what came while no daemon ran */
 }
 
 /*
@@ -492,13 +580,16 @@ daemon_title(const struct daemon *d)
 static _Noreturn void
 daemon_loop(struct daemon *d)
 {
-	struct pollfd pfd[65];
+	struct pollfd pfd[66];
 
 	if (d->nls > 64)
 		tern_die("daemon: more than 64 listening sockets");
 	for (size_t i = 0; i < d->nls; i++)
 		pfd[i] = (struct pollfd){ .fd = d->ls[i].fd, .events = POLLIN };
 	pfd[d->nls] = (struct pollfd){ .fd = d->handoff[0], .events = POLLIN };
+	/* A negative fd is skipped by poll. */
+	pfd[d->nls + 1] = (struct pollfd){ .fd = maildrop_watch,
+		.events = POLLIN };
 	for (;;) {
 		struct timespec ts, *tsp = NULL;
 		int ms, n;
@@ -511,6 +602,8 @@ daemon_loop(struct daemon *d)
 			daemon_reexec(d);
 		if (d->queue_interval > 0 && time(NULL) >= d->next_queue_run)
 			daemon_queue_run(d);
+		if (d->pickup_again && d->pickup == 0)
+			daemon_pickup(d);
 		daemon_title(d);
 		ms = daemon_timeout_ms(d);
 		/*
@@ -526,7 +619,7 @@ daemon_loop(struct daemon *d)
 				(long)(ms % 1000) * 1000000 };
 			tsp = &ts;
 		}
-		n = ppoll(pfd, d->nls + 1, tsp,
+		n = ppoll(pfd, d->nls + 2, tsp,
 			d->children ? &d->child_mask : &d->orig_mask);
 		/*
 		 * Reap on every pass, not only after a SIGCHLD, and before
@@ -538,6 +631,8 @@ daemon_loop(struct daemon *d)
 			continue;
 		if (pfd[d->nls].revents & POLLIN)
 			daemon_handoff_read(d);
+		if (pfd[d->nls + 1].revents & POLLIN)
+			daemon_maildrop_event(d);
 		for (size_t i = 0; i < d->nls; i++)
 			if (pfd[i].revents & POLLIN)
 				daemon_accept(d, &d->ls[i]);
@@ -573,6 +668,7 @@ daemon_run(const char *ports_override, int queue_interval, char **argv)
 	daemon_signals_init(&d);
 	daemon_write_pid(&d);
 	daemon_log_start(&d);
+	daemon_maildrop_init(&d);
 	d.next_queue_run = time(NULL); /* the first queue run starts now */
 	daemon_loop(&d);
 }

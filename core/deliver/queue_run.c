@@ -16,8 +16,10 @@
 #include "daemon/load.h"
 #include "lib/arena.h"
 #include "lib/proctitle.h"
+#include "lib/runtime.h"
 #include "log/log.h"
 #include "log/selector.h"
+#include "receive/maildrop.h"
 #include "spool/spool.h"
 
 const char *queue_run_select;
@@ -125,6 +127,35 @@ one_pass(char **ids, size_t n, unsigned flags)
 	return true;
 }
 
+/*
+ * What users left in maildrop/ joins the queue before it is listed, so
+ * that this pass delivers it: for a host without a daemon, or a file the
+ * daemon's pickup could not take.  In a child that keeps no root, as
+ * the daemon's pickup process.
+ */
+static void
+take_in_maildrop(void)
+{
+	pid_t pid;
+	int status;
+
+	if (!maildrop_waiting())
+		return;
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"queue run: fork for the maildrop pickup: %m");
+		return;
+	}
+	if (pid == 0) {
+		runtime_drop_privilege_for_good();
+		(void)maildrop_pickup(false);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
 int
 queue_run(unsigned flags)
 {
@@ -141,6 +172,7 @@ queue_run(unsigned flags)
 		log_write(TERN_LOG_MAIN, NULL, "Start queue run: pid=%ld%s", pid,
 			label);
 	spool_reuse_recover();
+	take_in_maildrop();
 	if (spool_list(&ids, &n, conf.queue_run_in_order, &err) != 0) {
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 			"queue run: %s", err);

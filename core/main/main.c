@@ -3,7 +3,6 @@
  * "sendmail", "mailq", "newaliases".  Options follow Exim and sendmail;
  * everything else is dispatched to the part of the core that does it.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -17,10 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "address/address.h"
 #include "aliases/newaliases.h"
 #include "config/config.h"
-#include "config/lists.h"
 #include "daemon/daemon.h"
 #include "deliver/deliver.h"
 #include "expand/expand.h"
@@ -32,6 +29,8 @@
 #include "log/selector.h"
 #include "modules/modules.h"
 #include "queue/queue.h"
+#include "receive/local.h"
+#include "receive/maildrop.h"
 #include "receive/receive.h"
 #include "smtp_in/smtp_in.h"
 #include "spool/spool.h"
@@ -43,6 +42,7 @@
 #define EX_NOUSER_    67
 #define EX_SOFTWARE_  70
 #define EX_TEMPFAIL_  75
+#define EX_NOPERM_    77
 #define EX_CONFIG_    78
 
 enum action {
@@ -353,47 +353,14 @@ resolve_user(const char *name, uid_t *uid_out, gid_t *gid_out)
 /*
  * Who tern runs as.  Started as root: tern_user (and tern_group).  Started
  * by anyone else: that user, whatever the configuration says, so that a
- * rootless instance runs entirely as its owner.
+ * rootless instance runs entirely as its owner.  Whether the caller is
+ * trusted: its real and supplementary groups count (trusted_groups).
  */
-/*
- * trusted_groups, as in Exim: the caller is trusted when its real group,
- * or one of its supplementary groups, is listed (by name or number).  A
- * name that is not a group is skipped: it cannot be the caller's.
- */
-static bool
-in_trusted_group(void)
-{
-	gid_t groups[NGROUPS_MAX + 1];
-	int n = getgroups(NGROUPS_MAX, groups);
-	const char *list = conf.trusted_groups, *item;
-	char sep = '\0';
-
-	if (n < 0)
-		n = 0;
-	groups[n++] = getgid();
-	while ((item = list_next(&list, &sep)) != NULL) {
-		char *end;
-		unsigned long g = strtoul(item, &end, 10);
-		struct group *gr;
-
-		if (*item == '\0')
-			continue;
-		if (*end != '\0' || !isdigit((unsigned char)*item)) {
-			if ((gr = getgrnam(item)) == NULL)
-				continue;
-			g = gr->gr_gid;
-		}
-		for (int i = 0; i < n; i++)
-			if (groups[i] == (gid_t)g)
-				return true;
-	}
-	return false;
-}
-
 static void
 resolve_identity(void)
 {
-	char *err = NULL;
+	gid_t groups[NGROUPS_MAX + 1];
+	int n;
 
 	rt.tern_uid = geteuid();
 	rt.tern_gid = getegid();
@@ -412,12 +379,12 @@ resolve_identity(void)
 				conf.tern_group);
 		rt.tern_gid = gr->gr_gid;
 	}
-	rt.caller_trusted = rt.real_uid == 0 || rt.real_uid == rt.tern_uid;
-	if (!rt.caller_trusted && conf.trusted_users != NULL)
-		rt.caller_trusted = list_match(TERN_LIST_STRING,
-		    conf.trusted_users, rt.caller_login, NULL, &err) == TERN_OK;
-	if (!rt.caller_trusted && conf.trusted_groups != NULL)
-		rt.caller_trusted = in_trusted_group();
+	n = getgroups(NGROUPS_MAX, groups);
+	if (n < 0)
+		n = 0;
+	groups[n++] = getgid();
+	rt.caller_trusted = local_trusted(rt.real_uid, rt.caller_login, groups,
+		n);
 }
 
 static void
@@ -435,45 +402,46 @@ open_spool(void)
 static int
 add_arg_recipients(struct message *m, const char *arg, size_t *cap)
 {
-	char **list = NULL, *err = NULL;
+	char *err = NULL;
 
-	if (address_list_extract(arena_msg, arg, &list, &err) != 0) {
+	if (local_add_recipients(m, arg, cap, &err) != 0) {
 		fprintf(stderr, "%s: bad recipient \"%s\": %s\n", rt.progname,
 			arg, err);
 		return -1;
 	}
-	for (char **p = list; *p != NULL; p++) {
-		if (m->nrcpts == *cap) {
-			struct recipient *n;
-
-			*cap = *cap ? *cap * 2 : 16;
-			n = arena_zalloc(arena_msg, *cap * sizeof(*n));
-			if (m->nrcpts > 0)
-				memcpy(n, m->rcpts, m->nrcpts * sizeof(*n));
-			m->rcpts = n;
-		}
-		m->rcpts[m->nrcpts++].address = address_qualify(arena_msg, *p,
-		    conf.qualify_recipient);
-	}
 	return 0;
 }
 
-static const char *
-local_sender(const struct cmdline *cl)
+/*
+ * sendmail by a user who cannot write the spool: the message goes to
+ * maildrop/, for the daemon to take in (receive/maildrop.h).
+ */
+static int
+do_maildrop(const struct cmdline *cl)
 {
-	if (cl->sender == NULL)
-		return arena_printf(arena_msg, "%s@%s", rt.caller_login,
-		    conf.qualify_domain);
-	if (!rt.caller_trusted) {
-		log_write(TERN_LOG_MAIN, NULL, "untrusted user %s: -f %s "
-		    "ignored", rt.caller_login,
-		    str_printable(arena_msg, cl->sender, strlen(cl->sender)));
-		return arena_printf(arena_msg, "%s@%s", rt.caller_login,
-		    conf.qualify_domain);
+	struct maildrop_args a = {
+		.sender = cl->sender, .extract = cl->extract,
+		.dot_ends = cl->dot_ends, .queue = cl->delivery_mode == 'q',
+		.rcpts = cl->args, .nrcpts = cl->nargs,
+	};
+	char *err = NULL;
+
+	switch (maildrop_submit(&a, 0, &err)) {
+	case RCV_OK:
+		return EX_OK_;
+	case RCV_TOO_BIG:
+		fprintf(stderr, "%s: message too big (limit %llu bytes)\n",
+			rt.progname,
+			(unsigned long long)conf.message_size_limit);
+		return EX_DATAERR_;
+	case RCV_BAD:
+		fprintf(stderr, "%s: %s\n", rt.progname, err);
+		return EX_DATAERR_;
+	default:
+		fprintf(stderr, "%s: message not accepted: %s\n", rt.progname,
+			err != NULL ? err : "error");
+		return EX_TEMPFAIL_;
 	}
-	if (strcmp(cl->sender, "<>") == 0 || *cl->sender == '\0')
-		return "";
-	return address_qualify(arena_msg, cl->sender, conf.qualify_domain);
 }
 
 /* sendmail [-t] [-i] [-f sender] recipients < message */
@@ -488,7 +456,8 @@ do_sendmail(const struct cmdline *cl)
 
 	memset(&m, 0, sizeof(m));
 	m.data_fd = -1;
-	m.sender = local_sender(cl);
+	m.sender = local_sender(rt.caller_login, rt.caller_trusted,
+	    cl->sender);
 	m.local = true;
 	m.uid = rt.real_uid;
 	m.gid = rt.real_gid;
@@ -501,6 +470,8 @@ do_sendmail(const struct cmdline *cl)
 		fprintf(stderr, "%s: no recipients given\n", rt.progname);
 		return EX_USAGE_;
 	}
+	if (maildrop_wanted())
+		return do_maildrop(cl);
 	open_spool();
 	rcv_source_init(&src, 0, 0);
 	r = receive_message(&m, &src, cl->dot_ends ? RCV_LOCAL
@@ -615,6 +586,13 @@ do_smtp_stdin(void)
 
 	memset(&ci, 0, sizeof(ci));
 	ci.is_local = true;
+	if (maildrop_wanted()) {
+		/* Its replies would promise what only the pickup can do. */
+		fprintf(stderr, "%s: -bs: %s cannot write the spool; submit "
+			"with sendmail (without -bs), which leaves the message "
+			"in maildrop/\n", rt.progname, rt.caller_login);
+		return EX_NOPERM_;
+	}
 	open_spool();
 	return smtp_in_session(0, 1, &ci);
 }

@@ -187,16 +187,6 @@ int spool_reuse_put(struct message *m);
  */
 int spool_recover(const char *path, int fd, const char *first, char **err_out);
 
-/* spool_directory, or the built-in default. */
-const char *spool_base(void);
-
-/*
- * fsync spool_directory/input, unless spool_sync is false or the file
- * system of fd commits a new file's directory entry with the file's own
- * fsync (docs/spool.md).
- */
-int spool_fsync_input(int fd, char **err_out) TERN_MUST_CHECK;
-
 /* Apply the D records in text (the records after the header section). */
 void spool_apply_records(struct message *m, const char *text, size_t len);
 

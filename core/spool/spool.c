@@ -117,10 +117,49 @@ make_dir(const char *path, char **err_out)
 
 static bool fsync_covers_dir(int fd);
 
+const char *
+spool_maildrop_dir(void)
+{
+	return arena_printf(arena_scratch, "%s/maildrop", spool_base());
+}
+
+/*
+ * A system instance (started as root) opens maildrop/ to every user:
+ * writable and searchable but not readable by others, sticky (a user
+ * removes only its own files), set-group-id (the files get tern's group,
+ * whose pickup reads them).  The spool directory itself must then be
+ * searchable by others; nothing else in it is (docs/spool.md,
+ * "maildrop/").  A rootless instance is its owner's alone.  Failing
+ * here only keeps users out: logged, not fatal.
+ */
+static void
+open_maildrop(const char *base)
+{
+	const char *dir = spool_maildrop_dir();
+	struct stat st;
+
+	if (!rt.started_as_root)
+		return;
+	if (stat(base, &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+		if (chmod(base, (st.st_mode & 07777) | S_IXOTH) == 0)
+			log_write(TERN_LOG_MAIN, NULL, "spool: %s made "
+				"searchable by others, for maildrop/", base);
+		else
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+				"spool: chmod o+x %s: %m (users cannot reach "
+				"maildrop/)", base);
+	}
+	if (stat(dir, &st) == 0 && (st.st_mode & 07777) != 03733 &&
+	    chmod(dir, 03733) != 0)
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"spool: chmod 3733 %s: %m (users cannot submit)", dir);
+}
+
 int
 spool_init(char **err_out)
 {
-	static const char *const subdirs[] = { "input", "pool", "log", "db" };
+	static const char *const subdirs[] = { "input", "pool", "log", "db",
+		"maildrop" };
 	const char *base = spool_base();
 	int dfd;
 
@@ -130,6 +169,7 @@ spool_init(char **err_out)
 		if (make_dir(arena_printf(arena_scratch, "%s/%s", base,
 		    subdirs[i]), err_out) != 0)
 			return -1;
+	open_maildrop(base);
 	/*
 	 * Asked here once, the spool being there, so that the daemon's
 	 * children inherit the answers instead of each asking again.
@@ -183,14 +223,14 @@ fsync_covers_dir(int fd)
 }
 
 int
-spool_fsync_input(int fd, char **err_out)
+spool_fsync_entry(int fd, const char *subdir, char **err_out)
 {
 	const char *dir;
 	int dfd, rc = 0;
 
 	if (!conf.spool_sync || fsync_covers_dir(fd))
 		return 0;
-	dir = arena_printf(arena_scratch, "%s/input", spool_base());
+	dir = arena_printf(arena_scratch, "%s/%s", spool_base(), subdir);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) != 0) {
 		*err_out = arena_printf(arena_msg, "spool: fsync %s: %m", dir);
@@ -864,7 +904,7 @@ spool_commit(struct message *m, int data_fd, const char *tail, size_t ntail,
 	}
 	/* In pool/, it has no name in input/ to sync yet (docs/spool.md). */
 	if ((o == NULL || o->slot[0] == '\0') &&
-	    spool_fsync_input(data_fd, err_out) != 0)
+	    spool_fsync_entry(data_fd, "input", err_out) != 0)
 		goto out_remove;
 	mark_spooled(m);
 	if (o != NULL) {
@@ -1135,7 +1175,7 @@ spool_rewrite_header(struct message *m, char **err_out)
 	 * disk, so the directory need not be synced for safety; it is on file
 	 * systems that need it, to keep a freeze across a crash.
 	 */
-	if (spool_fsync_input(fd, err_out) != 0)
+	if (spool_fsync_entry(fd, "input", err_out) != 0)
 		log_write(TERN_LOG_MAIN, m->id, "%s", *err_out);
 	spool_open_drop(m->data_fd, fd, m->body_end + (off_t)b.len);
 	close(m->data_fd);

@@ -346,6 +346,23 @@ int spool_section(const struct message *m, char which, char **text_out,
 
 /* The path of a message file (arena_scratch): suffix 'M' for input/ID-M. */
 const char *spool_path(const char *id, char suffix);
+
+/* spool_directory, or the built-in default. */
+const char *spool_base(void);
+
+/*
+ * spool_directory/maildrop: where a user who cannot write the spool
+ * leaves a message for the daemon to take in (receive/maildrop.c).
+ */
+const char *spool_maildrop_dir(void);
+
+/*
+ * fsync spool_directory/subdir, where fd's file was just created, unless
+ * spool_sync is false or the file system of fd commits a new file's
+ * directory entry with the file's own fsync (docs/spool.md).
+ */
+int spool_fsync_entry(int fd, const char *subdir, char **err_out)
+	TERN_MUST_CHECK;
 /*
  * Where the file open as fd (-1: none) for message id is now: pool/N
  * while it has no name in input/, else input/ID-M (for error messages).

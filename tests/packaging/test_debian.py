@@ -102,7 +102,9 @@ def test_tern_contents(debs):
     assert "/etc/tern/tern.conf" in (ctrl / "conffiles").read_text()
     post = (ctrl / "postinst").read_text()
     assert "adduser --system --group" in post
-    assert "install -d -o tern -g tern -m 0750 /var/spool/tern" in post
+    assert "install -d -o tern -g tern -m 0751 /var/spool/tern" in post
+    assert "install -d -o tern -g tern -m 3733 /var/spool/tern/maildrop" \
+        in post
     assert "/var/log/tern" in post
     assert "tern.service" in post, "dh_installsystemd enables the unit"
 

@@ -1,0 +1,623 @@
+/*
+ * maildrop/: submissions from users who cannot write the spool, and the
+ * pickup that takes them in.  See maildrop.h; the format and what a
+ * crash leaves: docs/spool.md, "maildrop/".
+ */
+#include "receive/maildrop.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "config/config.h"
+#include "deliver/deliver.h"
+#include "lib/arena.h"
+#include "lib/buf.h"
+#include "lib/io.h"
+#include "lib/proctitle.h"
+#include "lib/runtime.h"
+#include "log/log.h"
+#include "receive/local.h"
+#include "receive/rcv_int.h"
+#include "spool/spool.h"
+
+/*
+ * The first line, "tern-maildrop 1 LLLLLLLLLLLLLLLL DDDD...\n": L the
+ * length of the rest of the file in hex, D the SHA-256 of the rest; NULs
+ * until the file is finished.  Then the records, each a NUL-terminated
+ * string, an empty one last: "f<sender>" (-f), "t" (-t), "i" (-i), "q"
+ * (-odq), "r<recipient argument>"; then the message as sendmail read it.
+ */
+#define MAGIC       "tern-maildrop 1 "
+#define MAGIC_LEN   (sizeof(MAGIC) - 1)
+#define DIGEST_HEX  64
+#define HEAD_LEN    (MAGIC_LEN + 16 + 1 + DIGEST_HEX + 1)
+#define RECORDS_MAX ((size_t)1 << 20)
+
+bool
+maildrop_wanted(void)
+{
+	struct stat st;
+
+	return !rt.started_as_root && stat(spool_base(), &st) == 0 &&
+		st.st_uid != geteuid();
+}
+
+/* SHA-256 in hex of len bytes of fd from off.  0, or -1 (errno). */
+static int
+file_digest(int fd, off_t off, uint64_t len, char hex[DIGEST_HEX + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE], chunk[65536];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	while (len > 0) {
+		size_t want = len < sizeof(chunk) ? (size_t)len : sizeof(chunk);
+		ssize_t n = io_pread_full(fd, chunk, want, off);
+
+		if (n != (ssize_t)want) {
+			if (n >= 0)
+				errno = EIO;
+			goto out;
+		}
+		if (EVP_DigestUpdate(ctx, chunk, want) != 1)
+			goto out;
+		off += (off_t)want;
+		len -= want;
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
+	    mdlen * 2 != DIGEST_HEX)
+		goto out;
+	for (unsigned i = 0; i < mdlen; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[DIGEST_HEX] = '\0';
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * sendmail's input, copied to the file as it is read; the decoder reads
+ * through it to find where the message ends (and its size), and what it
+ * read beyond that end is cut off again.
+ */
+struct tee {
+	int      in, out;
+	int      werr;  /* errno of a failed write to out, or 0 */
+	uint64_t total; /* bytes read from in */
+};
+
+static ssize_t
+tee_read(void *arg, char *buf, size_t n, int timeout)
+{
+	struct tee *t = arg;
+	ssize_t r;
+
+	(void)timeout;
+	do
+		r = read(t->in, buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r > 0) {
+		if (t->werr == 0 && io_write_all(t->out, buf, (size_t)r) != 0)
+			t->werr = errno;
+		t->total += (uint64_t)r;
+	}
+	return r;
+}
+
+static void
+count_sink(void *arg, const char *p, size_t n)
+{
+	(void)p;
+	*(uint64_t *)arg += n;
+}
+
+/* The records and a placeholder first line; NULL if they are too long. */
+static struct buf *
+records(const struct maildrop_args *a)
+{
+	struct buf *b = arena_zalloc(arena_msg, sizeof(*b));
+	bool ok;
+
+	buf_init(b, arena_msg, HEAD_LEN + RECORDS_MAX);
+	ok = buf_add(b, "", 0);
+	for (size_t i = 0; ok && i < HEAD_LEN; i++)
+		ok = buf_addc(b, '\0');
+	if (ok && a->sender != NULL)
+		ok = buf_printf(b, "f%s", a->sender) && buf_addc(b, '\0');
+	if (ok && a->extract)
+		ok = buf_add(b, "t", 2);
+	if (ok && !a->dot_ends)
+		ok = buf_add(b, "i", 2);
+	if (ok && a->queue)
+		ok = buf_add(b, "q", 2);
+	for (int i = 0; ok && i < a->nrcpts; i++)
+		ok = buf_printf(b, "r%s", a->rcpts[i]) && buf_addc(b, '\0');
+	return ok && buf_addc(b, '\0') ? b : NULL;
+}
+
+/*
+ * A new file in maildrop/ without a name (O_TMPFILE): the pickup sees it
+ * only once it is whole and linked in (link_file).  Its fd, or -1.
+ */
+static int
+create_file(char **err_out)
+{
+	const char *dir = spool_maildrop_dir();
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		*err_out = arena_printf(arena_msg, "cannot create a file in "
+			"%s: %m", dir);
+		return -1;
+	}
+	/* Readable by tern's group, which the directory gives it. */
+	if (fchmod(fd, 0640) != 0) {
+		*err_out = arena_printf(arena_msg, "fchmod in %s: %m", dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Give the finished file a random name in maildrop/ (*path_out).  0, or
+ * -1 (errno).
+ */
+static int
+link_file(int fd, const char **path_out)
+{
+	const char *dir = spool_maildrop_dir();
+	const char *proc = arena_printf(arena_msg, "/proc/self/fd/%d", fd);
+
+	for (int tries = 0; tries < 8; tries++) {
+		uint64_t r;
+		const char *path;
+
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r = ((uint64_t)getpid() << 32) ^
+				(uint64_t)time(NULL) ^ (uint64_t)tries;
+		path = arena_printf(arena_msg, "%s/%016llx", dir,
+			(unsigned long long)r);
+		/* AT_EMPTY_PATH needs a capability; /proc does not. */
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, path,
+		    AT_SYMLINK_FOLLOW) == 0) {
+			*path_out = path;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/*
+ * The message from in_fd after the records, cut where the decoder found
+ * its end; its decoded size in *size.  The file's length, or -1.
+ */
+static off_t
+copy_message(const struct maildrop_args *a, int in_fd, int fd, off_t at,
+	uint64_t *size, char **err_out)
+{
+	struct tee t = { .in = in_fd, .out = fd };
+	const struct rcv_io io = { .read = tee_read, .arg = &t };
+	struct rcv_source src;
+	off_t end;
+
+	rcv_source_init(&src, in_fd, 0);
+	src.io = &io;
+	*size = 0;
+	if (rcv_decode(&src, a->dot_ends ? RCV_LOCAL : RCV_LOCAL_DOT_I,
+	    count_sink, size) == RCV_DEC_ERR) {
+		*err_out = arena_printf(arena_msg, "reading the message: %m");
+		return -1;
+	}
+	if (t.werr != 0) {
+		errno = t.werr;
+		*err_out = arena_printf(arena_msg, "writing to %s: %m",
+			spool_maildrop_dir());
+		return -1;
+	}
+	end = at + (off_t)(t.total - (src.end - src.start));
+	if (ftruncate(fd, end) != 0) {
+		*err_out = arena_printf(arena_msg, "truncating in %s: %m",
+			spool_maildrop_dir());
+		return -1;
+	}
+	return end;
+}
+
+/*
+ * The first line, the name, then the sync after which the message may
+ * be acknowledged: one fsync commits the data and the new name.
+ */
+static int
+finish_file(int fd, off_t end, char **err_out)
+{
+	char hex[DIGEST_HEX + 1], head[HEAD_LEN + 1];
+	const char *path = NULL;
+
+	if (file_digest(fd, HEAD_LEN, (uint64_t)(end - (off_t)HEAD_LEN),
+	    hex) != 0) {
+		*err_out = arena_printf(arena_msg, "reading back the file in "
+			"%s: %m", spool_maildrop_dir());
+		return -1;
+	}
+	snprintf(head, sizeof(head), MAGIC "%016llx %s\n",
+		(unsigned long long)(end - (off_t)HEAD_LEN), hex);
+	if (io_pwrite_all(fd, head, HEAD_LEN, 0) != 0 ||
+	    link_file(fd, &path) != 0 || (conf.spool_sync && fsync(fd) != 0)) {
+		*err_out = arena_printf(arena_msg, "writing to %s: %m",
+			spool_maildrop_dir());
+		/* Not acknowledged: not to be delivered either, if we can. */
+		if (path != NULL)
+			(void)unlink(path);
+		return -1;
+	}
+	/* Where the file's own fsync does not commit its name, and we may
+	 * open the directory; a user may not (mode 3733): best effort. */
+	if (spool_fsync_entry(fd, "maildrop", err_out) != 0)
+		*err_out = NULL;
+	return 0;
+}
+
+enum rcv_result
+maildrop_submit(const struct maildrop_args *a, int in_fd, char **err_out)
+{
+	struct message check;
+	struct buf *recs;
+	uint64_t size = 0;
+	size_t cap = 0;
+	off_t end;
+	int fd;
+
+	*err_out = NULL;
+	memset(&check, 0, sizeof(check));
+	for (int i = 0; i < a->nrcpts; i++)
+		if (local_add_recipients(&check, a->rcpts[i], &cap, err_out)
+		    != 0) {
+			*err_out = arena_printf(arena_msg, "bad recipient "
+				"\"%s\": %s", a->rcpts[i], *err_out);
+			return RCV_BAD;
+		}
+	if ((recs = records(a)) == NULL) {
+		*err_out = "too many recipients";
+		return RCV_BAD;
+	}
+	if ((fd = create_file(err_out)) < 0)
+		return RCV_TEMP;
+	if (io_write_all(fd, recs->p, recs->len) != 0) {
+		*err_out = arena_printf(arena_msg, "writing to %s: %m",
+			spool_maildrop_dir());
+		end = -1;
+	} else {
+		end = copy_message(a, in_fd, fd, (off_t)recs->len, &size,
+			err_out);
+	}
+	if (end >= 0 && conf.message_size_limit > 0 &&
+	    size > conf.message_size_limit) {
+		close(fd); /* no name yet: gone */
+		return RCV_TOO_BIG;
+	}
+	if (end < 0 || finish_file(fd, end, err_out) != 0) {
+		close(fd);
+		return RCV_TEMP;
+	}
+	close(fd);
+	return RCV_OK;
+}
+
+/* ---- the pickup */
+
+/* A file that cannot become a message: logged and removed. */
+static void
+drop(int dfd, const char *name, const char *who, const char *why)
+{
+	log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
+		"maildrop: %s from %s removed: %s", name, who, why);
+	if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"maildrop: unlink %s/%s: %m", spool_maildrop_dir(),
+			name);
+}
+
+/* The options in the records; false if they are not well formed. */
+struct picked {
+	const char  *sender;
+	bool         extract, dot_ends, queue;
+	const char **rcpts;
+	int          nrcpts;
+	off_t        message_at;
+};
+
+static bool
+parse_records(int fd, off_t len, struct picked *p)
+{
+	size_t n = (size_t)len < RECORDS_MAX ? (size_t)len : RECORDS_MAX;
+	char *r = arena_alloc(arena_msg, n + 1);
+	size_t at = 0, cap = 0;
+
+	if (io_pread_full(fd, r, n, HEAD_LEN) != (ssize_t)n)
+		return false;
+	r[n] = '\0';
+	p->dot_ends = true;
+	for (;;) {
+		char *s = r + at;
+		size_t l = strnlen(s, n - at);
+
+		if (at >= n || l == n - at)
+			return false; /* no terminating empty record */
+		at += l + 1;
+		if (l == 0)
+			break;
+		if (*s == 'f' && p->sender == NULL) {
+			p->sender = s + 1;
+		} else if (*s == 'r') {
+			if (p->nrcpts == (int)cap) {
+				const char **g;
+
+				cap = cap ? cap * 2 : 8;
+				g = arena_alloc(arena_msg, cap * sizeof(*g));
+				if (p->nrcpts > 0)
+					memcpy(g, p->rcpts,
+						(size_t)p->nrcpts * sizeof(*g));
+				p->rcpts = g;
+			}
+			p->rcpts[p->nrcpts++] = s + 1;
+		} else if (l == 1 && (*s == 't' || *s == 'i' || *s == 'q')) {
+			p->extract |= *s == 't';
+			p->dot_ends &= *s != 'i';
+			p->queue |= *s == 'q';
+		} else {
+			return false;
+		}
+	}
+	p->message_at = HEAD_LEN + (off_t)at;
+	return true;
+}
+
+/*
+ * Is the file whole?  NULL if so, else why not.  It got its name only
+ * once written, so a file that is not was cut by a crash before its
+ * sendmail's fsync returned: never acknowledged.
+ */
+static const char *
+check_file(int fd, const struct stat *st)
+{
+	char head[HEAD_LEN + 1], hex[DIGEST_HEX + 1], *end;
+	unsigned long long len;
+	ssize_t n = io_pread_full(fd, head, HEAD_LEN, 0);
+
+	if (n < 0)
+		return arena_printf(arena_msg, "read: %m");
+	if (n < (ssize_t)HEAD_LEN)
+		return "shorter than its first line";
+	head[HEAD_LEN] = '\0';
+	if (memcmp(head, MAGIC, MAGIC_LEN) != 0 || head[HEAD_LEN - 1] != '\n'
+	    || head[MAGIC_LEN + 16] != ' ')
+		return "not a maildrop file";
+	head[MAGIC_LEN + 16] = '\0';
+	len = strtoull(head + MAGIC_LEN, &end, 16);
+	if (*end != '\0' || (off_t)len != st->st_size - (off_t)HEAD_LEN)
+		return "its length is not the one recorded";
+	if (file_digest(fd, HEAD_LEN, len, hex) != 0)
+		return arena_printf(arena_msg, "read: %m");
+	if (memcmp(hex, head + MAGIC_LEN + 17, DIGEST_HEX) != 0)
+		return "damaged (its digest does not match)";
+	return NULL;
+}
+
+/* The owner's login, group and trust, from the passwd and group files. */
+static void
+owner(uid_t uid, struct message *m, bool *trusted)
+{
+	struct passwd *pw = getpwuid(uid);
+	gid_t one, *groups = &one;
+	int n = 1;
+
+	m->uid = uid;
+	if (pw == NULL) {
+		m->ident = arena_printf(arena_msg, "uid%ld", (long)uid);
+		m->gid = (gid_t)-1;
+		*trusted = local_trusted(uid, m->ident, NULL, 0);
+		return;
+	}
+	m->ident = arena_strdup(arena_msg, pw->pw_name);
+	m->gid = pw->pw_gid;
+	/* -1 says how many there are: ask again with room for them. */
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0) {
+		groups = arena_alloc(arena_msg, (size_t)n * sizeof(*groups));
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+			n = 1, groups[0] = pw->pw_gid;
+	}
+	*trusted = local_trusted(uid, m->ident, groups, n);
+}
+
+/* Who owns the entry name (for a log line), or "?". */
+static const char *
+owner_name(int dfd, const char *name)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return "?";
+	pw = getpwuid(st.st_uid);
+	return pw != NULL ? arena_strdup(arena_msg, pw->pw_name) :
+		arena_printf(arena_msg, "uid%ld", (long)st.st_uid);
+}
+
+/* After the message is in the spool: its delivery, or the queue run's. */
+static void
+start(const char *id, bool deliver, bool queue)
+{
+	if (!deliver)
+		return;
+	if (conf.queue_only || queue) {
+		spool_unpark(id);
+		return;
+	}
+	deliver_start(id);
+}
+
+/*
+ * One file: 1 taken in, 0 not (removed, or not ours to take now), -1
+ * the spool failed (the file stays for the next pickup).
+ */
+static int
+pick_one(int dfd, const char *name, bool deliver)
+{
+	struct picked p = { 0 };
+	struct message m;
+	struct rcv_source src;
+	struct stat st;
+	const char *why;
+	char *err = NULL;
+	size_t cap = 0;
+	bool trusted;
+	enum rcv_result r;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		/* A symbolic link, a socket, a file its owner closed to us. */
+		if (errno == ELOOP || errno == ENXIO || errno == EACCES ||
+		    errno == EPERM) {
+			const char *e = arena_printf(arena_msg,
+				"cannot be opened: %m");
+
+			drop(dfd, name, owner_name(dfd, name), e);
+		}
+		else if (errno != ENOENT)
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+				"maildrop: open %s/%s: %m",
+				spool_maildrop_dir(), name);
+		return 0;
+	}
+	/* Another pickup's. */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &st) != 0 ||
+	    st.st_nlink == 0) {
+		close(fd);
+		return 0;
+	}
+	memset(&m, 0, sizeof(m));
+	m.data_fd = -1;
+	owner(st.st_uid, &m, &trusted);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		why = "not a regular file with one link";
+	else if ((why = check_file(fd, &st)) == NULL &&
+	    !parse_records(fd, st.st_size - (off_t)HEAD_LEN, &p))
+		why = "its options are not well formed";
+	for (int i = 0; why == NULL && i < p.nrcpts; i++)
+		if (local_add_recipients(&m, p.rcpts[i], &cap, &err) != 0)
+			why = arena_printf(arena_msg, "bad recipient \"%s\": %s",
+				str_printable(arena_msg, p.rcpts[i],
+				strlen(p.rcpts[i])), err);
+	if (why == NULL && m.nrcpts == 0 && !p.extract)
+		why = "no recipients";
+	if (why == NULL && lseek(fd, p.message_at, SEEK_SET) < 0)
+		why = arena_printf(arena_msg, "lseek: %m");
+	if (why != NULL) {
+		drop(dfd, name, m.ident, why);
+		close(fd);
+		return 0;
+	}
+	m.sender = local_sender(m.ident, trusted, p.sender);
+	m.local = true;
+	m.received_protocol = "local";
+	rcv_source_init(&src, fd, 0);
+	r = receive_message(&m, &src, p.dot_ends ? RCV_LOCAL : RCV_LOCAL_DOT_I,
+		p.extract, &err);
+	switch (r) {
+	case RCV_OK:
+		/* In the spool: a crash before this unlink delivers it twice,
+		 * never not at all. */
+		if (unlinkat(dfd, name, 0) != 0)
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m.id,
+				"maildrop: unlink %s/%s: %m (it may be "
+				"delivered twice)", spool_maildrop_dir(), name);
+		close(fd);
+		start(m.id, deliver, p.queue);
+		return 1;
+	case RCV_TEMP:
+		close(fd);
+		return -1; /* logged by receive_message */
+	case RCV_NO_RECIPIENTS:
+		why = "no recipients in its header (-t)";
+		break;
+	case RCV_TOO_BIG:
+		why = arena_printf(arena_msg, "larger than message_size_limit "
+			"(%llu bytes)", (unsigned long long)conf.message_size_limit);
+		break;
+	default:
+		why = err != NULL ? err : "its message could not be read";
+		break;
+	}
+	drop(dfd, name, m.ident, why);
+	close(fd);
+	return 0;
+}
+
+bool
+maildrop_waiting(void)
+{
+	DIR *d = opendir(spool_maildrop_dir());
+	struct dirent *e;
+	bool any = false;
+
+	if (d == NULL)
+		return false;
+	while (!any && (e = readdir(d)) != NULL)
+		any = e->d_name[0] != '.' && e->d_type != DT_DIR;
+	closedir(d);
+	return any;
+}
+
+int
+maildrop_pickup(bool deliver)
+{
+	DIR *d = opendir(spool_maildrop_dir());
+	struct dirent *e;
+	int n = 0, rc;
+
+	if (d == NULL) {
+		if (errno != ENOENT)
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+				"maildrop: opendir %s: %m",
+				spool_maildrop_dir());
+		return 0;
+	}
+	proctitle_set("tern: taking in maildrop/");
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || e->d_type == DT_DIR)
+			continue; /* a user's directory is left alone */
+		arena_reset(arena_msg);
+		arena_reset(arena_conn);
+		if ((rc = pick_one(dirfd(d), e->d_name, deliver)) < 0)
+			break;
+		n += rc;
+	}
+	closedir(d);
+	return n;
+}

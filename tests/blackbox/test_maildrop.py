@@ -1,0 +1,199 @@
+"""maildrop/ (docs/spool.md): on a system instance (started by root,
+running as tern_user), an ordinary user's sendmail cannot write the
+spool, so it leaves the message in spool/maildrop, and the daemon's
+pickup process (or a queue run) takes it in as a local message from the
+file's owner.  Root only: the user must be another uid than tern's."""
+
+import os
+import pwd
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tern_helpers import IS_ROOT, LOG_HEAD, ensure_user, make_message, \
+    wait_for
+
+pytestmark = pytest.mark.skipif(
+    not IS_ROOT, reason="submits as a second user to a root-started tern")
+
+USER = "terndrop"
+
+
+@pytest.fixture
+def user(tern):
+    """An ordinary user who can reach the test's files (the temporary
+    directories above it are made searchable), and a system instance's
+    configuration: tern_user is the test user, the mailboxes are in a
+    sticky world-writable directory as /var/mail is."""
+    pw = ensure_user(USER)
+    p = tern.dir
+    while p != Path("/"):
+        st = os.stat(p)
+        if not st.st_mode & stat.S_IXOTH:
+            os.chmod(p, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+        p = p.parent
+    tern.config()
+    os.chmod(tern.path("mail"), 0o1777)
+    # The spool as a system instance makes it: a queue run started by
+    # root.
+    assert tern.run(["-q"], as_user=False).ok()
+    return pw
+
+
+def sendmail(tern, pw, args, message, prog="sendmail"):
+    """Run sendmail (or tern) as the ordinary user pw."""
+    argv = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+            "--init-groups", "--"] + tern.argv(args, prog=prog,
+                                               as_user=False)
+    env = tern.env({"USER": pw.pw_name, "LOGNAME": pw.pw_name,
+                    "HOME": "/"})
+    return subprocess.run(argv, input=message, capture_output=True,
+                          env=env, cwd="/", timeout=60)
+
+
+def maildrop(tern):
+    return tern.spool / "maildrop"
+
+
+def dropped(tern):
+    return sorted(p.name for p in maildrop(tern).iterdir())
+
+
+def test_a_user_submits_through_the_daemon(tern, user):
+    tern.start_daemon(as_user=False)
+    md = os.stat(maildrop(tern))
+    assert stat.S_IMODE(md.st_mode) == 0o3733, oct(md.st_mode)
+    assert md.st_uid == tern.uid
+    assert os.stat(tern.spool).st_mode & stat.S_IXOTH
+    r = sendmail(tern, user, ["-f", "boss@example.org",
+                              "alice@test.example"],
+                 make_message(subject="from a user"))
+    assert r.returncode == 0, r
+    msgs = tern.wait_mbox("alice")
+    assert b"Subject: from a user" in msgs[0]
+    # The owner of the file is the sender; an untrusted -f is ignored.
+    assert re.search(rb"^Return-path: <terndrop@test\.example>",
+                     msgs[0], re.M), msgs[0][:300]
+    log = tern.mainlog()
+    assert re.search(LOG_HEAD + r"\S+ <= terndrop@test\.example U=terndrop "
+                     r"P=local ", log, re.M), log
+    assert "untrusted user terndrop: -f boss@example.org ignored" in log
+    wait_for(lambda: dropped(tern) == [], 10, "maildrop/ to empty")
+
+
+def test_without_a_daemon_the_queue_run_takes_it_in(tern, user):
+    r = sendmail(tern, user, ["-i", "alice@test.example"],
+                 make_message(subject="waiting", body=b"a\n.\nb\n"))
+    assert r.returncode == 0, r
+    files = dropped(tern)
+    assert len(files) == 1
+    st = os.stat(maildrop(tern) / files[0])
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (user.pw_uid, 0o640)
+    assert st.st_gid == tern.gid   # the directory's group: tern reads it
+    assert not tern.path("mail", "alice").exists()
+    assert tern.run(["-q"], as_user=False).ok()
+    msgs = tern.wait_mbox("alice")
+    # -i: the lone "." line is data.
+    assert b"\na\n.\nb\n" in msgs[0].replace(b"\r\n", b"\n")
+    assert dropped(tern) == []
+
+
+def test_a_lone_dot_ends_the_message_without_dash_i(tern, user):
+    tern.start_daemon(as_user=False)
+    r = sendmail(tern, user, ["alice@test.example"],
+                 make_message(subject="dot", body=b"kept\n.\ncut\n"))
+    assert r.returncode == 0, r
+    body = tern.wait_mbox("alice")[0].replace(b"\r\n", b"\n")
+    assert b"kept\n" in body and b"cut" not in body
+
+
+def test_recipients_from_the_header_with_dash_t(tern, user):
+    tern.start_daemon(as_user=False)
+    r = sendmail(tern, user, ["-t"],
+                 make_message(to="bob@test.example", subject="-t"))
+    assert r.returncode == 0, r
+    assert b"Subject: -t" in tern.wait_mbox("bob")[0]
+
+
+def test_errors_the_user_sees_leave_nothing_behind(tern, user):
+    tern.config(main="message_size_limit = 1K")
+    r = sendmail(tern, user, ["alice@test.example"],
+                 make_message(body=b"x" * 4000 + b"\n"))
+    assert r.returncode == 65, r
+    assert b"message too big" in r.stderr
+    r = sendmail(tern, user, ["bad address@@x"], make_message())
+    assert r.returncode == 65, r
+    assert b"bad recipient" in r.stderr
+    r = sendmail(tern, user, [], make_message())
+    assert r.returncode == 64, r
+    assert dropped(tern) == []
+
+
+def test_smtp_on_stdin_is_refused_with_a_reason(tern, user):
+    r = sendmail(tern, user, ["-bs"], b"QUIT\r\n", prog="tern")
+    assert r.returncode == 77, r
+    assert b"cannot write the spool" in r.stderr
+
+
+def test_damaged_and_foreign_files_are_removed_not_delivered(tern, user):
+    """A file whose digest does not match (a crash cut it before its
+    sendmail's fsync returned, or someone changed it) and a symbolic link
+    are removed with a log line; the link's target is untouched."""
+    r = sendmail(tern, user, ["alice@test.example"],
+                 make_message(subject="to be damaged"))
+    assert r.returncode == 0, r
+    [name] = dropped(tern)
+    f = maildrop(tern) / name
+    data = bytearray(f.read_bytes())
+    data[-3] ^= 0x20
+    f.write_bytes(bytes(data))
+    target = tern.path("out", "precious")
+    target.write_text("keep me\n")
+    subprocess.run(["setpriv", f"--reuid={user.pw_uid}",
+                    f"--regid={user.pw_gid}", "--init-groups", "--",
+                    "ln", "-s", str(target), str(maildrop(tern) / "link")],
+                   check=True)
+    assert tern.run(["-q"], as_user=False).ok()
+    assert dropped(tern) == []
+    assert not tern.path("mail", "alice").exists()
+    assert target.read_text() == "keep me\n"
+    rej = tern.rejectlog()
+    assert re.search(rf"maildrop: {name} from terndrop removed: damaged",
+                     rej), rej
+    assert re.search(r"maildrop: link from terndrop removed: cannot be opened",
+                     rej), rej
+
+
+def test_no_recipients_in_the_header_is_logged(tern, user):
+    """-t and a header without recipients: known only once the message is
+    read, after sendmail has returned; the pickup logs why it was
+    dropped."""
+    tern.start_daemon(as_user=False)
+    msg = b"Subject: nobody\r\n\r\nbody\r\n"
+    r = sendmail(tern, user, ["-t"], msg)
+    assert r.returncode == 0, r
+    tern.wait_for_log(r"maildrop: [0-9a-f]{16} from terndrop removed: "
+                      r"no recipients in its header \(-t\)")
+    assert dropped(tern) == []
+
+
+def test_the_user_cannot_read_or_remove_others_files(tern, user):
+    """The directory is not readable by others and sticky: a user can
+    neither list it nor remove another user's file."""
+    other = ensure_user("terndrop2")
+    r = sendmail(tern, other, ["alice@test.example"], make_message())
+    assert r.returncode == 0, r
+    [name] = dropped(tern)
+    r = subprocess.run(["setpriv", f"--reuid={user.pw_uid}",
+                        f"--regid={user.pw_gid}", "--init-groups", "--",
+                        "sh", "-c", f"ls {maildrop(tern)}; "
+                        f"rm -f {maildrop(tern) / name}; "
+                        f"cat {maildrop(tern) / name}"],
+                       capture_output=True)
+    assert b"Permission denied" in r.stderr
+    assert dropped(tern) == [name]
+    assert pwd.getpwuid(os.stat(maildrop(tern) / name).st_uid).pw_name == \
+        "terndrop2"
