@@ -420,7 +420,8 @@ static int
 do_maildrop(const struct cmdline *cl)
 {
 	struct maildrop_args a = {
-		.sender = cl->sender, .extract = cl->extract,
+		.sender = cl->sender, .full_name = cl->full_name,
+		.extract = cl->extract,
 		.dot_ends = cl->dot_ends, .queue = cl->delivery_mode == 'q',
 		.rcpts = cl->args, .nrcpts = cl->nargs,
 	};
@@ -462,6 +463,8 @@ do_sendmail(const struct cmdline *cl)
 	m.uid = rt.real_uid;
 	m.gid = rt.real_gid;
 	m.ident = rt.caller_login;
+	m.full_name = cl->full_name != NULL ? cl->full_name :
+	    local_gecos_name(getpwuid(rt.real_uid));
 	m.received_protocol = "local";
 	for (int i = 0; i < cl->nargs; i++)
 		if (add_arg_recipients(&m, cl->args[i], &cap) != 0)

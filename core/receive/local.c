@@ -3,8 +3,11 @@
 
 #include <ctype.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "address/address.h"
 #include "config/config.h"
@@ -95,4 +98,83 @@ local_add_recipients(struct message *m, const char *arg, size_t *cap,
 		    conf.qualify_recipient);
 	}
 	return 0;
+}
+
+const char *
+local_gecos_name(const struct passwd *pw)
+{
+	struct buf b;
+
+	if (pw == NULL || pw->pw_gecos == NULL)
+		return NULL;
+	buf_init(&b, arena_msg, 0);
+	for (const char *g = pw->pw_gecos; *g != '\0'; g++) {
+		bool ok = true;
+
+		if (*g != '&')
+			ok = buf_addc(&b, *g);
+		else if (*pw->pw_name != '\0')
+			ok = buf_addc(&b, (char)toupper(
+				(unsigned char)*pw->pw_name)) &&
+				buf_adds(&b, pw->pw_name + 1);
+		if (!ok)
+			break;
+	}
+	return b.p != NULL ? b.p : "";
+}
+
+/* RFC 5322 atext, and the space between words. */
+static bool
+phrase_char(unsigned char c)
+{
+	return isalnum(c) || c == ' ' || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+char *
+local_from_header(const char *login, const char *name)
+{
+	const char *addr = arena_printf(arena_msg, "%s@%s", login,
+		conf.qualify_domain);
+	size_t n = 0, len;
+	bool plain = true, eight = false;
+	char *clean, *out;
+
+	if (name == NULL)
+		name = "";
+	len = strlen(name);
+	clean = arena_alloc(arena_msg, len + 1);
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			continue;
+		eight |= *p >= 0x80;
+		plain &= phrase_char(*p);
+		clean[n++] = (char)*p;
+	}
+	clean[n] = '\0';
+	while (n > 0 && clean[n - 1] == ' ')
+		clean[--n] = '\0';
+	while (*clean == ' ')
+		clean++, n--;
+	if (n == 0)
+		return arena_printf(arena_msg, "From: %s\n", addr);
+	if (eight) {
+		out = arena_alloc(arena_msg, 4 * ((n + 2) / 3) + 1);
+		EVP_EncodeBlock((unsigned char *)out,
+			(const unsigned char *)clean, (int)n);
+		return arena_printf(arena_msg, "From: =?utf-8?B?%s?= <%s>\n",
+			out, addr);
+	}
+	if (plain)
+		return arena_printf(arena_msg, "From: %s <%s>\n", clean, addr);
+	out = arena_alloc(arena_msg, 2 * n + 3);
+	n = 0;
+	out[n++] = '"';
+	for (const char *p = clean; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			out[n++] = '\\';
+		out[n++] = *p;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+	return arena_printf(arena_msg, "From: %s <%s>\n", out, addr);
 }

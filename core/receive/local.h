@@ -34,4 +34,20 @@ const char *local_sender(const char *login, bool trusted, const char *f);
 int local_add_recipients(struct message *m, const char *arg, size_t *cap,
 	char **err_out);
 
+/*
+ * The full name of a local sender, as Exim takes it: the gecos field,
+ * with "&" replaced by the login with its first letter upper cased
+ * (arena_msg).  NULL when pw is.
+ */
+struct passwd;
+const char *local_gecos_name(const struct passwd *pw);
+
+/*
+ * The From: header a local submission without one gets: "From: NAME
+ * <login@qualify_domain>", NAME quoted as RFC 5322 needs it (RFC 2047
+ * for 8-bit text, taken as UTF-8), or the bare address when name is NULL
+ * or empty.  Control characters are left out.  arena_msg.
+ */
+char *local_from_header(const char *login, const char *name);
+
 #endif

@@ -38,8 +38,9 @@
  * The first line, "tern-maildrop 1 LLLLLLLLLLLLLLLL DDDD...\n": L the
  * length of the rest of the file in hex, D the SHA-256 of the rest; NULs
  * until the file is finished.  Then the records, each a NUL-terminated
- * string, an empty one last: "f<sender>" (-f), "t" (-t), "i" (-i), "q"
- * (-odq), "r<recipient argument>"; then the message as sendmail read it.
+ * string, an empty one last: "f<sender>" (-f), "F<full name>" (-F), "t"
+ * (-t), "i" (-i), "q" (-odq), "r<recipient argument>"; then the message
+ * as sendmail read it.
  */
 #define MAGIC       "tern-maildrop 1 "
 #define MAGIC_LEN   (sizeof(MAGIC) - 1)
@@ -145,6 +146,8 @@ records(const struct maildrop_args *a)
 		ok = buf_addc(b, '\0');
 	if (ok && a->sender != NULL)
 		ok = buf_printf(b, "f%s", a->sender) && buf_addc(b, '\0');
+	if (ok && a->full_name != NULL)
+		ok = buf_printf(b, "F%s", a->full_name) && buf_addc(b, '\0');
 	if (ok && a->extract)
 		ok = buf_add(b, "t", 2);
 	if (ok && !a->dot_ends)
@@ -343,7 +346,7 @@ drop(int dfd, const char *name, const char *who, const char *why)
 
 /* The options in the records; false if they are not well formed. */
 struct picked {
-	const char  *sender;
+	const char  *sender, *full_name;
 	bool         extract, dot_ends, queue;
 	const char **rcpts;
 	int          nrcpts;
@@ -372,6 +375,8 @@ parse_records(int fd, off_t len, struct picked *p)
 			break;
 		if (*s == 'f' && p->sender == NULL) {
 			p->sender = s + 1;
+		} else if (*s == 'F' && p->full_name == NULL) {
+			p->full_name = s + 1;
 		} else if (*s == 'r') {
 			if (p->nrcpts == (int)cap) {
 				const char **g;
@@ -443,6 +448,7 @@ owner(uid_t uid, struct message *m, bool *trusted)
 		return;
 	}
 	m->ident = arena_strdup(arena_msg, pw->pw_name);
+	m->full_name = local_gecos_name(pw);
 	m->gid = pw->pw_gid;
 	/* -1 says how many there are: ask again with room for them. */
 	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0) {
@@ -544,6 +550,8 @@ pick_one(int dfd, const char *name, bool deliver)
 		return 0;
 	}
 	m.sender = local_sender(m.ident, trusted, p.sender);
+	if (p.full_name != NULL)
+		m.full_name = p.full_name;
 	m.local = true;
 	m.received_protocol = "local";
 	rcv_source_init(&src, fd, 0);

@@ -18,6 +18,7 @@
 
 struct maildrop_args {
 	const char   *sender;   /* -f, or NULL */
+	const char   *full_name;/* -F, or NULL */
 	bool          extract;  /* -t */
 	bool          dot_ends; /* no -i: a line with a lone "." ends it */
 	bool          queue;    /* -odq */

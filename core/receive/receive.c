@@ -18,6 +18,7 @@
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "log/selector.h"
+#include "receive/local.h"
 #include "receive/rcv_int.h"
 
 #define RCV_HEADER_MAX_DEFAULT (1024 * 1024)
@@ -519,9 +520,8 @@ rcv_local_headers(struct message *m)
 		m->msgid_created = true;
 	}
 	if (!has_header(m, HDR_FROM, NULL))
-		append_header(m, HDR_FROM, arena_printf(arena_msg,
-			"From: %s@%s\n", m->ident != NULL ? m->ident :
-			rt.caller_login, conf.qualify_domain));
+		append_header(m, HDR_FROM, local_from_header(m->ident != NULL ?
+			m->ident : rt.caller_login, m->full_name));
 	if (!has_header(m, '\0', "Date"))
 		append_header(m, HDR_NORMAL, arena_printf(arena_msg,
 			"Date: %s\n", rcv_rfc5322_date(arena_msg, m->received)));

@@ -77,6 +77,9 @@ struct message {
 	signed char pipelining;       /* -1 not offered, 0 offered but not
 					 * used, 1 used */
 	bool        msgid_created;    /* Tern added the Message-Id: header */
+	const char *full_name;        /* local submissions: the sender's name
+					 * (-F or gecos) for a From: header
+					 * Tern adds; not spooled */
 	long long   receive_ms;       /* receive_time: how long the data
 					 * took to arrive (set only when the
 					 * selector is on) */

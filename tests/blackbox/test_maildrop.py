@@ -197,3 +197,23 @@ def test_the_user_cannot_read_or_remove_others_files(tern, user):
     assert dropped(tern) == [name]
     assert pwd.getpwuid(os.stat(maildrop(tern) / name).st_uid).pw_name == \
         "terndrop2"
+
+
+def test_the_from_header_gets_the_users_name(tern, user):
+    """Without -F, the gecos field names the user, "&" standing for the
+    login with its first letter upper cased; -F overrides it."""
+    subprocess.run(["usermod", "-c", "& the Dropper,Room 42", USER],
+                   check=True)
+    try:
+        tern.start_daemon(as_user=False)
+        for args in ([], ["-F", "Someone Else"]):
+            r = sendmail(tern, user, [*args, "alice@test.example"],
+                         b"Subject: gecos\r\n\r\nbody\r\n")
+            assert r.returncode == 0, r
+        msgs = tern.wait_mbox("alice", 2)
+    finally:
+        subprocess.run(["usermod", "-c", "", USER], check=True)
+    froms = sorted(re.search(rb"^From: (.*)$", m, re.M).group(1)
+                   for m in msgs)
+    assert froms == [b'"Terndrop the Dropper,Room 42" <terndrop@test.example>',
+                     b"Someone Else <terndrop@test.example>"]

@@ -48,6 +48,36 @@ def test_sendmail_lone_dot_ends_message_without_i(tern):
     assert hdrs["Message-ID"] and hdrs["Date"] and hdrs["From"]
 
 
+def test_the_from_header_added_carries_the_full_name(tern):
+    """Exim's form for a local message without From:: "NAME
+    <login@qualify_domain>", NAME from -F (anyone may set it) quoted as
+    RFC 5322 needs, RFC 2047 for 8-bit text; without a name the bare
+    address."""
+    tern.config()
+    user = tern.user
+    cases = [(["-F", "Zaphod Beeblebrox"],
+              f"Zaphod Beeblebrox <{user}@test.example>"),
+             (["-FCronDaemon"], f"CronDaemon <{user}@test.example>"),
+             (["-F", 'Ford "Ix" Prefect, Jr.'],
+              f'"Ford \\"Ix\\" Prefect, Jr." <{user}@test.example>'),
+             (["-F", "Ren\u00e9e"],
+              f"=?utf-8?B?UmVuw6ll?= <{user}@test.example>"),
+             (["-F", ""], f"{user}@test.example")]
+    for args, _ in cases:
+        r = tern.run([*args, "-odi", "alice@test.example"],
+                     input=b"Subject: name\n\nbody\n", prog="sendmail")
+        assert r.returncode == 0, r
+    msgs = tern.wait_mbox("alice", len(cases))
+    got = [split_message(raw)[0]["From"] for raw in msgs]
+    assert got == [want for _, want in cases]
+    # A From: in the message is left alone.
+    r = tern.run(["-F", "Someone", "-odi", "bob@test.example"],
+                 input=b"From: me@example.org\n\nbody\n", prog="sendmail")
+    assert r.returncode == 0, r
+    assert split_message(tern.wait_mbox("bob")[0])[0]["From"] == \
+        "me@example.org"
+
+
 def test_sendmail_unqualified_recipient_and_f(tern):
     tern.config()
     msg = b"Subject: envelope sender\n\nbody\n"
