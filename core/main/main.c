@@ -430,6 +430,10 @@ do_maildrop(const struct cmdline *cl)
 	switch (maildrop_submit(&a, 0, &err)) {
 	case RCV_OK:
 		return EX_OK_;
+	case RCV_NO_RECIPIENTS:
+		fprintf(stderr, "%s: no recipients found in the message\n",
+			rt.progname);
+		return EX_USAGE_;
 	case RCV_TOO_BIG:
 		fprintf(stderr, "%s: message too big (limit %llu bytes)\n",
 			rt.progname,

@@ -126,13 +126,6 @@ tee_read(void *arg, char *buf, size_t n, int timeout)
 	return r;
 }
 
-static void
-count_sink(void *arg, const char *p, size_t n)
-{
-	(void)p;
-	*(uint64_t *)arg += n;
-}
-
 /* The records and a placeholder first line; NULL if they are too long. */
 static struct buf *
 records(const struct maildrop_args *a)
@@ -216,11 +209,13 @@ link_file(int fd, const char **path_out)
 
 /*
  * The message from in_fd after the records, cut where the decoder found
- * its end; its decoded size in *size.  The file's length, or -1.
+ * its end, and checked as the pickup will (check: the recipient
+ * arguments; -t adds those of the header).  The file's length, or -1
+ * with the reason in *r.
  */
 static off_t
 copy_message(const struct maildrop_args *a, int in_fd, int fd, off_t at,
-	uint64_t *size, char **err_out)
+	struct message *check, enum rcv_result *r, char **err_out)
 {
 	struct tee t = { .in = in_fd, .out = fd };
 	const struct rcv_io io = { .read = tee_read, .arg = &t };
@@ -229,12 +224,11 @@ copy_message(const struct maildrop_args *a, int in_fd, int fd, off_t at,
 
 	rcv_source_init(&src, in_fd, 0);
 	src.io = &io;
-	*size = 0;
-	if (rcv_decode(&src, a->dot_ends ? RCV_LOCAL : RCV_LOCAL_DOT_I,
-	    count_sink, size) == RCV_DEC_ERR) {
-		*err_out = arena_printf(arena_msg, "reading the message: %m");
+	*r = receive_check(check, &src, a->dot_ends ? RCV_LOCAL :
+		RCV_LOCAL_DOT_I, a->extract, err_out);
+	if (*r != RCV_OK)
 		return -1;
-	}
+	*r = RCV_TEMP;
 	if (t.werr != 0) {
 		errno = t.werr;
 		*err_out = arena_printf(arena_msg, "writing to %s: %m",
@@ -247,6 +241,7 @@ copy_message(const struct maildrop_args *a, int in_fd, int fd, off_t at,
 			spool_maildrop_dir());
 		return -1;
 	}
+	*r = RCV_OK;
 	return end;
 }
 
@@ -289,7 +284,7 @@ maildrop_submit(const struct maildrop_args *a, int in_fd, char **err_out)
 {
 	struct message check;
 	struct buf *recs;
-	uint64_t size = 0;
+	enum rcv_result r;
 	size_t cap = 0;
 	off_t end;
 	int fd;
@@ -309,25 +304,17 @@ maildrop_submit(const struct maildrop_args *a, int in_fd, char **err_out)
 	}
 	if ((fd = create_file(err_out)) < 0)
 		return RCV_TEMP;
+	check.local = true;
 	if (io_write_all(fd, recs->p, recs->len) != 0) {
 		*err_out = arena_printf(arena_msg, "writing to %s: %m",
 			spool_maildrop_dir());
-		end = -1;
-	} else {
-		end = copy_message(a, in_fd, fd, (off_t)recs->len, &size,
-			err_out);
+		r = RCV_TEMP;
+	} else if ((end = copy_message(a, in_fd, fd, (off_t)recs->len,
+	    &check, &r, err_out)) >= 0 && finish_file(fd, end, err_out) != 0) {
+		r = RCV_TEMP;
 	}
-	if (end >= 0 && conf.message_size_limit > 0 &&
-	    size > conf.message_size_limit) {
-		close(fd); /* no name yet: gone */
-		return RCV_TOO_BIG;
-	}
-	if (end < 0 || finish_file(fd, end, err_out) != 0) {
-		close(fd);
-		return RCV_TEMP;
-	}
-	close(fd);
-	return RCV_OK;
+	close(fd); /* with no name unless it was finished */
+	return r;
 }
 
 /* ---- the pickup */

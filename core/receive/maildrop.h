@@ -36,9 +36,11 @@ bool maildrop_wanted(void);
 /*
  * sendmail's side: the message on in_fd (up to EOF, or a lone "." line
  * when a->dot_ends) into a new file in maildrop/, synced when spool_sync
- * is set, before this returns RCV_OK.  RCV_BAD (a recipient argument's
- * syntax), RCV_TOO_BIG (message_size_limit) and RCV_TEMP leave no file;
- * *err_out says why.
+ * is set, before this returns RCV_OK.  What the pickup would refuse is
+ * refused here (receive_check), leaving no file: RCV_BAD (a recipient
+ * argument's syntax, the header section), RCV_TOO_BIG
+ * (message_size_limit), RCV_NO_RECIPIENTS (-t found none); so are
+ * failures, RCV_TEMP.  *err_out says why.
  */
 enum rcv_result maildrop_submit(const struct maildrop_args *a, int in_fd,
 	char **err_out);

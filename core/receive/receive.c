@@ -538,23 +538,41 @@ count_received(const struct message *m)
 	return n;
 }
 
+/*
+ * After the data: what makes a message unacceptable whatever the spool
+ * does -- its size, its header section, its recipients (-t: extracted
+ * into m).
+ */
+static enum rcv_result
+rcv_validate(struct message *m, struct rcv_state *st, bool extract,
+	char **err_out)
+{
+	if (st->too_big)
+		return RCV_TOO_BIG;
+	if (st->hp.limit_error != NULL) {
+		*err_out = (char *)st->hp.limit_error;
+		return RCV_BAD;
+	}
+	m->headers = st->hp.head;
+	if (count_received(m) + 1 > conf.received_headers_max &&
+	    conf.received_headers_max > 0) {
+		*err_out = "too many Received headers - suspected mail loop";
+		return RCV_BAD;
+	}
+	if (extract)
+		rcv_extract(m);
+	return m->nrcpts == 0 ? RCV_NO_RECIPIENTS : RCV_OK;
+}
+
 /* After the data: check it, complete the headers, commit.  fd is consumed. */
 static enum rcv_result
 rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 	char **err_out)
 {
 	char *err = NULL;
+	enum rcv_result verdict;
 
-	if (st->too_big) {
-		spool_data_abort(m, st->fd);
-		return RCV_TOO_BIG;
-	}
-	if (st->hp.limit_error != NULL) {
-		*err_out = (char *)st->hp.limit_error;
-		spool_data_abort(m, st->fd);
-		return RCV_BAD;
-	}
-	if (st->write_errno != 0) {
+	if (st->write_errno != 0 && !st->too_big) {
 		receive_errno = st->write_errno;
 		rcv_log_abandoned(m, arena_printf(arena_msg,
 			"spool: write %s: %s", spool_file_path(m->id, st->fd),
@@ -562,18 +580,9 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 		spool_data_abort(m, st->fd);
 		return RCV_TEMP;
 	}
-	m->headers = st->hp.head;
-	if (count_received(m) + 1 > conf.received_headers_max &&
-	    conf.received_headers_max > 0) {
-		*err_out = "too many Received headers - suspected mail loop";
+	if ((verdict = rcv_validate(m, st, extract, err_out)) != RCV_OK) {
 		spool_data_abort(m, st->fd);
-		return RCV_BAD;
-	}
-	if (extract)
-		rcv_extract(m);
-	if (m->nrcpts == 0) {
-		spool_data_abort(m, st->fd);
-		return RCV_NO_RECIPIENTS;
+		return verdict;
 	}
 	if (m->local)
 		rcv_local_headers(m);
@@ -611,6 +620,22 @@ static void
 rcv_discard(void *arg, const char *p, size_t n)
 {
 	(void)arg, (void)p, (void)n;
+}
+
+enum rcv_result
+receive_check(struct message *m, struct rcv_source *src, enum rcv_mode mode,
+	bool extract, char **err_out)
+{
+	struct rcv_state st;
+
+	*err_out = NULL;
+	st_init(&st, m, mode, -1);
+	if (rcv_decode(src, mode, rcv_sink, &st) == RCV_DEC_ERR) {
+		*err_out = arena_printf(arena_msg, "reading the message: %m");
+		return RCV_TEMP;
+	}
+	st_finish(&st);
+	return rcv_validate(m, &st, extract, err_out);
 }
 
 enum rcv_result

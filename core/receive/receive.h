@@ -77,6 +77,17 @@ enum rcv_result receive_message(struct message *m, struct rcv_source *src,
  * <= line after S= (log_selector: M8S=, id=, T=, from, for), in
  * arena_msg; "" when none is on.
  */
+/*
+ * Read a message from src as receive_message would, without spooling it:
+ * RCV_TOO_BIG, RCV_BAD (*err_out: its header section), RCV_NO_RECIPIENTS
+ * (none given, none found with extract), RCV_TEMP (a read error), or
+ * RCV_OK.  m's headers (arena_msg) and, with extract, its recipients are
+ * set.  For sendmail's maildrop/ submissions, to refuse what the pickup
+ * would.
+ */
+enum rcv_result receive_check(struct message *m, struct rcv_source *src,
+	enum rcv_mode mode, bool extract, char **err_out);
+
 const char *receive_log_tail(const struct message *m);
 
 /*

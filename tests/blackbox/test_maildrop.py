@@ -167,16 +167,37 @@ def test_damaged_and_foreign_files_are_removed_not_delivered(tern, user):
                      rej), rej
 
 
-def test_no_recipients_in_the_header_is_logged(tern, user):
-    """-t and a header without recipients: known only once the message is
-    read, after sendmail has returned; the pickup logs why it was
-    dropped."""
+def test_what_the_pickup_would_refuse_sendmail_refuses(tern, user):
+    """sendmail reads the message as the pickup will before it answers:
+    -t without recipients in the header, a header section over the
+    limits, are refused to the user, as on a direct submission."""
+    tern.config(main="header_count_max = 5")
+    r = sendmail(tern, user, ["-t"], b"Subject: nobody\r\n\r\nbody\r\n")
+    assert r.returncode == 64, r
+    assert b"no recipients found in the message" in r.stderr
+    many = b"".join(b"X-%d: y\r\n" % i for i in range(10))
+    r = sendmail(tern, user, ["alice@test.example"],
+                 many + b"\r\nbody\r\n")
+    assert r.returncode == 65, r
+    assert dropped(tern) == []
+
+
+def test_a_file_the_pickup_cannot_take_is_logged_and_removed(tern, user):
+    """A well-formed file whose message the pickup refuses (here -t
+    without recipients, written by hand: sendmail would have refused it)
+    is removed with the reason in mainlog and rejectlog."""
+    import hashlib
+    rest = b"t\0\0Subject: nobody\n\nbody\n"
+    head = b"tern-maildrop 1 %016x %s\n" % (
+        len(rest), hashlib.sha256(rest).hexdigest().encode())
+    f = maildrop(tern) / "00000000000000aa"
+    f.write_bytes(head + rest)
+    os.chown(f, user.pw_uid, tern.gid)
+    os.chmod(f, 0o640)
     tern.start_daemon(as_user=False)
-    msg = b"Subject: nobody\r\n\r\nbody\r\n"
-    r = sendmail(tern, user, ["-t"], msg)
-    assert r.returncode == 0, r
-    tern.wait_for_log(r"maildrop: [0-9a-f]{16} from terndrop removed: "
+    tern.wait_for_log(r"maildrop: 00000000000000aa from terndrop removed: "
                       r"no recipients in its header \(-t\)")
+    assert "00000000000000aa from terndrop removed" in tern.rejectlog()
     assert dropped(tern) == []
 
 
