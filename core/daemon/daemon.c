@@ -26,6 +26,7 @@
 #include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "receive/maildrop.h"
 #include "receive/receive.h"
 #include "spool/spool.h"
@@ -73,7 +74,9 @@ struct daemon {
 	 * when more came while it ran.
 	 */
 	pid_t            pickup;              /* 0: none running */
-	bool             pickup_again;
+	bool             pickup_again;        /* start one when it ends */
+	long long        pickup_started;      /* log_clock_ms() */
+	long long        pickup_due;          /* start one then; 0: none */
 };
 
 static void
@@ -87,6 +90,8 @@ on_signal(int sig)
 }
 
 static const int daemon_signals[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+
+static void daemon_pickup_ended(struct daemon *d, pid_t pid, int status);
 
 void
 daemon_child_init(const sigset_t *orig_mask, struct listener *ls,
@@ -245,12 +250,7 @@ daemon_reap(struct daemon *d)
 		bool runner = false, reception;
 
 		if (pid == d->pickup) {
-			d->pickup = 0;
-			if (WIFSIGNALED(status))
-				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
-					"daemon: maildrop pickup process %d "
-					"ended by signal %d", (int)pid,
-					WTERMSIG(status));
+			daemon_pickup_ended(d, pid, status);
 			continue;
 		}
 		for (int i = 0; i < d->nrunners; i++)
@@ -338,37 +338,65 @@ daemon_accept(struct daemon *d, struct listener *l)
 /*
  * The pickup process: takes in what users left in maildrop/ and hands
  * each message's delivery to us.  It reads their files, so it keeps no
- * root, as a reception process.
+ * root, as a reception process.  At most one runs, and one starts at
+ * most once a second, so that a user making files in a loop costs a
+ * pickup a second; one that met a spool failure (the files stay) is
+ * followed by another a minute later.
  */
+#define PICKUP_SPACING_MS 1000
+#define PICKUP_RETRY_MS   60000
+
 static void
 daemon_pickup(struct daemon *d)
 {
+	long long now = log_clock_ms();
 	pid_t pid;
 
 	if (d->pickup > 0) {
 		d->pickup_again = true;
 		return;
 	}
+	if (now - d->pickup_started < PICKUP_SPACING_MS) {
+		if (d->pickup_due == 0 || d->pickup_due > d->pickup_started +
+		    PICKUP_SPACING_MS)
+			d->pickup_due = d->pickup_started + PICKUP_SPACING_MS;
+		return;
+	}
 	d->pickup_again = false;
+	d->pickup_due = 0;
+	d->pickup_started = now;
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
-			"daemon: fork for the maildrop pickup: %m (the next "
-			"queue run takes the files in)");
+			"daemon: fork for the maildrop pickup: %m");
+		d->pickup_due = now + PICKUP_RETRY_MS;
 		return;
 	}
 	if (pid == 0) {
 		daemon_child_init(&d->orig_mask, d->ls, d->nls, d->handoff);
 		runtime_drop_privilege_for_good();
-		(void)maildrop_pickup(true);
-		_exit(0);
+		_exit(maildrop_pickup(true) < 0 ? 1 : 0);
 	}
 	d->pickup = pid;
 	d->children = true;
 }
 
-/* A file was written or moved into maildrop/: take it in. */
+static void
+daemon_pickup_ended(struct daemon *d, pid_t pid, int status)
+{
+	d->pickup = 0;
+	if (WIFSIGNALED(status))
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL, "daemon: "
+			"maildrop pickup process %d ended by signal %d",
+			(int)pid, WTERMSIG(status));
+	if (d->pickup_again)
+		daemon_pickup(d);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		d->pickup_due = log_clock_ms() + PICKUP_RETRY_MS;
+}
+
+/* A file was linked or moved into maildrop/: take it in. */
 static void
 daemon_maildrop_event(struct daemon *d)
 {
@@ -386,7 +414,7 @@ daemon_maildrop_init(struct daemon *d)
 
 	maildrop_watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (maildrop_watch < 0 || inotify_add_watch(maildrop_watch, dir,
-	    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+	    IN_CREATE | IN_MOVED_TO) < 0) {
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 			"daemon: cannot watch %s: %m (its files wait for "
 			"queue runs)", dir);
@@ -394,6 +422,7 @@ daemon_maildrop_init(struct daemon *d)
 			close(maildrop_watch);
 		maildrop_watch = -1;
 	}
+	d->pickup_started = -PICKUP_SPACING_MS;
 	if (maildrop_waiting())
 		daemon_pickup(d); /* what came while no daemon ran */
 }
@@ -546,12 +575,22 @@ static int
 daemon_timeout_ms(const struct daemon *d)
 {
 	time_t now;
+	int ms = -1;
 
-	if (d->queue_interval <= 0)
-		return -1;
-	now = time(NULL);
-	return d->next_queue_run <= now ? 0 :
-		(int)(d->next_queue_run - now) * 1000;
+	if (d->queue_interval > 0) {
+		now = time(NULL);
+		ms = d->next_queue_run <= now ? 0 :
+			(int)(d->next_queue_run - now) * 1000;
+	}
+	if (d->pickup_due != 0) {
+		long long wait = d->pickup_due - log_clock_ms();
+
+		if (wait < 0)
+			wait = 0;
+		if (ms < 0 || wait < ms)
+			ms = (int)wait;
+	}
+	return ms;
 }
 
 /*
@@ -602,7 +641,7 @@ daemon_loop(struct daemon *d)
 			daemon_reexec(d);
 		if (d->queue_interval > 0 && time(NULL) >= d->next_queue_run)
 			daemon_queue_run(d);
-		if (d->pickup_again && d->pickup == 0)
+		if (d->pickup_due != 0 && log_clock_ms() >= d->pickup_due)
 			daemon_pickup(d);
 		daemon_title(d);
 		ms = daemon_timeout_ms(d);

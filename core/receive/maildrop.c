@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "config/config.h"
+#include "daemon/load.h"
 #include "deliver/deliver.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
@@ -30,6 +31,7 @@
 #include "lib/proctitle.h"
 #include "lib/runtime.h"
 #include "log/log.h"
+#include "log/selector.h"
 #include "receive/local.h"
 #include "receive/rcv_int.h"
 #include "spool/spool.h"
@@ -246,8 +248,10 @@ copy_message(const struct maildrop_args *a, int in_fd, int fd, off_t at,
 }
 
 /*
- * The first line, the name, then the sync after which the message may
- * be acknowledged: one fsync commits the data and the new name.
+ * The first line, the data synced, the name, then the sync after which
+ * the message may be acknowledged.  The pickup may take the file as soon
+ * as it has its name: syncing the data first means that a sync that
+ * fails cannot come after the message was already taken in.
  */
 static int
 finish_file(int fd, off_t end, char **err_out)
@@ -264,6 +268,7 @@ finish_file(int fd, off_t end, char **err_out)
 	snprintf(head, sizeof(head), MAGIC "%016llx %s\n",
 		(unsigned long long)(end - (off_t)HEAD_LEN), hex);
 	if (io_pwrite_all(fd, head, HEAD_LEN, 0) != 0 ||
+	    (conf.spool_sync && fdatasync(fd) != 0) ||
 	    link_file(fd, &path) != 0 || (conf.spool_sync && fsync(fd) != 0)) {
 		*err_out = arena_printf(arena_msg, "writing to %s: %m",
 			spool_maildrop_dir());
@@ -319,16 +324,17 @@ maildrop_submit(const struct maildrop_args *a, int in_fd, char **err_out)
 
 /* ---- the pickup */
 
-/* A file that cannot become a message: logged and removed. */
+/* A file that is not a submission (or not whole): logged and removed. */
 static void
 drop(int dfd, const char *name, const char *who, const char *why)
 {
 	log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL,
-		"maildrop: %s from %s removed: %s", name, who, why);
+		"maildrop: %s from %s removed: %s",
+		str_printable(arena_msg, name, strlen(name)), who, why);
 	if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 			"maildrop: unlink %s/%s: %m", spool_maildrop_dir(),
-			name);
+			str_printable(arena_msg, name, strlen(name)));
 }
 
 /* The options in the records; false if they are not well formed. */
@@ -389,6 +395,21 @@ parse_records(int fd, off_t len, struct picked *p)
 }
 
 /*
+ * The largest file sendmail can have written under message_size_limit:
+ * the input may be up to twice the message (CRLF line ends), plus the
+ * records.  Checked before the file is read at all, so that a large
+ * (or sparse) file cannot hold the pickup and the queue runs.
+ */
+static bool
+too_large(const struct stat *st)
+{
+	uint64_t lim = conf.message_size_limit;
+
+	return lim > 0 && (uint64_t)st->st_size > HEAD_LEN + RECORDS_MAX +
+		2 * lim + 2;
+}
+
+/*
  * Is the file whole?  NULL if so, else why not.  It got its name only
  * once written, so a file that is not was cut by a crash before its
  * sendmail's fsync returned: never acknowledged.
@@ -396,8 +417,8 @@ parse_records(int fd, off_t len, struct picked *p)
 static const char *
 check_file(int fd, const struct stat *st)
 {
-	char head[HEAD_LEN + 1], hex[DIGEST_HEX + 1], *end;
-	unsigned long long len;
+	char head[HEAD_LEN + 1], hex[DIGEST_HEX + 1];
+	unsigned long long len = 0;
 	ssize_t n = io_pread_full(fd, head, HEAD_LEN, 0);
 
 	if (n < 0)
@@ -408,9 +429,14 @@ check_file(int fd, const struct stat *st)
 	if (memcmp(head, MAGIC, MAGIC_LEN) != 0 || head[HEAD_LEN - 1] != '\n'
 	    || head[MAGIC_LEN + 16] != ' ')
 		return "not a maildrop file";
-	head[MAGIC_LEN + 16] = '\0';
-	len = strtoull(head + MAGIC_LEN, &end, 16);
-	if (*end != '\0' || (off_t)len != st->st_size - (off_t)HEAD_LEN)
+	for (size_t i = MAGIC_LEN; i < MAGIC_LEN + 16; i++) {
+		const char *d = strchr("0123456789abcdef", head[i]);
+
+		if (d == NULL || head[i] == '\0')
+			return "not a maildrop file";
+		len = len << 4 | (unsigned long long)(d - "0123456789abcdef");
+	}
+	if ((off_t)len != st->st_size - (off_t)HEAD_LEN)
 		return "its length is not the one recorded";
 	if (file_digest(fd, HEAD_LEN, len, hex) != 0)
 		return arena_printf(arena_msg, "read: %m");
@@ -419,7 +445,35 @@ check_file(int fd, const struct stat *st)
 	return NULL;
 }
 
-/* The owner's login, group and trust, from the passwd and group files. */
+/*
+ * The message is read only up to the length that was checked: its owner
+ * can still write to the file, but not make the pickup read more.
+ */
+struct capped {
+	int      fd;
+	uint64_t left;
+};
+
+static ssize_t
+capped_read(void *arg, char *buf, size_t n, int timeout)
+{
+	struct capped *c = arg;
+	ssize_t r;
+
+	(void)timeout;
+	if (n > c->left)
+		n = (size_t)c->left;
+	if (n == 0)
+		return 0;
+	do
+		r = read(c->fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r > 0)
+		c->left -= (uint64_t)r;
+	return r;
+}
+
+/* The owner's login, name, group and trust, from passwd and group. */
 static void
 owner(uid_t uid, struct message *m, bool *trusted)
 {
@@ -464,32 +518,122 @@ owner_name(int dfd, const char *name)
 static void
 start(const char *id, bool deliver, bool queue)
 {
+	double load;
+
 	if (!deliver)
 		return;
 	if (conf.queue_only || queue) {
 		spool_unpark(id);
 		return;
 	}
+	if (load_exceeds(conf.queue_only_load, &load)) {
+		if (LOG_SEL(delay_delivery))
+			log_write(TERN_LOG_MAIN, id, "no immediate delivery: "
+				"load average above queue_only_load");
+		return;
+	}
 	deliver_start(id);
 }
 
 /*
+ * A submission that sendmail accepted but the pickup must refuse (the
+ * configuration changed in between: a lower limit, say): its owner is
+ * told, from the null sender, with what it sent (up to 64 KiB, or none
+ * when that makes the notice too big).  0 sent; -1 the spool failed, 1
+ * the notice cannot be made (both logged: the file stays).
+ */
+#define NOTICE_COPY (64 * 1024)
+
+static int
+notice(int fd, const struct picked *p, const char *to, const char *why,
+	uint64_t copy, bool deliver)
+{
+	struct message n;
+	struct rcv_source src;
+	struct capped c = { .fd = fd, .left = copy };
+	const struct rcv_io io = { .read = capped_read, .arg = &c };
+	struct passwd *pw = getpwuid(geteuid());
+	char *err = NULL;
+	enum rcv_result r;
+	int len;
+
+	if (lseek(fd, p->message_at, SEEK_SET) != p->message_at)
+		return -1;
+	/* The notice's text first, then the submission's first bytes. */
+	rcv_source_init(&src, fd, 0);
+	src.io = &io;
+	len = snprintf(src.buf, src.size, "From: Mail Delivery System "
+		"<Mailer-Daemon@%s>\nTo: %s\nSubject: Mail submission failed\n"
+		"Auto-Submitted: auto-replied\n\nThe message you submitted "
+		"with sendmail could not be accepted:\n\n  %.1000s\n\n%s",
+		conf.qualify_domain, to, why, copy > 0 ? "------ This is what "
+		"you submitted (at most 64 KiB) ------\n\n" : "");
+	src.end = len > 0 && (size_t)len < src.size ? (size_t)len : 0;
+	memset(&n, 0, sizeof(n));
+	n.data_fd = -1;
+	n.sender = "";
+	n.uid = geteuid();
+	n.gid = getegid();
+	n.ident = pw != NULL ? arena_strdup(arena_msg, pw->pw_name) : "tern";
+	n.local = true;
+	n.received_protocol = "local";
+	n.rcpts = arena_zalloc(arena_msg, sizeof(*n.rcpts));
+	n.rcpts[0].address = to;
+	n.nrcpts = 1;
+	r = receive_message(&n, &src, RCV_LOCAL_DOT_I, false, &err);
+	if (r == RCV_OK) {
+		start(n.id, deliver, false);
+		return 0;
+	}
+	if (r == RCV_TOO_BIG && copy > 0)
+		return notice(fd, p, to, why, 0, deliver);
+	log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL, "maildrop: notice to "
+		"%s not spooled: %s", to, r == RCV_TOO_BIG ? "larger than "
+		"message_size_limit" : err != NULL ? err : "spool failure");
+	return r == RCV_TEMP || r == RCV_EOF ? -1 : 1;
+}
+
+static int
+refuse(int fd, const char *name, const struct message *m,
+	const struct picked *p, const char *why, bool deliver)
+{
+	const char *to = arena_printf(arena_msg, "%s@%s", m->ident,
+		conf.qualify_recipient);
+	int rc;
+
+	log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL, "maildrop: %s from "
+		"%s refused: %s", name, m->ident, why);
+	rc = notice(fd, p, to, why, NOTICE_COPY, deliver);
+	if (rc != 0)
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL, "maildrop: %s "
+			"stays in %s until its owner can be told", name,
+			spool_maildrop_dir());
+	return rc;
+}
+
+/*
  * One file: 1 taken in, 0 not (removed, or not ours to take now), -1
- * the spool failed (the file stays for the next pickup).
+ * the spool failed (the file stays for the next pickup).  dir: the
+ * maildrop directory's own status: a file sendmail made has its group
+ * (set-group-id), mode 0640 and one link; a file renamed into it from
+ * elsewhere keeps its own group, and is refused, so that a file of
+ * root's left in a user's directory cannot speak for root.
  */
 static int
-pick_one(int dfd, const char *name, bool deliver)
+pick_one(int dfd, const struct stat *dir, const char *name, bool deliver)
 {
 	struct picked p = { 0 };
 	struct message m;
 	struct rcv_source src;
+	struct capped c = { 0 };
+	const struct rcv_io io = { .read = capped_read, .arg = &c };
 	struct stat st;
 	const char *why;
 	char *err = NULL;
 	size_t cap = 0;
 	bool trusted;
 	enum rcv_result r;
-	int fd;
+	int fd, rc;
 
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 		O_NOCTTY | O_CLOEXEC);
@@ -501,12 +645,13 @@ pick_one(int dfd, const char *name, bool deliver)
 				"cannot be opened: %m");
 
 			drop(dfd, name, owner_name(dfd, name), e);
-		}
-		else if (errno != ENOENT)
+		} else if (errno != ENOENT && errno != EWOULDBLOCK) {
 			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 				"maildrop: open %s/%s: %m",
-				spool_maildrop_dir(), name);
-		return 0;
+				spool_maildrop_dir(),
+				str_printable(arena_msg, name, strlen(name)));
+		}
+		return 0; /* EWOULDBLOCK: its owner holds a lease */
 	}
 	/* Another pickup's. */
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &st) != 0 ||
@@ -517,11 +662,24 @@ pick_one(int dfd, const char *name, bool deliver)
 	memset(&m, 0, sizeof(m));
 	m.data_fd = -1;
 	owner(st.st_uid, &m, &trusted);
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
-		why = "not a regular file with one link";
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_gid != dir->st_gid || (st.st_mode & 07777) != 0640 ||
+	    st.st_uid == 0 || st.st_uid == rt.tern_uid)
+		why = "not a file sendmail made (type, links, owner, group or "
+			"mode)";
+	else if (too_large(&st))
+		why = arena_printf(arena_msg, "larger than any message under "
+			"message_size_limit (%llu bytes)",
+			(unsigned long long)conf.message_size_limit);
 	else if ((why = check_file(fd, &st)) == NULL &&
 	    !parse_records(fd, st.st_size - (off_t)HEAD_LEN, &p))
 		why = "its options are not well formed";
+	if (why != NULL) {
+		drop(dfd, name, m.ident, why);
+		close(fd);
+		return 0;
+	}
+	/* A submission: from here on, its owner hears of a refusal. */
 	for (int i = 0; why == NULL && i < p.nrcpts; i++)
 		if (local_add_recipients(&m, p.rcpts[i], &cap, &err) != 0)
 			why = arena_printf(arena_msg, "bad recipient \"%s\": %s",
@@ -531,47 +689,64 @@ pick_one(int dfd, const char *name, bool deliver)
 		why = "no recipients";
 	if (why == NULL && lseek(fd, p.message_at, SEEK_SET) < 0)
 		why = arena_printf(arena_msg, "lseek: %m");
-	if (why != NULL) {
-		drop(dfd, name, m.ident, why);
-		close(fd);
-		return 0;
+	if (why == NULL) {
+		m.sender = local_sender(m.ident, trusted, p.sender);
+		if (p.full_name != NULL)
+			m.full_name = p.full_name;
+		m.local = true;
+		m.received_protocol = "local";
+		c = (struct capped){ .fd = fd,
+			.left = (uint64_t)(st.st_size - p.message_at) };
+		rcv_source_init(&src, fd, 0);
+		src.io = &io;
+		r = receive_message(&m, &src, p.dot_ends ? RCV_LOCAL :
+			RCV_LOCAL_DOT_I, p.extract, &err);
+		if (r == RCV_OK) {
+			/* In the spool: a crash before this unlink delivers
+			 * it twice, never not at all. */
+			if (unlinkat(dfd, name, 0) != 0)
+				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m.id,
+					"maildrop: unlink %s/%s: %m (it may be "
+					"delivered twice)", spool_maildrop_dir(),
+					name);
+			close(fd);
+			start(m.id, deliver, p.queue);
+			return 1;
+		}
+		if (r == RCV_TEMP || r == RCV_EOF) {
+			close(fd);
+			return -1; /* logged by receive_message */
+		}
+		why = r == RCV_NO_RECIPIENTS ?
+			"no recipients in its header (-t)" :
+			r == RCV_TOO_BIG ? arena_printf(arena_msg, "larger "
+			"than message_size_limit (%llu bytes)",
+			(unsigned long long)conf.message_size_limit) :
+			err != NULL ? err : "its message could not be read";
 	}
-	m.sender = local_sender(m.ident, trusted, p.sender);
-	if (p.full_name != NULL)
-		m.full_name = p.full_name;
-	m.local = true;
-	m.received_protocol = "local";
-	rcv_source_init(&src, fd, 0);
-	r = receive_message(&m, &src, p.dot_ends ? RCV_LOCAL : RCV_LOCAL_DOT_I,
-		p.extract, &err);
-	switch (r) {
-	case RCV_OK:
-		/* In the spool: a crash before this unlink delivers it twice,
-		 * never not at all. */
-		if (unlinkat(dfd, name, 0) != 0)
-			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m.id,
-				"maildrop: unlink %s/%s: %m (it may be "
-				"delivered twice)", spool_maildrop_dir(), name);
+	if ((rc = refuse(fd, name, &m, &p, why, deliver)) != 0) {
 		close(fd);
-		start(m.id, deliver, p.queue);
-		return 1;
-	case RCV_TEMP:
-		close(fd);
-		return -1; /* logged by receive_message */
-	case RCV_NO_RECIPIENTS:
-		why = "no recipients in its header (-t)";
-		break;
-	case RCV_TOO_BIG:
-		why = arena_printf(arena_msg, "larger than message_size_limit "
-			"(%llu bytes)", (unsigned long long)conf.message_size_limit);
-		break;
-	default:
-		why = err != NULL ? err : "its message could not be read";
-		break;
+		return rc < 0 ? -1 : 0;
 	}
-	drop(dfd, name, m.ident, why);
+	if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"maildrop: unlink %s/%s: %m", spool_maildrop_dir(), name);
 	close(fd);
 	return 0;
+}
+
+/* A directory entry the pickup looks at: not a dot file or a directory. */
+static bool
+candidate(int dfd, const struct dirent *e)
+{
+	struct stat st;
+
+	if (e->d_name[0] == '.')
+		return false;
+	if (e->d_type != DT_UNKNOWN)
+		return e->d_type != DT_DIR;
+	return fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		!S_ISDIR(st.st_mode);
 }
 
 bool
@@ -584,7 +759,7 @@ maildrop_waiting(void)
 	if (d == NULL)
 		return false;
 	while (!any && (e = readdir(d)) != NULL)
-		any = e->d_name[0] != '.' && e->d_type != DT_DIR;
+		any = candidate(dirfd(d), e);
 	closedir(d);
 	return any;
 }
@@ -594,23 +769,28 @@ maildrop_pickup(bool deliver)
 {
 	DIR *d = opendir(spool_maildrop_dir());
 	struct dirent *e;
+	struct stat dir;
 	int n = 0, rc;
 
-	if (d == NULL) {
+	if (d == NULL || fstat(dirfd(d), &dir) != 0) {
 		if (errno != ENOENT)
 			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 				"maildrop: opendir %s: %m",
 				spool_maildrop_dir());
+		if (d != NULL)
+			closedir(d);
 		return 0;
 	}
 	proctitle_set("tern: taking in maildrop/");
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || e->d_type == DT_DIR)
+		if (!candidate(dirfd(d), e))
 			continue; /* a user's directory is left alone */
 		arena_reset(arena_msg);
 		arena_reset(arena_conn);
-		if ((rc = pick_one(dirfd(d), e->d_name, deliver)) < 0)
+		if ((rc = pick_one(dirfd(d), &dir, e->d_name, deliver)) < 0) {
+			n = -1;
 			break;
+		}
 		n += rc;
 	}
 	closedir(d);

@@ -85,6 +85,24 @@ tmp_path(const char *id)
 		id);
 }
 
+/*
+ * Root hands a directory it just made to tern_user through a descriptor
+ * opened without following a symbolic link: tern_user owns the parent
+ * and could put a link in its place between the mkdir and the chown.
+ */
+static int
+chown_new_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fchown(fd, rt.tern_uid, rt.tern_gid);
+	close(fd);
+	return rc;
+}
+
 /* mkdir -p, 0750, handing new directories to tern_user when root. */
 static int
 make_dir(const char *path, char **err_out)
@@ -99,7 +117,7 @@ make_dir(const char *path, char **err_out)
 		*s = '\0';
 		if (mkdir(p, 0750) == 0) {
 			if (geteuid() == 0 && rt.tern_uid != 0 &&
-			    chown(p, rt.tern_uid, rt.tern_gid) != 0) {
+			    chown_new_dir(p) != 0) {
 				*err_out = arena_printf(arena_perm,
 					"spool: chown %s: %m", p);
 				return -1;
@@ -137,11 +155,19 @@ open_maildrop(const char *base)
 {
 	const char *dir = spool_maildrop_dir();
 	struct stat st;
+	int fd;
 
 	if (!rt.started_as_root)
 		return;
-	if (stat(base, &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
-		if (chmod(base, (st.st_mode & 07777) | S_IXOTH) == 0)
+	/*
+	 * We may be root here, in directories tern_user owns: change modes
+	 * only through a descriptor, on a directory that is tern_user's, and
+	 * never through a symbolic link in maildrop/'s place.
+	 */
+	fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == rt.tern_uid &&
+	    (st.st_mode & S_IXOTH) == 0) {
+		if (fchmod(fd, (st.st_mode & 07777) | S_IXOTH) == 0)
 			log_write(TERN_LOG_MAIN, NULL, "spool: %s made "
 				"searchable by others, for maildrop/", base);
 		else
@@ -149,10 +175,19 @@ open_maildrop(const char *base)
 				"spool: chmod o+x %s: %m (users cannot reach "
 				"maildrop/)", base);
 	}
-	if (stat(dir, &st) == 0 && (st.st_mode & 07777) != 03733 &&
-	    chmod(dir, 03733) != 0)
+	if (fd >= 0)
+		close(fd);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != rt.tern_uid) {
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL, "spool: %s is "
+			"not a directory of tern_user's (users cannot submit)",
+			dir);
+	} else if ((st.st_mode & 07777) != 03733 && fchmod(fd, 03733) != 0) {
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 			"spool: chmod 3733 %s: %m (users cannot submit)", dir);
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 int

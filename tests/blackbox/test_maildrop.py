@@ -167,6 +167,82 @@ def test_damaged_and_foreign_files_are_removed_not_delivered(tern, user):
                      rej), rej
 
 
+def as_user(pw, *cmd):
+    return subprocess.run(["setpriv", f"--reuid={pw.pw_uid}",
+                           f"--regid={pw.pw_gid}", "--init-groups", "--",
+                           *cmd], capture_output=True)
+
+
+def test_a_file_of_roots_moved_in_does_not_speak_for_root(tern, user):
+    """A file the user may move but does not own (root's, left in a
+    directory of the user's), well formed and asking for -f: a rename
+    keeps its group, so it is not one sendmail made, and is removed
+    without a message from root."""
+    import hashlib
+    home = tern.path("out", "home")
+    home.mkdir()
+    os.chown(home, user.pw_uid, user.pw_gid)
+    rest = b"fceo@bank.example\0ralice@test.example\0\0Subject: x\n\ny\n"
+    forged = home / "forged"
+    forged.write_bytes(b"tern-maildrop 1 %016x %s\n" % (
+        len(rest), hashlib.sha256(rest).hexdigest().encode()) + rest)
+    os.chmod(forged, 0o644)     # readable: the check is what refuses it
+    r = as_user(user, "mv", str(forged), str(maildrop(tern) / "forged"))
+    assert r.returncode == 0, r
+    assert tern.run(["-q"], as_user=False).ok()
+    assert dropped(tern) == []
+    assert not tern.path("mail", "alice").exists()
+    assert "ceo@bank.example" not in tern.mainlog()
+    assert re.search(r"maildrop: forged from root removed: not a file "
+                     r"sendmail made", tern.rejectlog()), tern.rejectlog()
+
+
+def test_a_huge_sparse_file_is_not_read(tern, user):
+    """A file larger than any message under message_size_limit is
+    removed unread: a sparse one costs its owner nothing and would hold
+    the pickup and the queue run while it was hashed."""
+    big = maildrop(tern) / "big"
+    r = as_user(user, "truncate", "-s", "64G", str(big))
+    assert r.returncode == 0, r
+    assert as_user(user, "chmod", "0640", str(big)).returncode == 0
+    assert tern.run(["-q"], as_user=False, timeout=20).ok()
+    assert dropped(tern) == []
+    assert re.search(r"maildrop: big from terndrop removed: larger than "
+                     r"any message", tern.rejectlog()), tern.rejectlog()
+
+
+def test_a_fifo_and_a_directory(tern, user):
+    """A FIFO is removed without blocking the pickup; a directory is left
+    alone."""
+    assert as_user(user, "mkfifo", "-m", "0640",
+                   str(maildrop(tern) / "fifo")).returncode == 0
+    assert as_user(user, "mkdir", str(maildrop(tern) / "dir")).returncode == 0
+    assert tern.run(["-q"], as_user=False, timeout=20).ok()
+    assert dropped(tern) == ["dir"]
+    assert "maildrop: fifo from terndrop removed" in tern.rejectlog()
+
+
+def test_a_submission_refused_later_is_returned_to_its_owner(tern, user):
+    """sendmail accepted it; before the pickup came, the administrator
+    lowered message_size_limit.  The owner gets a notice with the start
+    of what it sent, and the file goes."""
+    r = sendmail(tern, user, ["alice@test.example"],
+                 make_message(subject="too late", body=b"z" * 3000 + b"\n"))
+    assert r.returncode == 0, r
+    assert len(dropped(tern)) == 1
+    tern.config(main="message_size_limit = 2K")
+    os.chmod(tern.path("mail"), 0o1777)
+    assert tern.run(["-q"], as_user=False).ok()
+    assert dropped(tern) == []
+    assert not tern.path("mail", "alice").exists()
+    [note] = tern.wait_mbox(USER)
+    assert b"Subject: Mail submission failed" in note
+    assert b"larger than message_size_limit" in note
+    assert re.search(rb"^Return-path: <>", note, re.M)
+    assert re.search(r"maildrop: \S+ from terndrop refused: larger than",
+                     tern.rejectlog())
+
+
 def test_what_the_pickup_would_refuse_sendmail_refuses(tern, user):
     """sendmail reads the message as the pickup will before it answers:
     -t without recipients in the header, a header section over the
@@ -182,10 +258,11 @@ def test_what_the_pickup_would_refuse_sendmail_refuses(tern, user):
     assert dropped(tern) == []
 
 
-def test_a_file_the_pickup_cannot_take_is_logged_and_removed(tern, user):
+def test_a_file_the_pickup_refuses_goes_back_to_its_owner(tern, user):
     """A well-formed file whose message the pickup refuses (here -t
     without recipients, written by hand: sendmail would have refused it)
-    is removed with the reason in mainlog and rejectlog."""
+    is removed; the reason is in mainlog and rejectlog, and its owner
+    gets a notice from the null sender."""
     import hashlib
     rest = b"t\0\0Subject: nobody\n\nbody\n"
     head = b"tern-maildrop 1 %016x %s\n" % (
@@ -195,9 +272,11 @@ def test_a_file_the_pickup_cannot_take_is_logged_and_removed(tern, user):
     os.chown(f, user.pw_uid, tern.gid)
     os.chmod(f, 0o640)
     tern.start_daemon(as_user=False)
-    tern.wait_for_log(r"maildrop: 00000000000000aa from terndrop removed: "
-                      r"no recipients in its header \(-t\)")
-    assert "00000000000000aa from terndrop removed" in tern.rejectlog()
+    [note] = tern.wait_mbox(USER)
+    assert b"no recipients in its header (-t)" in note
+    assert b"Subject: nobody" in note      # the copy of what was sent
+    assert "00000000000000aa from terndrop refused: no recipients" in \
+        tern.rejectlog()
     assert dropped(tern) == []
 
 
