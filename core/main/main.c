@@ -412,6 +412,29 @@ add_arg_recipients(struct message *m, const char *arg, size_t *cap)
 	return 0;
 }
 
+/* sendmail's exit code for what became of its message, told on stderr. */
+static int
+submission_exit(enum rcv_result r, const char *err)
+{
+	switch (r) {
+	case RCV_OK:
+		return EX_OK_;
+	case RCV_NO_RECIPIENTS:
+		fprintf(stderr, "%s: no recipients found in the message\n",
+			rt.progname);
+		return EX_USAGE_;
+	case RCV_TOO_BIG:
+		fprintf(stderr, "%s: message too big (limit %llu bytes)\n",
+			rt.progname,
+			(unsigned long long)conf.message_size_limit);
+		return EX_DATAERR_;
+	default:
+		fprintf(stderr, "%s: message not accepted: %s\n", rt.progname,
+			err != NULL ? err : "error");
+		return r == RCV_BAD ? EX_DATAERR_ : EX_TEMPFAIL_;
+	}
+}
+
 /*
  * sendmail by a user who cannot write the spool: the message goes to
  * maildrop/, for the daemon to take in (receive/maildrop.h).
@@ -427,26 +450,7 @@ do_maildrop(const struct cmdline *cl)
 	};
 	char *err = NULL;
 
-	switch (maildrop_submit(&a, 0, &err)) {
-	case RCV_OK:
-		return EX_OK_;
-	case RCV_NO_RECIPIENTS:
-		fprintf(stderr, "%s: no recipients found in the message\n",
-			rt.progname);
-		return EX_USAGE_;
-	case RCV_TOO_BIG:
-		fprintf(stderr, "%s: message too big (limit %llu bytes)\n",
-			rt.progname,
-			(unsigned long long)conf.message_size_limit);
-		return EX_DATAERR_;
-	case RCV_BAD:
-		fprintf(stderr, "%s: %s\n", rt.progname, err);
-		return EX_DATAERR_;
-	default:
-		fprintf(stderr, "%s: message not accepted: %s\n", rt.progname,
-			err != NULL ? err : "error");
-		return EX_TEMPFAIL_;
-	}
+	return submission_exit(maildrop_submit(&a, 0, &err), err);
 }
 
 /* sendmail [-t] [-i] [-f sender] recipients < message */
@@ -483,24 +487,9 @@ do_sendmail(const struct cmdline *cl)
 	rcv_source_init(&src, 0, 0);
 	r = receive_message(&m, &src, cl->dot_ends ? RCV_LOCAL
 	    : RCV_LOCAL_DOT_I, cl->extract, &err);
-	switch (r) {
-	case RCV_OK:
+	if (r == RCV_OK)
 		receive_start_delivery(m.id);
-		return EX_OK_;
-	case RCV_NO_RECIPIENTS:
-		fprintf(stderr, "%s: no recipients found in the message\n",
-			rt.progname);
-		return EX_USAGE_;
-	case RCV_TOO_BIG:
-		fprintf(stderr, "%s: message too big (limit %llu bytes)\n",
-			rt.progname,
-			(unsigned long long)conf.message_size_limit);
-		return EX_DATAERR_;
-	default:
-		fprintf(stderr, "%s: message not accepted: %s\n", rt.progname,
-			err ? err : "error");
-		return r == RCV_BAD ? EX_DATAERR_ : EX_TEMPFAIL_;
-	}
+	return submission_exit(r, err);
 }
 
 static int
