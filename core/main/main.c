@@ -620,8 +620,15 @@ dispatch(struct cmdline *cl)
 			usage("%s", "a periodic queue runner (-q<time>) "
 			    "runs inside the daemon: use -bd -q<time>");
 		return queue_run(cl->queue_flags) == 0 ? 0 : 1;
-	case ACT_LIST: return queue_list(false);
-	case ACT_COUNT: return queue_list(true);
+	case ACT_LIST: case ACT_COUNT:
+		if (maildrop_wanted()) {
+			/* Exim's queue_list_requires_admin, which Tern, not
+			 * being setuid, cannot turn off. */
+			fprintf(stderr, "%s: permission denied: only root and "
+				"tern_user may list the queue\n", rt.progname);
+			return EX_NOPERM_;
+		}
+		return queue_list(cl->action == ACT_COUNT);
 	case ACT_TEST_ADDR: return do_addresses(cl, false);
 	case ACT_VERIFY: return do_addresses(cl, true);
 	case ACT_SMTP_STDIN: return do_smtp_stdin();

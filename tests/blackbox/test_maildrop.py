@@ -132,10 +132,15 @@ def test_errors_the_user_sees_leave_nothing_behind(tern, user):
     assert dropped(tern) == []
 
 
-def test_smtp_on_stdin_is_refused_with_a_reason(tern, user):
+def test_smtp_on_stdin_and_the_queue_list_are_refused_with_a_reason(tern,
+                                                                     user):
     r = sendmail(tern, user, ["-bs"], b"QUIT\r\n", prog="tern")
     assert r.returncode == 77, r
     assert b"cannot write the spool" in r.stderr
+    for prog, args in (("mailq", []), ("tern", ["-bpc"])):
+        r = sendmail(tern, user, args, b"", prog=prog)
+        assert r.returncode == 77, r
+        assert b"only root and tern_user may list the queue" in r.stderr
 
 
 def test_damaged_and_foreign_files_are_removed_not_delivered(tern, user):
