@@ -353,7 +353,10 @@ daemon_pickup(struct daemon *d)
 	pid_t pid;
 
 	if (d->pickup > 0) {
+		/* Its end starts the next: nothing is due meanwhile, which
+		 * would keep the loop from sleeping. */
 		d->pickup_again = true;
+		d->pickup_due = 0;
 		return;
 	}
 	if (now - d->pickup_started < PICKUP_SPACING_MS) {

@@ -133,10 +133,9 @@ static struct buf *
 records(const struct maildrop_args *a)
 {
 	struct buf *b = arena_zalloc(arena_msg, sizeof(*b));
-	bool ok;
+	bool ok = true;
 
 	buf_init(b, arena_msg, HEAD_LEN + RECORDS_MAX);
-	ok = buf_add(b, "", 0);
 	for (size_t i = 0; ok && i < HEAD_LEN; i++)
 		ok = buf_addc(b, '\0');
 	if (ok && a->sender != NULL)
