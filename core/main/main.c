@@ -359,8 +359,8 @@ resolve_user(const char *name, uid_t *uid_out, gid_t *gid_out)
 static void
 resolve_identity(void)
 {
-	gid_t groups[NGROUPS_MAX + 1];
-	int n;
+	gid_t *groups = NULL;
+	int n = 0;
 
 	rt.tern_uid = geteuid();
 	rt.tern_gid = getegid();
@@ -379,10 +379,19 @@ resolve_identity(void)
 				conf.tern_group);
 		rt.tern_gid = gr->gr_gid;
 	}
-	n = getgroups(NGROUPS_MAX, groups);
-	if (n < 0)
-		n = 0;
-	groups[n++] = getgid();
+	/* The groups only matter for trusted_groups: no system call for
+	 * them otherwise, in every process. */
+	if (conf.trusted_groups != NULL) {
+		int max = getgroups(0, NULL);
+
+		max = max > 0 ? max : 0;
+		groups = arena_alloc(arena_perm, ((size_t)max + 1) *
+			sizeof(*groups));
+		n = getgroups(max, groups);
+		if (n < 0)
+			n = 0;
+		groups[n++] = getgid();
+	}
 	rt.caller_trusted = local_trusted(rt.real_uid, rt.caller_login, groups,
 		n);
 }

@@ -472,20 +472,29 @@ capped_read(void *arg, char *buf, size_t n, int timeout)
 	return r;
 }
 
-/* The owner's login, name, group and trust, from passwd and group. */
-static void
+/*
+ * The owner's login, name, group and trust, from passwd and group; -1
+ * when the passwd lookup failed (not "no such user": an NSS source that
+ * is down), so that the message does not go out under "uidN".
+ */
+static int
 owner(uid_t uid, struct message *m, bool *trusted)
 {
-	struct passwd *pw = getpwuid(uid);
+	struct passwd *pw;
 	gid_t one, *groups = &one;
 	int n = 1;
 
+	errno = 0;
+	pw = getpwuid(uid);
 	m->uid = uid;
 	if (pw == NULL) {
+		if (errno != 0 && errno != ENOENT && errno != ESRCH &&
+		    errno != EBADF && errno != EPERM)
+			return -1;
 		m->ident = arena_printf(arena_msg, "uid%ld", (long)uid);
 		m->gid = (gid_t)-1;
 		*trusted = local_trusted(uid, m->ident, NULL, 0);
-		return;
+		return 0;
 	}
 	m->ident = arena_strdup(arena_msg, pw->pw_name);
 	m->full_name = local_gecos_name(pw);
@@ -497,6 +506,7 @@ owner(uid_t uid, struct message *m, bool *trusted)
 			n = 1, groups[0] = pw->pw_gid;
 	}
 	*trusted = local_trusted(uid, m->ident, groups, n);
+	return 0;
 }
 
 /* Who owns the entry name (for a log line), or "?". */
@@ -660,7 +670,15 @@ pick_one(int dfd, const struct stat *dir, const char *name, bool deliver)
 	}
 	memset(&m, 0, sizeof(m));
 	m.data_fd = -1;
-	owner(st.st_uid, &m, &trusted);
+	if (owner(st.st_uid, &m, &trusted) != 0) {
+		const char *shown = str_printable(arena_msg, name, strlen(name));
+
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL, "maildrop: "
+			"passwd lookup of uid %ld for %s: %s (it waits)",
+			(long)st.st_uid, shown, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    st.st_gid != dir->st_gid || (st.st_mode & 07777) != 0640 ||
 	    st.st_uid == 0 || st.st_uid == rt.tern_uid)
