@@ -52,6 +52,22 @@ char *address_qualify(struct arena *a, const char *addr, const char *domain);
 int address_list_extract(struct arena *a, const char *value, char ***list_out,
 	char **err_out);
 
+/*
+ * Where each address of an address-list header value is: the addr-spec
+ * as written (value[spec_start..spec_end), comments or folding inside it
+ * included) and the whole mailbox around it, display name and angle
+ * brackets included (value[item_start..item_end)).  For rewriting header
+ * addresses in place.  The NULL-terminated list's order; *n_out of them,
+ * in arena a.  -1 with *err_out as address_list_extract.
+ */
+struct address_span {
+	char  *address;     /* as address_list_extract gives it */
+	size_t spec_start, spec_end;
+	size_t item_start, item_end;
+};
+int address_list_spans(struct arena *a, const char *value,
+	struct address_span **spans_out, size_t *n_out, char **err_out);
+
 /* Is s a valid RFC 5321 domain (or [IP literal])? */
 bool address_domain_valid(const char *s);
 /* Is s a valid dot-atom or quoted-string local part? */

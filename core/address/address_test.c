@@ -256,6 +256,49 @@ test_list_extract(void **state)
 	}
 }
 
+/* Each span as [spec]{item}, joined by " | ". */
+static const struct {
+	const char *in, *want;
+} span_cases[] = {
+	{ "a@x.example", "[a@x.example]{a@x.example}" },
+	{ "  A. Person <a@x.example> , b@y.example (Bee)",
+	  "[a@x.example]{A. Person <a@x.example>} | "
+	  "[b@y.example]{b@y.example (Bee)}" },
+	{ "\"Q, R\" <@r1,@r2:q@z.example>",
+	  "[q@z.example]{\"Q, R\" <@r1,@r2:q@z.example>}" },
+	{ "Team: one@x.example, Two <two@y.example>;, three",
+	  "[one@x.example]{one@x.example} | "
+	  "[two@y.example]{Two <two@y.example>} | [three]{three}" },
+	{ "<>, undisclosed-recipients:;", "" },
+	{ "a @ x.example", "[a @ x.example]{a @ x.example}" },
+};
+
+static void
+test_list_spans(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(span_cases) / sizeof(span_cases[0]);
+	    i++) {
+		const char *in = span_cases[i].in;
+		struct address_span *sp = NULL;
+		char got[512] = "", *err = NULL;
+		size_t n = 0, len = 0;
+
+		if (address_list_spans(arena_scratch, in, &sp, &n, &err) != 0)
+			fail_msg("%s: error %s", in, err);
+		for (size_t k = 0; k < n; k++)
+			len += (size_t)snprintf(got + len, sizeof(got) - len,
+			    "%s[%.*s]{%.*s}", k ? " | " : "",
+			    (int)(sp[k].spec_end - sp[k].spec_start),
+			    in + sp[k].spec_start,
+			    (int)(sp[k].item_end - sp[k].item_start),
+			    in + sp[k].item_start);
+		if (strcmp(got, span_cases[i].want) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"", in, got,
+			    span_cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -266,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_qualify),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_list_extract),
+		cmocka_unit_test(test_list_spans),
 	};
 
 	arena_init_all();

@@ -22,10 +22,13 @@ struct tok {
 
 struct lex {
 	struct arena *a;
+	const char   *base; /* the value, for the spans' offsets */
 	const char   *p;
 	const char   *err;  /* static text of the first error */
 	char        **list;
 	size_t        n, cap;
+	struct address_span *spans; /* NULL: not asked for */
+	size_t        spans_cap;
 };
 
 /* Skip whitespace and (nested) comments. */
@@ -125,8 +128,20 @@ is_special(struct tok t, char c)
 }
 
 static void
-list_add(struct lex *L, char *addr)
+list_add(struct lex *L, char *addr, const char *start, const char *end)
 {
+	if (L->spans != NULL && L->n + 1 >= L->spans_cap) {
+		struct address_span *n;
+
+		L->spans_cap *= 2;
+		n = arena_zalloc(L->a, L->spans_cap * sizeof(*n));
+		memcpy(n, L->spans, L->n * sizeof(*n));
+		L->spans = n;
+	}
+	if (L->spans != NULL && addr != NULL)
+		L->spans[L->n] = (struct address_span){ .address = addr,
+			.spec_start = (size_t)(start - L->base),
+			.spec_end = (size_t)(end - L->base) };
 	if (L->n + 1 >= L->cap) {
 		char **n;
 
@@ -149,12 +164,16 @@ parse_addr_spec(struct lex *L)
 {
 	struct buf b;
 	struct tok t;
+	const char *start = NULL, *end = NULL;
 
 	buf_init(&b, L->a, 0);
 	for (t = peek_tok(L); t.type == T_ATOM || t.type == T_QSTR;
 	    t = peek_tok(L)) {
 		if (!buf_add(&b, t.s, t.len))
 			goto out_long;
+		if (start == NULL)
+			start = t.s;
+		end = t.s + t.len;
 		next_tok(L);
 	}
 	if (b.len == 0) {
@@ -165,16 +184,18 @@ parse_addr_spec(struct lex *L)
 		next_tok(L);
 		if (!buf_addc(&b, '@'))
 			goto out_long;
+		end = t.s + 1;
 		for (t = peek_tok(L); t.type == T_ATOM || t.type == T_LIT;
 		    t = peek_tok(L)) {
 			if (!buf_add(&b, t.s, t.len))
 				goto out_long;
+			end = t.s + t.len;
 			next_tok(L);
 		}
 	}
 	if (L->err != NULL || (L->err = address_check(b.p, true)) != NULL)
 		return -1;
-	list_add(L, b.p);
+	list_add(L, b.p, start, end);
 	return 0;
 
 out_long:
@@ -241,6 +262,34 @@ parse_group(struct lex *L)
 	}
 }
 
+/*
+ * The mailbox just parsed (the last span) runs from start to the next
+ * ',' or ';' or the end, without the white space around it.
+ */
+static int
+mark_item(struct lex *L, const char *start, int rc)
+{
+	struct address_span *sp;
+	const char *end, *save;
+
+	if (rc != 0 || L->spans == NULL || L->n == 0)
+		return rc;
+	sp = &L->spans[L->n - 1];
+	while (*start == ' ' || *start == '\t' || *start == '\r' ||
+	    *start == '\n')
+		start++;
+	save = L->p;
+	skip_cfws(L); /* a comment after the address belongs to it */
+	end = L->err == NULL ? L->p : save;
+	L->p = save;
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t' ||
+	    end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	sp->item_start = (size_t)(start - L->base);
+	sp->item_end = (size_t)(end - L->base);
+	return 0;
+}
+
 /* One mailbox or group: look past the words to see which it is. */
 static int
 parse_address(struct lex *L, bool in_group)
@@ -257,8 +306,13 @@ parse_address(struct lex *L, bool in_group)
 	if (L->err != NULL)
 		return -1;
 	if (is_special(t, '<')) {
+		size_t had = L->n;
+		int rc;
+
 		next_tok(L);
-		return parse_angle(L);
+		rc = parse_angle(L);
+		/* "<>" adds nothing: no span to mark */
+		return L->n > had ? mark_item(L, start, rc) : rc;
 	}
 	if (is_special(t, ':') && !in_group && words > 0) {
 		next_tok(L);
@@ -271,43 +325,67 @@ parse_address(struct lex *L, bool in_group)
 			L->err = "display name without an address";
 			return -1;
 		}
-		return parse_addr_spec(L);
+		return mark_item(L, start, parse_addr_spec(L));
 	}
 	L->err = words > 0 ? "unexpected character after name"
 		: "unexpected character";
 	return -1;
 }
 
-int
-address_list_extract(struct arena *a, const char *value, char ***list_out,
-	char **err_out)
+static int
+list_parse(struct lex *L, char **err_out)
 {
-	struct lex L = { .a = a, .p = value };
+	struct arena *a = L->a;
 
-	list_add(&L, NULL);
-	L.n = 0;
+	list_add(L, NULL, NULL, NULL);
+	L->n = 0;
 	for (;;) {
-		struct tok t = peek_tok(&L);
+		struct tok t = peek_tok(L);
 
 		if (t.type == T_END)
 			break;
 		if (is_special(t, ',')) {
-			next_tok(&L);
+			next_tok(L);
 			continue;
 		}
-		if (parse_address(&L, false) != 0)
+		if (parse_address(L, false) != 0)
 			break;
-		t = peek_tok(&L);
+		t = peek_tok(L);
 		if (t.type != T_END && !is_special(t, ',')) {
-			L.err = "expected ',' between addresses";
+			L->err = "expected ',' between addresses";
 			break;
 		}
 	}
-	if (L.err != NULL) {
+	if (L->err != NULL) {
 		*err_out = arena_printf(a, "bad address list: %s at \"%.40s\"",
-			L.err, str_printable(a, L.p, strlen(L.p)));
+			L->err, str_printable(a, L->p, strlen(L->p)));
 		return -1;
 	}
+	return 0;
+}
+
+int
+address_list_extract(struct arena *a, const char *value, char ***list_out,
+	char **err_out)
+{
+	struct lex L = { .a = a, .base = value, .p = value };
+
+	if (list_parse(&L, err_out) != 0)
+		return -1;
 	*list_out = L.list;
+	return 0;
+}
+
+int
+address_list_spans(struct arena *a, const char *value,
+	struct address_span **spans_out, size_t *n_out, char **err_out)
+{
+	struct lex L = { .a = a, .base = value, .p = value, .spans_cap = 8 };
+
+	L.spans = arena_zalloc(a, L.spans_cap * sizeof(*L.spans));
+	if (list_parse(&L, err_out) != 0)
+		return -1;
+	*spans_out = L.spans;
+	*n_out = L.n;
 	return 0;
 }

@@ -126,6 +126,7 @@ struct route_generic {
 	const char *user;            /* expandable */
 	const char *group;
 	bool        caseful_local_part;
+	bool        rewrite;         /* default true: rewrite children (T) */
 };
 
 /* The generic director/router options table (over struct route_generic). */
@@ -194,6 +195,7 @@ struct rewrite_rule {
 	const char          *pattern;
 	const char          *replacement;
 	const char          *flags;
+	int                  bits;     /* RW_* (rewrite/rewrite.h) */
 	struct rewrite_rule *next;
 };
 

@@ -33,7 +33,16 @@ struct subject {
 	unsigned char ip[16];   /* IPv4 as ::ffff:a.b.c.d */
 	bool        is_caseful; /* "+caseful" seen (address lists) */
 	struct tern_ctx *ctx;   /* for expanding lookup queries; may be NULL */
+	struct list_caps *caps; /* what wildcards and groups matched, or NULL */
 };
+
+/* Record what a wildcard or a regex group matched as the next $n. */
+static void
+cap_add(struct list_caps *c, const char *p, size_t n)
+{
+	if (c != NULL && c->n < LIST_MAX_CAPS)
+		c->cap[c->n++] = arena_strndup(arena_msg, p, n);
+}
 
 static int match_list(const struct subject *s, const char *list, int depth,
 	char **err_out);
@@ -208,10 +217,10 @@ regex_compile(const char *pattern, bool is_caseless, char **err_out)
 	return re;
 }
 
-/* OK match, FAIL no match, ERROR bad pattern. */
+/* OK match, FAIL no match, ERROR bad pattern.  caps: its groups. */
 static int
 regex_match(const char *pattern, const char *subject, bool is_caseless,
-	char **err_out)
+	struct list_caps *caps, char **err_out)
 {
 	pcre2_code *re = regex_compile(pattern, is_caseless, err_out);
 	pcre2_match_data *md;
@@ -222,6 +231,17 @@ regex_match(const char *pattern, const char *subject, bool is_caseless,
 	md = pcre2_match_data_create_from_pattern(re, NULL);
 	rc = pcre2_match(re, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md,
 		NULL);
+	if (rc > 0 && caps != NULL) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+
+		caps->n = 0; /* $0 is the whole match */
+		for (int i = 0; i < rc; i++)
+			if (ov[2 * i] == PCRE2_UNSET)
+				cap_add(caps, "", 0);
+			else
+				cap_add(caps, subject + ov[2 * i],
+					ov[2 * i + 1] - ov[2 * i]);
+	}
 	pcre2_match_data_free(md);
 	pcre2_code_free(re);
 	return rc >= 0 ? TERN_OK : TERN_FAIL;
@@ -233,9 +253,13 @@ str_eq(const char *a, const char *b, bool is_caseless)
 	return (is_caseless ? str_casecmp(a, b) : strcmp(a, b)) == 0;
 }
 
-/* "*suffix" wildcard, "*" alone, or a literal. */
+/*
+ * "*suffix" wildcard, "*" alone, or a literal.  caps: what the "*"
+ * stood for.
+ */
 static bool
-wild_match(const char *pat, const char *subj, bool is_caseless)
+wild_match(const char *pat, const char *subj, bool is_caseless,
+	struct list_caps *caps)
 {
 	size_t pl, sl;
 
@@ -244,22 +268,26 @@ wild_match(const char *pat, const char *subj, bool is_caseless)
 	pat++;
 	pl = strlen(pat);
 	sl = strlen(subj);
-	return pl <= sl && str_eq(pat, subj + sl - pl, is_caseless);
+	if (pl > sl || !str_eq(pat, subj + sl - pl, is_caseless))
+		return false;
+	cap_add(caps, subj, sl - pl);
+	return true;
 }
 
 /* Domain patterns (also host names and address domains). */
 static int
-domain_pattern(const char *pat, const char *domain, char **err_out)
+domain_pattern(const char *pat, const char *domain, struct list_caps *caps,
+	char **err_out)
 {
 	if (pat[0] == '^')
-		return regex_match(pat, domain, true, err_out);
+		return regex_match(pat, domain, true, caps, err_out);
 	if (strcmp(pat, "@") == 0)
 		return conf.primary_hostname != NULL &&
 			str_casecmp(conf.primary_hostname, domain) == 0
 			? TERN_OK : TERN_FAIL;
 	if (pat[0] == '@')
 		return TERN_FAIL; /* @[], @mx_any ...: not supported (yet) */
-	return wild_match(pat, domain, true) ? TERN_OK : TERN_FAIL;
+	return wild_match(pat, domain, true, caps) ? TERN_OK : TERN_FAIL;
 }
 
 static int
@@ -297,15 +325,15 @@ address_pattern(const struct subject *s, const char *pat, char **err_out)
 	bool is_caseless = !s->is_caseful;
 
 	if (pat[0] == '^')
-		return regex_match(pat, s->item, is_caseless, err_out);
+		return regex_match(pat, s->item, is_caseless, s->caps, err_out);
 	if (at == NULL)
-		return domain_pattern(pat, s->domain, err_out);
+		return domain_pattern(pat, s->domain, s->caps, err_out);
 	lp = arena_strndup(arena_scratch, pat, (size_t)(at - pat));
-	if (lp[0] != '\0' && !wild_match(lp, s->local, is_caseless))
+	if (lp[0] != '\0' && !wild_match(lp, s->local, is_caseless, s->caps))
 		return TERN_FAIL;
 	if (at[1] == '\0')
 		return s->domain[0] == '\0' ? TERN_OK : TERN_FAIL;
-	return domain_pattern(at + 1, s->domain, err_out);
+	return domain_pattern(at + 1, s->domain, s->caps, err_out);
 }
 
 static int
@@ -327,7 +355,7 @@ host_pattern(const struct subject *s, const char *pat, char **err_out)
 	}
 	if (s->host_name == NULL)
 		return TERN_FAIL;
-	return domain_pattern(pat, s->host_name, err_out);
+	return domain_pattern(pat, s->host_name, NULL, err_out);
 }
 
 static int
@@ -364,18 +392,20 @@ match_item(const struct subject *s, const char *pat, int depth,
 		return lookup_match(s, type, rest, err_out);
 	switch (s->kind) {
 	case TERN_LIST_DOMAIN:
-		return domain_pattern(pat, s->item, err_out);
+		return domain_pattern(pat, s->item, NULL, err_out);
 	case TERN_LIST_HOST:
 		return host_pattern(s, pat, err_out);
 	case TERN_LIST_ADDRESS:
 		return address_pattern(s, pat, err_out);
 	case TERN_LIST_LOCALPART:
 		if (pat[0] == '^')
-			return regex_match(pat, s->item, true, err_out);
-		return wild_match(pat, s->item, true) ? TERN_OK : TERN_FAIL;
+			return regex_match(pat, s->item, true, NULL, err_out);
+		return wild_match(pat, s->item, true, NULL) ? TERN_OK :
+			TERN_FAIL;
 	case TERN_LIST_STRING:
 		if (pat[0] == '^')
-			return regex_match(pat, s->item, false, err_out);
+			return regex_match(pat, s->item, false, s->caps,
+				err_out);
 		return strcmp(pat, s->item) == 0 ? TERN_OK : TERN_FAIL;
 	}
 	return TERN_ERROR;
@@ -417,6 +447,8 @@ match_list(const struct subject *s, const char *list, int depth,
 			while (isspace((unsigned char)*item))
 				item++;
 		}
+		if (local.caps != NULL)
+			local.caps->n = 1; /* $0 stays: the whole address */
 		rc = match_item(&local, item, depth, err_out);
 		if (rc == TERN_OK)
 			return is_negated ? TERN_FAIL : TERN_OK;
@@ -441,13 +473,26 @@ list_match_ctx(struct tern_ctx *ctx, enum tern_list_kind kind,
 	const char *list, const char *item, const char *host_name,
 	char **err_out)
 {
+	return list_match_caps(ctx, kind, list, item, host_name, NULL,
+		err_out);
+}
+
+int
+list_match_caps(struct tern_ctx *ctx, enum tern_list_kind kind,
+	const char *list, const char *item, const char *host_name,
+	struct list_caps *caps, char **err_out)
+{
 	struct arena_mark m = arena_mark(arena_scratch);
 	struct subject s = { .kind = kind, .item = item, .host_name = host_name,
-		.ctx = ctx };
+		.ctx = ctx, .caps = caps };
 	int rc;
 
 	if (list == NULL || item == NULL)
 		return TERN_FAIL;
+	if (caps != NULL) {
+		caps->n = 0;
+		cap_add(caps, item, strlen(item));
+	}
 	if (kind == TERN_LIST_HOST)
 		s.has_ip = parse_ip(item, s.ip, NULL);
 	if (kind == TERN_LIST_ADDRESS) {

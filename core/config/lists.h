@@ -29,6 +29,21 @@ int list_match_ctx(struct tern_ctx *ctx, enum tern_list_kind kind,
 	const char *list, const char *item, const char *host_name,
 	char **err_out);
 
+/*
+ * As list_match_ctx, and *caps says what matched: cap[0] is the whole
+ * item, then what each "*" of the matching item stood for (its local
+ * part's, then its domain's) or a regular expression's groups (then
+ * cap[0] is the whole match).  In arena_msg.  For rewrite rules' $0..$9.
+ */
+#define LIST_MAX_CAPS 10
+struct list_caps {
+	const char *cap[LIST_MAX_CAPS];
+	int         n;
+};
+int list_match_caps(struct tern_ctx *ctx, enum tern_list_kind kind,
+	const char *list, const char *item, const char *host_name,
+	struct list_caps *caps, char **err_out);
+
 /* Iterate over a list: returns the next item (arena_scratch) or NULL. */
 const char *list_next(const char **listp, char *sep_inout);
 

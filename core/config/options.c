@@ -137,6 +137,7 @@ const struct tern_option route_generic_options[] = {
 	R(user, EXPSTR, NULL),
 	R(group, STRING, NULL),
 	R(caseful_local_part, BOOL, "false"),
+	R(rewrite, BOOL, "true"),
 	TERN_OPT_END
 };
 

@@ -25,6 +25,7 @@
 #include "log/log.h"
 #include "log/selector.h"
 #include "retry/retry.h"
+#include "rewrite/rewrite.h"
 
 #define MAX_INCLUDE_DEPTH 16
 #define MAX_IF_DEPTH      32
@@ -610,6 +611,7 @@ rewrite_line(const char *file, int line, const char *text)
 {
 	struct rewrite_rule *r = arena_zalloc(arena_perm, sizeof(*r)), **pp;
 	const char *p = text;
+	char *err;
 
 	r->pattern = next_field(&p);
 	r->replacement = next_field(&p);
@@ -617,6 +619,12 @@ rewrite_line(const char *file, int line, const char *text)
 		return config_error(file, line,
 			"rewrite rule: pattern and replacement expected");
 	r->flags = arena_strdup(arena_perm, skip_space(p));
+	if (rewrite_parse_flags(r->flags, r->pattern, &r->bits, &err) < 0)
+		return config_error(file, line, "%s", err);
+	/* A pattern with an expansion in it is checked when it is used. */
+	if (!rewrite_pattern_expands(r->pattern) && !(r->bits & RW_SMTP) &&
+	    list_check(TERN_LIST_ADDRESS, r->pattern, &err) < 0)
+		return config_error(file, line, "rewrite rule: %s", err);
 	for (pp = &cfg.rewrites; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = r;

@@ -28,6 +28,7 @@
 #include "lookup/lookup.h"
 #include "net/svc.h"
 #include "retry/svc.h"
+#include "rewrite/rewrite.h"
 #include "smtp_in/auth_svc.h"
 #include "spool/spool.h"
 
@@ -153,6 +154,19 @@ svc_add_child(struct tern_ctx *ctx, struct tern_address *parent,
 	c = addr_new(kind, t, qualify, err_out);
 	if (c == NULL)
 		return NULL;
+	/* As in Exim, a redirection's new addresses go through the T rules
+	 * (the generic option rewrite, true by default). */
+	if (kind == TERN_ADDR_MAIL && ctx->inst != NULL &&
+	    (ctx->inst->kind == TERN_KIND_DIRECTOR ||
+	    ctx->inst->kind == TERN_KIND_ROUTER) &&
+	    ctx->inst->g.route.rewrite && rewrite_any(RW_ENVTO)) {
+		const char *new = rewrite_address(ctx->msg, c->pub.address,
+			RW_ENVTO, NULL);
+
+		if (new != c->pub.address &&
+		    (c = addr_new(kind, new, qualify, err_out)) == NULL)
+			return NULL;
+	}
 	c->pub.parent = parent;
 	c->parent_item = ADDR_ITEM(parent);
 	c->depth = ADDR_ITEM(parent)->depth + 1;

@@ -380,6 +380,13 @@ escape(struct xp *x, struct buf *out)
 	case 'r':
 		c = '\r';
 		break;
+	case 'N': { /* \N...\N: copied as it is (regular expressions) */
+		const char *start = x->p + 1, *end = strstr(start, "\\N");
+		size_t n = end != NULL ? (size_t)(end - start) : strlen(start);
+
+		x->p = start + n + (end != NULL ? 2 : 0);
+		return xp_add(x, out, start, n);
+	}
 	default:
 		c = *x->p;
 		break;
@@ -443,10 +450,14 @@ xp_header_name(struct xp *x, char *name, size_t size, bool is_braced)
 	return true;
 }
 
-/* The expansion proper; *is_tainted_out may be NULL. */
+/*
+ * The expansion proper; *is_tainted_out may be NULL.  caps: $0..$9 to
+ * start with (ncap of them), as a match left them.
+ */
 static int
-expand_full(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
-	char **out, bool *is_tainted_out, char **err_out)
+expand_caps(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
+	const char *const *caps, int ncap, char **out, bool *is_tainted_out,
+	char **err_out)
 {
 	struct xp x;
 	struct buf b;
@@ -457,6 +468,8 @@ expand_full(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
 	x.a = a;
 	x.p = tmpl;
 	x.value = ctx != NULL ? ctx->lookup_value : NULL;
+	for (int i = 0; i < ncap && i < XP_MAX_CAPTURES; i++)
+		x.cap[x.ncap++] = caps[i] != NULL ? caps[i] : "";
 	buf_init(&b, a, XP_MAX_OUT);
 	rc = xp_string(&x, &b, false, false);
 	if (rc == TERN_OK) {
@@ -468,6 +481,21 @@ expand_full(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
 	if (err_out != NULL)
 		*err_out = x.err != NULL ? x.err : arena_strdup(a, "expansion failed");
 	return rc;
+}
+
+static int
+expand_full(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
+	char **out, bool *is_tainted_out, char **err_out)
+{
+	return expand_caps(ctx, a, tmpl, NULL, 0, out, is_tainted_out,
+		err_out);
+}
+
+int
+expand_string_caps(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
+	const char *const *caps, int ncap, char **out, char **err_out)
+{
+	return expand_caps(ctx, a, tmpl, caps, ncap, out, NULL, err_out);
 }
 
 int

@@ -20,6 +20,14 @@ int expand_string(struct tern_ctx *ctx, struct arena *a, const char *tmpl,
 	char **out, char **err_out);
 
 /*
+ * As expand_string, with $0..$(ncap-1) set from caps (a rewrite rule's
+ * wildcards, for its replacement).
+ */
+int expand_string_caps(struct tern_ctx *ctx, struct arena *a,
+	const char *tmpl, const char *const *caps, int ncap, char **out,
+	char **err_out);
+
+/*
  * As expand_string, and *is_tainted_out tells whether data from outside
  * (the network, a user's file) went into the result unvouched for: a
  * variable such as $local_part or $h_subject: that no lookup or check

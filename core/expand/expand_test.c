@@ -57,6 +57,7 @@ static const struct xcase cases[] = {
 	{ "/var/mail/$local_part", TERN_OK, "/var/mail/Fred" },
 	{ "$home/Maildir/", TERN_OK, "/home/fred/Maildir/" },
 	{ "\\$x \\\\ a\\nb\\tc", TERN_OK, "$x \\ a\nb\tc" },
+	{ "a\\N^$x\\d{2}}$\\Nb \\N$y", TERN_OK, "a^$x\\d{2}}$b $y" },
 	{ "$original_local_part $parent_local_part", TERN_OK, "postmaster postmaster" },
 	{ "$original_domain", TERN_OK, "example.test" },
 	{ "$local_part_data", TERN_OK, "fred" },

@@ -32,6 +32,7 @@
 #include "receive/local.h"
 #include "receive/maildrop.h"
 #include "receive/receive.h"
+#include "rewrite/rewrite.h"
 #include "smtp_in/smtp_in.h"
 #include "spool/spool.h"
 
@@ -57,6 +58,7 @@ enum action {
 	ACT_VERIFY,       /* -bv */
 	ACT_SMTP_STDIN,   /* -bs */
 	ACT_EXPAND,       /* -be */
+	ACT_REWRITE_TEST, /* -brw */
 	ACT_DELIVER,      /* -M */
 	ACT_REMOVE,       /* -Mrm */
 	ACT_VIEW_HEADER,  /* -Mvh */
@@ -178,6 +180,7 @@ parse_b(struct cmdline *cl, const char *a)
 		{ "-bP", ACT_PRINT_CONFIG }, { "-bV", ACT_VERSION },
 		{ "-bt", ACT_TEST_ADDR }, { "-bv", ACT_VERIFY },
 		{ "-bs", ACT_SMTP_STDIN }, { "-be", ACT_EXPAND },
+		{ "-brw", ACT_REWRITE_TEST },
 		{ "-bm", ACT_SENDMAIL }, { "-bi", ACT_NEWALIASES },
 	};
 
@@ -549,6 +552,23 @@ do_expand(const struct cmdline *cl)
 	return worst;
 }
 
+/* -brw: each address through the rewrite rules, place by place. */
+static int
+do_rewrite_test(const struct cmdline *cl)
+{
+	int worst = 0;
+
+	if (cl->nargs == 0)
+		usage("-brw needs an address");
+	for (int i = 0; i < cl->nargs; i++) {
+		int rc = rewrite_test(cl->args[i]);
+
+		if (rc > worst)
+			worst = rc;
+	}
+	return worst;
+}
+
 /* -M, -Mrm, -Mvh, -Mvb, -Mvl on each id. */
 static int
 do_message_ids(const struct cmdline *cl)
@@ -642,6 +662,7 @@ dispatch(struct cmdline *cl)
 	case ACT_VERIFY: return do_addresses(cl, true);
 	case ACT_SMTP_STDIN: return do_smtp_stdin();
 	case ACT_EXPAND: return do_expand(cl);
+	case ACT_REWRITE_TEST: return do_rewrite_test(cl);
 	case ACT_NEWALIASES: return newaliases_run();
 	case ACT_DELIVER: case ACT_FREEZE: case ACT_THAW:
 		open_spool();

@@ -20,6 +20,7 @@
 #include "log/selector.h"
 #include "receive/local.h"
 #include "receive/rcv_int.h"
+#include "rewrite/rewrite.h"
 
 #define RCV_HEADER_MAX_DEFAULT (1024 * 1024)
 #define RCV_WBUF_SIZE 65536
@@ -586,6 +587,7 @@ rcv_complete(struct message *m, struct rcv_state *st, bool extract,
 	}
 	if (m->local)
 		rcv_local_headers(m);
+	rewrite_message(m); /* after -t took the recipients, as in Exim */
 	{
 		struct header *r = rcv_received_header(m);
 

@@ -13,6 +13,7 @@
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "log/selector.h"
+#include "rewrite/rewrite.h"
 
 /*
  * What a client is told of a verification that did not succeed: a text
@@ -66,6 +67,38 @@ mail_sender_ok(struct smtp_sess *s, const char *addr)
 	return false;
 }
 
+/*
+ * S rewrite rules: the command's address as the client sent it (from
+ * the operand's start to its '>', or to the first space without one),
+ * before any check.  The parameters after it stay.
+ */
+static const char *
+smtp_rewrite_path(const char *p, bool is_sender)
+{
+	const char *end = p, *new;
+	char *path;
+
+	if (!rewrite_any(RW_SMTP))
+		return p;
+	if (*p == '<') {
+		for (bool in_q = false; *end != '\0'; end++) {
+			if (*end == '\\' && end[1] != '\0')
+				end++;
+			else if (*end == '"')
+				in_q = !in_q;
+			else if (*end == '>' && !in_q)
+				break;
+		}
+		if (*end == '>')
+			end++;
+	} else {
+		end += strcspn(p, " ");
+	}
+	path = arena_strndup(arena_msg, p, (size_t)(end - p));
+	new = rewrite_smtp(NULL, path, is_sender);
+	return new == path ? p : arena_printf(arena_msg, "%s%s", new, end);
+}
+
 void
 smtp_act_mail(struct smtp_sess *s, const char *args)
 {
@@ -78,6 +111,7 @@ smtp_act_mail(struct smtp_sess *s, const char *args)
 		smtp_reply(s, "501 5.5.2 MAIL must have an address operand");
 		return;
 	}
+	p = smtp_rewrite_path(p, true);
 	if (address_parse_path2(arena_msg, p, true, s->ci->is_local, &addr,
 	    &rest, &err) != 0) {
 		smtp_reply(s, "501 %s", err);
@@ -249,6 +283,7 @@ smtp_act_rcpt(struct smtp_sess *s, const char *args)
 		smtp_reply(s, "501 5.5.2 RCPT must have an address operand");
 		return;
 	}
+	p = smtp_rewrite_path(p, false);
 	if (address_parse_path2(arena_msg, p, false, s->ci->is_local, &addr,
 	    &rest, &err) != 0) {
 		smtp_reply(s, "501 %s", err);

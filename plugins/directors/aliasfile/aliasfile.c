@@ -37,7 +37,6 @@ struct aliasfile_opts {
 	const char *owners;
 	const char *owngroups;
 	/* accepted, not implemented yet */
-	bool        rewrite;
 	const char *syntax_errors_text;
 	const char *syntax_errors_to;
 	const char *directory2_transport;
@@ -70,7 +69,6 @@ static const struct tern_option aliasfile_options[] = {
 	O("qualify_preserve_domain", BOOL,
 	  walk.qualify_preserve_domain, "false"),
 	O("query",                   EXPSTR, query,                   NULL),
-	F("rewrite",                 BOOL,   rewrite,                 "true"),
 	O("search_type",             STRING, search_type,             "lsearch"),
 	O("skip_syntax_errors",      BOOL,   walk.skip_syntax_errors, "false"),
 	F("syntax_errors_text",      EXPSTR, syntax_errors_text,      NULL),

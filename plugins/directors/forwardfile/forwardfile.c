@@ -42,7 +42,6 @@ struct forwardfile_opts {
 	/* accepted, not implemented */
 	bool        filter;
 	bool        forbid_reply;
-	bool        rewrite;
 	const char *reply_transport;
 	const char *syntax_errors_text;
 	const char *syntax_errors_to;
@@ -78,7 +77,6 @@ static const struct tern_option forwardfile_options[] = {
 	O("qualify_preserve_domain", BOOL,
 	  walk.qualify_preserve_domain, "false"),
 	F("reply_transport",         STRING, reply_transport,         NULL),
-	F("rewrite",                 BOOL,   rewrite,                 "true"),
 	O("skip_syntax_errors",      BOOL,   walk.skip_syntax_errors, "false"),
 	F("syntax_errors_text",      EXPSTR, syntax_errors_text,      NULL),
 	F("syntax_errors_to",        STRING, syntax_errors_to,        NULL),

@@ -22,7 +22,6 @@
 struct smartuser_opts {
 	const char *new_address;  /* expandable */
 	bool        panic_expansion_fail;
-	bool        rewrite;      /* accepted, not implemented */
 };
 
 static const struct tern_option smartuser_options[] = {
@@ -30,8 +29,6 @@ static const struct tern_option smartuser_options[] = {
 		NULL),
 	TERN_OPT("panic_expansion_fail", BOOL, struct smartuser_opts,
 		panic_expansion_fail, "true"),
-	TERN_OPT_F("rewrite", BOOL, struct smartuser_opts, rewrite, "true",
-		TERN_OPTF_FUTURE),
 	TERN_OPT_END
 };
 
