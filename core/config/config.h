@@ -140,6 +140,8 @@ struct transport_generic {
 	const char *current_directory;
 	const char *headers_add;
 	const char *headers_remove;
+	const char *headers_rewrite; /* rules, parsed into headers_rules */
+	struct rewrite_rule *headers_rules;
 	bool        return_path_add;
 	bool        delivery_date_add;
 	bool        envelope_to_add;
@@ -198,6 +200,14 @@ struct rewrite_rule {
 	int                  bits;     /* RW_* (rewrite/rewrite.h) */
 	struct rewrite_rule *next;
 };
+
+/*
+ * One rule "pattern replacement flags" (fields end at white space unless
+ * double-quoted) into *r, in arena_perm: for "begin rewrite" and the
+ * transports' headers_rewrite.  0, or -1 with *err_out.
+ */
+int config_rewrite_rule(const char *text, struct rewrite_rule *r,
+	char **err_out);
 
 struct config {
 	const char          *file;   /* the main file read */

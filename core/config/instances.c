@@ -12,6 +12,7 @@
 #include "config/internal.h"
 #include "lib/arena.h"
 #include "modules/modules.h"
+#include "rewrite/rewrite.h"
 
 struct opt_line {
 	const char      *text;
@@ -277,6 +278,15 @@ instance_finish(void)
 			return -1;
 	if (p->kind == TERN_KIND_DIRECTOR || p->kind == TERN_KIND_ROUTER)
 		inst->pub.transport = inst->g.route.transport;
+	if (p->kind == TERN_KIND_TRANSPORT &&
+	    inst->g.transport.headers_rewrite != NULL) {
+		char *err;
+
+		if (rewrite_parse_list(inst->g.transport.headers_rewrite,
+		    &inst->g.transport.headers_rules, &err) < 0)
+			return config_error(p->file, p->line,
+				"transport \"%s\": %s", p->name, err);
+	}
 	*pp = inst;
 	*all_tail = rec;
 	all_tail = &rec->next;

@@ -606,25 +606,38 @@ retry_line(const char *file, int line, const char *text)
 	return 0;
 }
 
+int
+config_rewrite_rule(const char *text, struct rewrite_rule *r, char **err_out)
+{
+	const char *p = text;
+
+	r->pattern = next_field(&p);
+	r->replacement = next_field(&p);
+	if (r->replacement == NULL) {
+		*err_out = "rewrite rule: pattern and replacement expected";
+		return -1;
+	}
+	r->flags = arena_strdup(arena_perm, skip_space(p));
+	if (rewrite_parse_flags(r->flags, r->pattern, &r->bits, err_out) < 0)
+		return -1;
+	/* A pattern with an expansion in it is checked when it is used. */
+	if (!rewrite_pattern_expands(r->pattern) && !(r->bits & RW_SMTP) &&
+	    list_check_syntax(TERN_LIST_ADDRESS, r->pattern, err_out) < 0) {
+		*err_out = arena_printf(arena_perm, "rewrite rule: %s",
+			*err_out);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 rewrite_line(const char *file, int line, const char *text)
 {
 	struct rewrite_rule *r = arena_zalloc(arena_perm, sizeof(*r)), **pp;
-	const char *p = text;
 	char *err;
 
-	r->pattern = next_field(&p);
-	r->replacement = next_field(&p);
-	if (r->replacement == NULL)
-		return config_error(file, line,
-			"rewrite rule: pattern and replacement expected");
-	r->flags = arena_strdup(arena_perm, skip_space(p));
-	if (rewrite_parse_flags(r->flags, r->pattern, &r->bits, &err) < 0)
+	if (config_rewrite_rule(text, r, &err) < 0)
 		return config_error(file, line, "%s", err);
-	/* A pattern with an expansion in it is checked when it is used. */
-	if (!rewrite_pattern_expands(r->pattern) && !(r->bits & RW_SMTP) &&
-	    list_check(TERN_LIST_ADDRESS, r->pattern, &err) < 0)
-		return config_error(file, line, "rewrite rule: %s", err);
 	for (pp = &cfg.rewrites; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = r;

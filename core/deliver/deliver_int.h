@@ -121,6 +121,10 @@ unsigned transport_write_flags(const struct tern_ctx *ctx, unsigned flags);
 struct hdr_changes {
 	const char  *add;
 	const char **remove;
+	/* headers_rewrite: header rw_of[i] is written as rw_text[i] */
+	const struct header **rw_of;
+	const char **rw_text;
+	size_t       nrw;
 };
 
 /*

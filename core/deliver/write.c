@@ -21,6 +21,7 @@
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "lib/io.h"
+#include "rewrite/rewrite.h"
 #include "spool/spool.h"
 
 #define CHUNK (64u * 1024)
@@ -265,6 +266,19 @@ hdr_is_removed(const struct header *h, const char *const *remove)
 	return false;
 }
 
+/* One header, as headers_rewrite (hc, may be NULL) has it. */
+static void
+w_header(struct wout *w, const struct header *h, const struct hdr_changes *hc)
+{
+	for (size_t i = 0; hc != NULL && i < hc->nrw; i++)
+		if (hc->rw_of[i] == h) {
+			w_lines(w, hc->rw_text[i], strlen(hc->rw_text[i]), true,
+				false);
+			return;
+		}
+	w_lines(w, h->text, h->len, true, false);
+}
+
 int
 deliver_write_message(const struct message *m, int fd, unsigned flags,
 	const struct tern_address *batch, uint64_t *bytes_out, char **err_out)
@@ -289,7 +303,7 @@ deliver_write_message_hc(const struct message *m, int fd, unsigned flags,
 		for (const struct header *h = m->headers; h != NULL; h = h->next)
 			if (h->type != HDR_DELETED &&
 			    !hdr_is_removed(h, hc != NULL ? hc->remove : NULL))
-				w_lines(&w, h->text, h->len, true, false);
+				w_header(&w, h, hc);
 		if (hc != NULL && hc->add != NULL)
 			w_line(&w, hc->add);
 		w_newline(&w);
@@ -457,6 +471,42 @@ hdr_expand(struct tern_ctx *ctx, const char *name, const char *tmpl,
 	return rc == TERN_OK ? TERN_OK : TERN_DEFER;
 }
 
+/*
+ * headers_rewrite: the message's headers as the transport's rules make
+ * them (those headers_add adds are not rewritten, as in Exim).
+ */
+static void
+hdr_rewrite(struct tern_ctx *ctx, const struct rewrite_rule *rules,
+	struct hdr_changes *hc)
+{
+	size_t n = 0, cap = 0;
+
+	for (const struct header *h = ctx->msg->headers; h != NULL;
+	    h = h->next) {
+		char *t = rewrite_header_text(ctx->msg, h, rules);
+
+		if (t == NULL)
+			continue;
+		if (n == cap) {
+			const struct header **of;
+			const char **text;
+
+			cap = cap ? cap * 2 : 8;
+			of = arena_zalloc(arena_msg, cap * sizeof(*of));
+			text = arena_zalloc(arena_msg, cap * sizeof(*text));
+			if (n > 0) {
+				memcpy(of, hc->rw_of, n * sizeof(*of));
+				memcpy(text, hc->rw_text, n * sizeof(*text));
+			}
+			hc->rw_of = of;
+			hc->rw_text = text;
+		}
+		hc->rw_of[n] = h;
+		hc->rw_text[n++] = t;
+	}
+	hc->nrw = n;
+}
+
 int
 transport_hdr_changes(struct tern_ctx *ctx, const struct hdr_changes **out,
 	char **err_out)
@@ -475,7 +525,8 @@ transport_hdr_changes(struct tern_ctx *ctx, const struct hdr_changes **out,
 		return TERN_OK;
 	}
 	g = &ctx->inst->g.transport;
-	if (g->headers_add == NULL && g->headers_remove == NULL)
+	if (g->headers_add == NULL && g->headers_remove == NULL &&
+	    g->headers_rules == NULL)
 		return TERN_OK;
 	if (g->headers_add != NULL &&
 	    (rc = hdr_expand(ctx, "headers_add", g->headers_add, &add,
@@ -491,6 +542,8 @@ transport_hdr_changes(struct tern_ctx *ctx, const struct hdr_changes **out,
 			ctx->inst->pub.name, err);
 		return TERN_DEFER;
 	}
+	if (g->headers_rules != NULL)
+		hdr_rewrite(ctx, g->headers_rules, hc);
 	ctx->hdr_changes = hc;
 	*out = hc;
 	return TERN_OK;

@@ -95,14 +95,19 @@ rewrite_pattern_expands(const char *pattern)
 	return strchr(pattern, '$') != NULL || strchr(pattern, '\\') != NULL;
 }
 
-bool
-rewrite_any(int where)
+static bool
+any_in(const struct rewrite_rule *rules, int where)
 {
-	for (const struct rewrite_rule *r = cfg.rewrites; r != NULL;
-	    r = r->next)
+	for (const struct rewrite_rule *r = rules; r != NULL; r = r->next)
 		if (r->bits & where)
 			return true;
 	return false;
+}
+
+bool
+rewrite_any(int where)
+{
+	return any_in(cfg.rewrites, where);
 }
 
 static const char *
@@ -259,13 +264,13 @@ apply_rule(struct message *m, const struct rewrite_rule *r, int number,
 
 /* The rules over addr at where; *whole_out as rewrite_address. */
 static const char *
-rewrite_one(struct message *m, const char *addr, int where,
-	const char *place, const char **whole_out)
+rewrite_one(const struct rewrite_rule *rules, struct message *m,
+	const char *addr, int where, const char *place, const char **whole_out)
 {
 	const char *cur = addr, *whole = NULL;
 	int number = 1;
 
-	for (const struct rewrite_rule *r = cfg.rewrites; r != NULL;
+	for (const struct rewrite_rule *r = rules; r != NULL;
 	    r = r->next, number++) {
 		bool matched = false, stop = false;
 		int rc;
@@ -299,17 +304,17 @@ rewrite_one(struct message *m, const char *addr, int where,
 	return cur;
 }
 
-const char *
-rewrite_address(struct message *m, const char *addr, int where,
-	bool *whole_out)
+static const char *
+address_by(const struct rewrite_rule *rules, struct message *m,
+	const char *addr, int where, bool *whole_out)
 {
 	const char *whole = NULL, *res;
 
 	if (whole_out != NULL)
 		*whole_out = false;
-	if (cfg.rewrites == NULL || addr == NULL || addr[0] == '\0')
+	if (rules == NULL || addr == NULL || addr[0] == '\0')
 		return addr;
-	res = rewrite_one(m, addr, where, place_name(where), &whole);
+	res = rewrite_one(rules, m, addr, where, place_name(where), &whole);
 	if (whole != NULL && whole_out != NULL) {
 		*whole_out = true;
 		return whole;
@@ -318,11 +323,19 @@ rewrite_address(struct message *m, const char *addr, int where,
 }
 
 const char *
+rewrite_address(struct message *m, const char *addr, int where,
+	bool *whole_out)
+{
+	return address_by(cfg.rewrites, m, addr, where, whole_out);
+}
+
+const char *
 rewrite_smtp(struct message *m, const char *text, bool is_sender)
 {
 	if (cfg.rewrites == NULL || !rewrite_any(RW_SMTP))
 		return text;
-	return rewrite_one(m, text, RW_SMTP, is_sender ? "smtp sender" :
+	return rewrite_one(cfg.rewrites, m, text, RW_SMTP, is_sender ?
+		"smtp sender" :
 		"smtp recipient", NULL);
 }
 
@@ -353,12 +366,14 @@ header_place(const char *text)
 }
 
 /*
- * One header's addresses: qualified (local messages) and rewritten, the
- * header's text rebuilt around them.  Text that does not parse as an
- * address list is left as it is.
+ * One header's addresses, rewritten by rules (and, when `qualify`, a
+ * local message's bare local parts qualified first): the header's new
+ * text, rebuilt around them, or NULL if nothing changed.  Text that
+ * does not parse as an address list is left as it is.
  */
-static void
-rewrite_header(struct message *m, struct header *h, int place)
+static char *
+header_text(const struct rewrite_rule *rules, struct message *m,
+	const struct header *h, int place, bool qualify_bare)
 {
 	const char *colon = memchr(h->text, ':', h->len);
 	const char *vstart, *qualify;
@@ -367,17 +382,17 @@ rewrite_header(struct message *m, struct header *h, int place)
 	struct buf out;
 	char *value, *err = NULL;
 	size_t n;
-	bool changed = false, ok, rules = rewrite_any(place);
+	bool changed = false, ok, any = any_in(rules, place);
 
 	if (colon == NULL)
-		return;
+		return NULL;
 	vstart = colon + 1;
 	vlen = h->len - (size_t)(vstart - h->text);
 	if (vlen > 0 && vstart[vlen - 1] == '\n')
 		vlen--;
 	value = arena_strndup(arena_msg, vstart, vlen);
 	if (address_list_spans(arena_msg, value, &sp, &n, &err) != 0 || n == 0)
-		return;
+		return NULL;
 	qualify = place & (RW_TO | RW_CC | RW_BCC) ?
 		(conf.qualify_recipient != NULL ? conf.qualify_recipient :
 		conf.qualify_domain) : conf.qualify_domain;
@@ -390,11 +405,11 @@ rewrite_header(struct message *m, struct header *h, int place)
 		if (strchr(addr, '@') == NULL) {
 			/* Exim qualifies only local messages' header addresses;
 			 * others' stay as they are, unrewritten. */
-			if (!m->local || qualify == NULL)
+			if (!qualify_bare || !m->local || qualify == NULL)
 				continue;
 			addr = address_qualify(arena_msg, addr, qualify);
 		}
-		new = rules ? rewrite_address(m, addr, place, &whole) : addr;
+		new = any ? address_by(rules, m, addr, place, &whole) : addr;
 		if (new == sp[i].address)
 			continue;
 		if (whole) {
@@ -411,10 +426,46 @@ rewrite_header(struct message *m, struct header *h, int place)
 	}
 	ok &= buf_add(&out, value + done, vlen - done);
 	ok &= buf_addc(&out, '\n');
-	if (!changed || !ok)
-		return;
-	h->text = out.p;
-	h->len = out.len;
+	return changed && ok ? out.p : NULL;
+}
+
+char *
+rewrite_header_text(struct message *m, const struct header *h,
+	const struct rewrite_rule *rules)
+{
+	int place = header_place(h->text);
+
+	if (place == 0 || h->type == HDR_DELETED || !any_in(rules, place))
+		return NULL;
+	return header_text(rules, m, h, place, false);
+}
+
+int
+rewrite_parse_list(const char *list, struct rewrite_rule **rules_out,
+	char **err_out)
+{
+	struct rewrite_rule *head = NULL, **tail = &head;
+	char sep = '\0';
+	const char *item;
+
+	while ((item = list_next(&list, &sep)) != NULL) {
+		struct rewrite_rule *r = arena_zalloc(arena_perm, sizeof(*r));
+
+		if (config_rewrite_rule(item, r, err_out) != 0)
+			return -1;
+		if (r->bits & (RW_ENVELOPE | RW_SMTP) &&
+		    strpbrk(r->flags, "EFTS") != NULL) {
+			*err_out = arena_printf(arena_perm, "headers_rewrite: "
+				"flags E, F, T and S are not allowed (\"%s\")",
+				item);
+			return -1;
+		}
+		r->bits &= ~RW_ENVELOPE; /* no flag: all headers only */
+		*tail = r;
+		tail = &r->next;
+	}
+	*rules_out = head;
+	return 0;
 }
 
 void
@@ -435,8 +486,14 @@ rewrite_message(struct message *m)
 
 		if (h->type == HDR_DELETED || h->type == HDR_RECEIVED)
 			continue;
-		if ((place = header_place(h->text)) != 0)
-			rewrite_header(m, h, place);
+		if ((place = header_place(h->text)) != 0) {
+			char *t = header_text(cfg.rewrites, m, h, place, true);
+
+			if (t != NULL) {
+				h->text = t;
+				h->len = strlen(t);
+			}
+		}
 	}
 }
 
@@ -453,8 +510,8 @@ rewrite_test(const char *addr)
 		return 0;
 	}
 	if (rewrite_any(RW_SMTP)) {
-		const char *new = rewrite_one(NULL, addr, RW_SMTP, "smtp sender",
-			NULL);
+		const char *new = rewrite_one(cfg.rewrites, NULL, addr, RW_SMTP,
+			"smtp sender", NULL);
 
 		if (new != addr)
 			printf("    SMTP: %s\n", new[0] != '\0' ? new : "<>");

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+struct header;
 struct message;
 struct tern_ctx;
 
@@ -76,6 +77,23 @@ const char *rewrite_smtp(struct message *m, const char *text,
  * (the Received: the reception adds).
  */
 void rewrite_message(struct message *m);
+
+/*
+ * A transport's headers_rewrite: its colon-separated rules into
+ * *rules_out (arena_perm).  E, F, T and S are refused; a rule without
+ * flags applies to all headers.  -1 with *err_out.
+ */
+struct rewrite_rule;
+int rewrite_parse_list(const char *list, struct rewrite_rule **rules_out,
+	char **err_out);
+
+/*
+ * Header h as the rules would write it (for a transport's
+ * headers_rewrite; m itself is not changed), or NULL if they change
+ * nothing in it.
+ */
+char *rewrite_header_text(struct message *m, const struct header *h,
+	const struct rewrite_rule *rules);
 
 /* -brw ADDRESS: what each place would make of it, on stdout. */
 int rewrite_test(const char *addr);

@@ -222,3 +222,46 @@ def test_config_errors(tern):
     r = tern.run(["-bV"])
     assert r.returncode != 0
     assert "pattern and replacement expected" in r.stderr, r.stderr
+
+
+def test_transport_headers_rewrite(tern):
+    """headers_rewrite on a transport: its rules apply to the headers it
+    writes (not to the envelope, not to headers_add's lines, not to the
+    message as another transport writes it)."""
+    rules = ('  headers_rewrite = *@example.net  $1@rewritten.example  f : '
+             '*@test.example  "Some One <$1@test.example>"  tw\n'
+             '  headers_add = X-Added: x@example.net\n')
+    text = STANDARD_CONFIG.replace(
+        "local_mbox:\n  driver = appendfile\n",
+        "local_mbox:\n  driver = appendfile\n" + rules)
+    tern.config(text)
+    u = tern.user
+    msg = (f"From: s@example.net\nTo: {u}@test.example\n"
+           f"Cc: s@example.net\nSubject: hr\n\nx\n").encode()
+    tern.run(["-odi", "-f", "s@example.net", f"{u}@test.example",
+              f"{u}@maildir.example"], input=msg).ok()
+    (mid,) = tern.arrivals()
+    tern.wait_completed(mid)
+    (raw,) = tern.mbox(u)
+    hdrs, _ = split_message(raw)
+    assert hdrs["From"] == "s@rewritten.example", raw
+    assert hdrs["To"] == f"Some One <{u}@test.example>", raw
+    assert hdrs["Cc"] == "s@example.net", raw        # f only: not Cc:
+    assert hdrs["X-Added"] == "x@example.net", raw
+    assert hdrs["Return-path"] == "<s@example.net>", raw
+    # the Maildir transport has no rules: the message as received
+    (other,) = tern.maildir(u)
+    hdrs, _ = split_message(other)
+    assert hdrs["From"] == "s@example.net" and \
+        hdrs["To"] == f"{u}@test.example", other
+
+
+def test_transport_headers_rewrite_refuses_envelope_flags(tern):
+    text = STANDARD_CONFIG.replace(
+        "local_mbox:\n  driver = appendfile\n",
+        "local_mbox:\n  driver = appendfile\n"
+        "  headers_rewrite = *@a.example  $1@b.example  F\n")
+    tern.config(text)
+    r = tern.run(["-bV"])
+    assert r.returncode != 0
+    assert "flags E, F, T and S are not allowed" in r.stderr, r.stderr
