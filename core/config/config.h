@@ -142,6 +142,7 @@ struct transport_generic {
 	const char *headers_remove;
 	const char *headers_rewrite; /* rules, parsed into headers_rules */
 	struct rewrite_rule *headers_rules;
+	const char *return_path;     /* expandable: the sender to use */
 	bool        return_path_add;
 	bool        delivery_date_add;
 	bool        envelope_to_add;

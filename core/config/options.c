@@ -165,6 +165,7 @@ const struct tern_option transport_generic_options[] = {
 	T(headers_add, EXPSTR, NULL),
 	T(headers_remove, LIST, NULL),
 	T(headers_rewrite, STRING, NULL),
+	T(return_path, EXPSTR, NULL),
 	T(return_path_add, BOOL, "false"),
 	T(delivery_date_add, BOOL, "false"),
 	T(envelope_to_add, BOOL, "false"),

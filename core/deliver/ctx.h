@@ -46,6 +46,8 @@ struct tern_ctx {
 	bool                 force;          /* -qf, -M: ignore retry times */
 	/* The transport's headers_add/headers_remove, once expanded (write.c) */
 	const struct hdr_changes *hdr_changes;
+	/* The transport's return_path, expanded: the sender it uses */
+	const char          *return_path;
 	/* Bytes of the message a transport last wrote (S= on "=>" lines) */
 	uint64_t             written;
 };

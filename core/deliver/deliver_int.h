@@ -125,6 +125,8 @@ struct hdr_changes {
 	const struct header **rw_of;
 	const char **rw_text;
 	size_t       nrw;
+	/* return_path: the sender for Return-path: and the mbox From_ */
+	const char  *return_path;
 };
 
 /*

@@ -149,8 +149,9 @@ addr_log_from(const struct delivery *d, bool transported)
 {
 	bool f = LOG_SEL(sender_on_delivery);
 	bool p = transported && LOG_SEL(return_path_on_delivery);
-	/* The return path a transport sends (MAIL FROM, Return-path:) is
-	 * always the sender: errors_to only says where bounces go. */
+	/* P= shows the sender: a transport's return_path (write.c) is
+	 * not carried back from its process; errors_to only says where
+	 * bounces go. */
 	const char *s = d->sender != NULL ? d->sender : "";
 
 	if (!f && !p)

@@ -267,7 +267,8 @@ svc_message(struct tern_ctx *ctx)
 		return mi;
 	}
 	mi->id = m->id;
-	mi->sender = m->sender != NULL ? m->sender : "";
+	mi->sender = ctx->return_path != NULL ? ctx->return_path :
+		m->sender != NULL ? m->sender : "";
 	mi->size = m->size;
 	mi->received = m->received;
 	mi->received_protocol = m->received_protocol;

@@ -15,6 +15,7 @@
 
 #include <tern/rc.h>
 
+#include "address/address.h"
 #include "config/config.h"
 #include "config/lists.h"
 #include "expand/expand.h"
@@ -165,9 +166,10 @@ w_envelope_to(struct wout *w, const struct tern_address *batch)
 
 static void
 w_prefix(struct wout *w, const struct message *m,
-	const struct tern_address *batch)
+	const struct tern_address *batch, const struct hdr_changes *hc)
 {
-	const char *sender = m->sender != NULL ? m->sender : "";
+	const char *sender = hc != NULL && hc->return_path != NULL ?
+		hc->return_path : m->sender != NULL ? m->sender : "";
 	char tbuf[64];
 
 	if (w->flags & TERN_WR_MBOX_FROM) {
@@ -298,7 +300,7 @@ deliver_write_message_hc(const struct message *m, int fd, unsigned flags,
 	int rc = TERN_OK;
 
 	w.buf = arena_alloc(arena_scratch, CHUNK);
-	w_prefix(&w, m, batch);
+	w_prefix(&w, m, batch, hc);
 	if (!(flags & TERN_WR_BODY_ONLY)) {
 		for (const struct header *h = m->headers; h != NULL; h = h->next)
 			if (h->type != HDR_DELETED &&
@@ -507,6 +509,36 @@ hdr_rewrite(struct tern_ctx *ctx, const struct rewrite_rule *rules,
 	hc->nrw = n;
 }
 
+/*
+ * return_path (Exim's): the sender this transport uses, in MAIL FROM
+ * and Return-path:.  A forced failure keeps the message's; another
+ * error defers.  Empty is the null sender.
+ */
+static int
+return_path(struct tern_ctx *ctx, const char *tmpl, char **err_out)
+{
+	char *out = NULL, *err = NULL;
+	int rc = expand_string(ctx, arena_msg, tmpl, &out, &err);
+
+	if (rc == TERN_FAIL)
+		return TERN_OK;
+	if (rc != TERN_OK) {
+		*err_out = arena_printf(arena_msg, "failed to expand return_path "
+			"\"%s\" in %s transport: %s", tmpl, ctx->inst->pub.name,
+			err != NULL ? err : "unknown error");
+		return TERN_DEFER;
+	}
+	if (out[0] != '\0' && address_check(out, false) != NULL) {
+		*err_out = arena_printf(arena_msg, "return_path \"%s\" in %s "
+			"transport: %s", str_printable(arena_msg, out,
+			strlen(out)), ctx->inst->pub.name, address_check(out,
+			false));
+		return TERN_DEFER;
+	}
+	ctx->return_path = out;
+	return TERN_OK;
+}
+
 int
 transport_hdr_changes(struct tern_ctx *ctx, const struct hdr_changes **out,
 	char **err_out)
@@ -525,8 +557,11 @@ transport_hdr_changes(struct tern_ctx *ctx, const struct hdr_changes **out,
 		return TERN_OK;
 	}
 	g = &ctx->inst->g.transport;
+	if (g->return_path != NULL &&
+	    (rc = return_path(ctx, g->return_path, err_out)) != TERN_OK)
+		return rc;
 	if (g->headers_add == NULL && g->headers_remove == NULL &&
-	    g->headers_rules == NULL)
+	    g->headers_rules == NULL && ctx->return_path == NULL)
 		return TERN_OK;
 	if (g->headers_add != NULL &&
 	    (rc = hdr_expand(ctx, "headers_add", g->headers_add, &add,
@@ -544,6 +579,7 @@ transport_hdr_changes(struct tern_ctx *ctx, const struct hdr_changes **out,
 	}
 	if (g->headers_rules != NULL)
 		hdr_rewrite(ctx, g->headers_rules, hc);
+	hc->return_path = ctx->return_path;
 	ctx->hdr_changes = hc;
 	*out = hc;
 	return TERN_OK;

@@ -34,7 +34,7 @@ enum var_id {
 	V_LOCAL_PART, V_DOMAIN, V_HOME, V_LOCAL_PART_DATA, V_LP_PREFIX,
 	V_LP_SUFFIX, V_ORIG_LP, V_ORIG_DOMAIN, V_PARENT_LP, V_PARENT_DOMAIN,
 	V_ADDRESS_PIPE, V_ADDRESS_FILE,
-	V_SENDER, V_SENDER_HOST, V_SENDER_HOST_NAME, V_SENDER_HELO,
+	V_SENDER, V_RETURN_PATH, V_SENDER_HOST, V_SENDER_HOST_NAME, V_SENDER_HELO,
 	V_MESSAGE_ID, V_MESSAGE_SIZE, V_AUTH_ID, V_RCV_PROTOCOL,
 	V_SENDER_DOMAIN, V_SENDER_LP, V_INTERFACE, V_INTERFACE_PORT,
 	V_HOST_PORT,
@@ -62,6 +62,7 @@ static const struct {
 	{ "address_pipe", V_ADDRESS_PIPE, false },
 	{ "address_file", V_ADDRESS_FILE, false },
 	{ "sender_address", V_SENDER, true },
+	{ "return_path", V_RETURN_PATH, true },
 	/* printed by inet_ntop from the socket, not read from the client */
 	{ "sender_host_address", V_SENDER_HOST, false },
 	{ "sender_host_port", V_HOST_PORT, false },
@@ -208,6 +209,10 @@ message_var(struct xp *x, enum var_id id)
 
 	switch (id) {
 	case V_SENDER:
+		return m != NULL ? m->sender : c != NULL ? c->sender : NULL;
+	case V_RETURN_PATH: /* a transport's return_path, once expanded */
+		if (c != NULL && c->return_path != NULL)
+			return c->return_path;
 		return m != NULL ? m->sender : c != NULL ? c->sender : NULL;
 	case V_SENDER_HOST:
 		return m != NULL ? m->host_address :

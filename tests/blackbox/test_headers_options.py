@@ -254,3 +254,38 @@ def test_smtp_batch_uses_the_first_address(tern, smarthost):
     hdrs, _ = split_message(m.data.replace(b"\r\n", b"\n"))
     assert hdrs.get_all("X-First") == ["first"], m.data
     tern.wait_completed(mid)
+
+
+def test_smtp_return_path_verp(tern, smarthost):
+    """return_path (Exim's generic transport option): the MAIL FROM this
+    transport sends, expanded per delivery ($return_path is the sender)."""
+    smtp_config(tern, smarthost,
+                "  return_path = ${local_part:$return_path}+"
+                "$local_part=$domain@${domain:$return_path}\n")
+    mid = submit(tern, "far@remote.example")
+    (m,) = smarthost.wait_messages(1)
+    assert m.mail_from == "sender+far=remote.example@example.net", \
+        m.mail_from
+    tern.wait_completed(mid)
+
+
+def test_local_return_path_and_failures(tern):
+    """For a local transport return_path changes Return-path:; a forced
+    failure keeps the sender; an expansion error or a bad address defers."""
+    tern.config(transport_opts(
+        "local_mbox", "  return_path = ${if eq{$local_part}{nobody}{fail}"
+        "{bounces@example.org}}\n"))
+    to = f"{tern.user}@test.example"
+    mid = submit(tern, to)
+    tern.wait_completed(mid)
+    (raw,) = tern.mbox(tern.user)
+    hdrs, _ = split_message(raw.replace(b"\r\n", b"\n"))
+    assert hdrs["Return-path"] == "<bounces@example.org>", raw
+    # the message's own sender is unchanged for the log
+    assert re.search(r"<= sender@example\.net ", tern.mainlog())
+    tern.config(transport_opts("local_mbox",
+                               "  return_path = not an address\n"))
+    mid = submit(tern, to)
+    tern.wait_for_log(re.escape(mid) + r" == .*return_path \"not an "
+                      r"address\" in local_mbox transport")
+    assert len(tern.mbox(tern.user)) == 1
