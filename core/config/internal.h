@@ -40,6 +40,10 @@ bool option_is_set(const struct tern_option *opt, const void *block);
 int list_check_syntax(enum tern_list_kind kind, const char *list,
 	char **err_out);
 
+/* The same for one item (a rewrite rule's pattern). */
+int list_check_item(enum tern_list_kind kind, const char *item,
+	char **err_out);
+
 /* Macros (macros.c). */
 void macros_reset_file(void);
 int macro_define(const char *name, const char *value, bool is_cmdline,

@@ -46,6 +46,8 @@ cap_add(struct list_caps *c, const char *p, size_t n)
 
 static int match_list(const struct subject *s, const char *list, int depth,
 	char **err_out);
+static int check_item(enum tern_list_kind kind, const char *item,
+	bool is_full, char **err_out);
 
 const char *
 list_next(const char **listp, char *sep_inout)
@@ -234,8 +236,9 @@ regex_match(const char *pattern, const char *subject, bool is_caseless,
 	if (rc > 0 && caps != NULL) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 
-		caps->n = 0; /* $0 is the whole match */
-		for (int i = 0; i < rc; i++)
+		/* $0 stays the whole subject; the groups follow what an
+		 * earlier part (a local part's "*") captured. */
+		for (int i = 1; i < rc; i++)
 			if (ov[2 * i] == PCRE2_UNSET)
 				cap_add(caps, "", 0);
 			else
@@ -477,34 +480,66 @@ list_match_ctx(struct tern_ctx *ctx, enum tern_list_kind kind,
 		err_out);
 }
 
+/* The subject of a match: item split as its kind needs (arena_scratch). */
+static void
+subject_init(struct subject *s, struct tern_ctx *ctx,
+	enum tern_list_kind kind, const char *item, const char *host_name,
+	struct list_caps *caps)
+{
+	*s = (struct subject){ .kind = kind, .item = item,
+		.host_name = host_name, .ctx = ctx, .caps = caps };
+	if (caps != NULL) {
+		caps->n = 0;
+		cap_add(caps, item, strlen(item));
+	}
+	if (kind == TERN_LIST_HOST)
+		s->has_ip = parse_ip(item, s->ip, NULL);
+	if (kind == TERN_LIST_ADDRESS) {
+		const char *at = strrchr(item, '@');
+
+		s->local = at ? arena_strndup(arena_scratch, item,
+			(size_t)(at - item)) : item;
+		s->domain = at ? at + 1 : "";
+	}
+}
+
 int
 list_match_caps(struct tern_ctx *ctx, enum tern_list_kind kind,
 	const char *list, const char *item, const char *host_name,
 	struct list_caps *caps, char **err_out)
 {
 	struct arena_mark m = arena_mark(arena_scratch);
-	struct subject s = { .kind = kind, .item = item, .host_name = host_name,
-		.ctx = ctx, .caps = caps };
+	struct subject s;
 	int rc;
 
 	if (list == NULL || item == NULL)
 		return TERN_FAIL;
-	if (caps != NULL) {
-		caps->n = 0;
-		cap_add(caps, item, strlen(item));
-	}
-	if (kind == TERN_LIST_HOST)
-		s.has_ip = parse_ip(item, s.ip, NULL);
-	if (kind == TERN_LIST_ADDRESS) {
-		const char *at = strrchr(item, '@');
-
-		s.local = at ? arena_strndup(arena_scratch, item,
-			(size_t)(at - item)) : item;
-		s.domain = at ? at + 1 : "";
-	}
+	subject_init(&s, ctx, kind, item, host_name, caps);
 	rc = match_list(&s, list, 0, err_out);
 	arena_release(arena_scratch, m);
 	return rc;
+}
+
+int
+list_match_item(struct tern_ctx *ctx, enum tern_list_kind kind,
+	const char *pattern, const char *item, bool is_caseful,
+	struct list_caps *caps, char **err_out)
+{
+	struct arena_mark m = arena_mark(arena_scratch);
+	struct subject s;
+	int rc;
+
+	subject_init(&s, ctx, kind, item, NULL, caps);
+	s.is_caseful = is_caseful;
+	rc = match_item(&s, pattern, 0, err_out);
+	arena_release(arena_scratch, m);
+	return rc;
+}
+
+int
+list_check_item(enum tern_list_kind kind, const char *item, char **err_out)
+{
+	return check_item(kind, item, false, err_out);
 }
 
 /* The lookup type exists (loading its module); file types need a path. */

@@ -44,6 +44,15 @@ int list_match_caps(struct tern_ctx *ctx, enum tern_list_kind kind,
 	const char *list, const char *item, const char *host_name,
 	struct list_caps *caps, char **err_out);
 
+/*
+ * pattern as one item (its colons are its own, as in a rewrite rule's
+ * pattern), local parts compared with case unless !is_caseful; *caps
+ * as list_match_caps.
+ */
+int list_match_item(struct tern_ctx *ctx, enum tern_list_kind kind,
+	const char *pattern, const char *item, bool is_caseful,
+	struct list_caps *caps, char **err_out);
+
 /* Iterate over a list: returns the next item (arena_scratch) or NULL. */
 const char *list_next(const char **listp, char *sep_inout);
 

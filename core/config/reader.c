@@ -622,7 +622,7 @@ config_rewrite_rule(const char *text, struct rewrite_rule *r, char **err_out)
 		return -1;
 	/* A pattern with an expansion in it is checked when it is used. */
 	if (!rewrite_pattern_expands(r->pattern) && !(r->bits & RW_SMTP) &&
-	    list_check_syntax(TERN_LIST_ADDRESS, r->pattern, err_out) < 0) {
+	    list_check_item(TERN_LIST_ADDRESS, r->pattern, err_out) < 0) {
 		*err_out = arena_printf(arena_perm, "rewrite rule: %s",
 			*err_out);
 		return -1;

@@ -150,25 +150,54 @@ addr_ctx(struct tern_ctx *ctx, struct address_item *ai, struct message *m,
 }
 
 /*
- * A replacement's result as an address: "Name <a@b>" gives a@b (a w
- * rule's header form keeps the whole in *whole_out), a bare local part
- * is qualified only under Q.  NULL with *err_out if it is no address.
+ * A w rule's whole mailbox for a header ("Name <a@b>"), and where its
+ * address is in it, so that a later rule's address goes in its place.
+ */
+struct whole {
+	const char *text;  /* NULL: no w rule applied */
+	size_t      start, end;
+};
+
+/* text with [w->start, w->end) replaced by addr; w follows. */
+static void
+whole_splice(struct whole *w, const char *addr)
+{
+	size_t n = strlen(addr);
+
+	w->text = arena_printf(arena_msg, "%.*s%s%s", (int)w->start, w->text,
+		addr, w->text + w->end);
+	w->end = w->start + n;
+}
+
+/*
+ * A replacement's result as an address: "Name <a@b>" gives a@b (and
+ * *sp_out where it is, for a w rule), a bare local part is qualified
+ * only under Q; the envelope sender may become "" ("<>").  NULL with
+ * *err_out if it is no address.
  */
 static const char *
-result_address(const char *text, int bits, const char **err_out)
+result_address(const char *text, int bits, int where,
+	struct address_span *sp_out, const char **err_out)
 {
 	struct address_span *sp;
 	size_t n;
 	char *err = NULL;
 
+	if (strpbrk(text, "\r\n") != NULL) { /* it would make a header */
+		*err_out = "line break in address";
+		return NULL;
+	}
 	if (address_list_spans(arena_msg, text, &sp, &n, &err) != 0) {
 		*err_out = err;
 		return NULL;
 	}
+	if (n == 0 && where == RW_ENVFROM && strchr(text, '<') != NULL)
+		return ""; /* "<>": the null sender */
 	if (n != 1) {
 		*err_out = n == 0 ? "empty address" : "more than one address";
 		return NULL;
 	}
+	*sp_out = sp[0];
 	if (strchr(sp[0].address, '@') == NULL) {
 		if (!(bits & RW_QUALIFY)) {
 			*err_out = "unqualified address";
@@ -182,14 +211,14 @@ result_address(const char *text, int bits, const char **err_out)
 }
 
 /*
- * One rule over *cur: 1 it rewrote it (*cur, *whole_text updated), 0 it
- * did not match or its expansion was forced to fail, -1 stop all
- * rewriting (a "*" replacement, or an error, which goes to the paniclog).
+ * One rule over *cur: 1 it rewrote it (*cur, *wh updated), 0 it did not
+ * match or its expansion was forced to fail, -1 stop all rewriting (a
+ * "*" replacement, or an error, which goes to the paniclog).
  */
 static int
 apply_rule(struct message *m, const struct rewrite_rule *r, int number,
-	int where, const char *place, const char **cur,
-	const char **whole_text, bool *matched_out)
+	int where, const char *place, const char **cur, struct whole *wh,
+	bool *matched_out)
 {
 	const char *id = m != NULL && m->id[0] != '\0' ? m->id : NULL;
 	struct list_caps caps;
@@ -197,6 +226,7 @@ apply_rule(struct message *m, const struct rewrite_rule *r, int number,
 	struct address_item ai;
 	char *pat = NULL, *out = NULL, *err = NULL;
 	const char *addr, *why = NULL;
+	struct address_span sp = { 0 };
 	int rc;
 
 	*matched_out = false;
@@ -214,13 +244,10 @@ apply_rule(struct message *m, const struct rewrite_rule *r, int number,
 			"\"%s\" while rewriting: %s", r->pattern, err);
 		return 0;
 	}
-	if (where == RW_SMTP) { /* the command's text: a regex only */
-		rc = list_match_caps(&ctx, TERN_LIST_STRING, pat, *cur, NULL,
-			&caps, &err);
-	} else {
-		rc = list_match_caps(&ctx, TERN_LIST_ADDRESS, pat, *cur, NULL,
-			&caps, &err);
-	}
+	/* One item, local parts with case, as Exim matches a pattern; an
+	 * S rule's regular expression sees the command's text. */
+	rc = list_match_item(&ctx, where == RW_SMTP ? TERN_LIST_STRING :
+		TERN_LIST_ADDRESS, pat, *cur, true, &caps, &err);
 	if (rc == TERN_FAIL)
 		return 0;
 	if (rc != TERN_OK) {
@@ -245,11 +272,15 @@ apply_rule(struct message *m, const struct rewrite_rule *r, int number,
 	}
 	if (where == RW_SMTP) {
 		addr = out;
-	} else if ((addr = result_address(out, r->bits, &why)) == NULL) {
+	} else if ((addr = result_address(out, r->bits, where, &sp, &why)) ==
+	    NULL) {
+		bool is_unq = strcmp(why, "unqualified address") == 0;
+
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, id, "Rewrite of %s "
-			"yielded %s: %s", *cur, strcmp(why, "unqualified address")
-			== 0 ? "unqualified address" : "unparseable address",
-			out);
+			"yielded %s: %s%s%s%s", *cur, is_unq ? why :
+			"unparseable address", str_printable(arena_msg, out,
+			strlen(out)), is_unq ? "" : " (", is_unq ? "" : why,
+			is_unq ? "" : ")");
 		return -1;
 	}
 	if (LOG_SEL(address_rewrite))
@@ -257,7 +288,15 @@ apply_rule(struct message *m, const struct rewrite_rule *r, int number,
 			"by rule %d", *cur, place,
 			(r->bits & RW_WHOLE) || strchr(out, '<') == NULL ? "as" :
 			"with (address part of)", out, number);
-	*whole_text = (r->bits & RW_WHOLE) && (where & RW_HEADERS) ? out : NULL;
+	if ((r->bits & RW_WHOLE) && (where & RW_HEADERS)) {
+		/* the address, qualified under Q, in its place in the whole */
+		wh->text = out;
+		wh->start = sp.spec_start;
+		wh->end = sp.spec_end;
+		whole_splice(wh, addr);
+	} else if (wh->text != NULL) {
+		whole_splice(wh, addr); /* a later rule: the address only */
+	}
 	*cur = addr;
 	return 1;
 }
@@ -267,7 +306,8 @@ static const char *
 rewrite_one(const struct rewrite_rule *rules, struct message *m,
 	const char *addr, int where, const char *place, const char **whole_out)
 {
-	const char *cur = addr, *whole = NULL;
+	const char *cur = addr;
+	struct whole wh = { NULL, 0, 0 };
 	int number = 1;
 
 	for (const struct rewrite_rule *r = rules; r != NULL;
@@ -277,20 +317,18 @@ rewrite_one(const struct rewrite_rule *rules, struct message *m,
 
 		if (!(r->bits & where))
 			continue;
-		for (int n = 0; n < RW_MAX_REPEAT; n++) {
+		/* R: the first application, then up to 10 more (Exim's) */
+		for (int n = 0; n <= RW_MAX_REPEAT; n++) {
 			bool this_matched;
-			const char *w = NULL;
 
-			rc = apply_rule(m, r, number, where, place, &cur, &w,
+			rc = apply_rule(m, r, number, where, place, &cur, &wh,
 				&this_matched);
 			matched |= this_matched;
-			if (rc > 0)
-				whole = w;
 			if (rc < 0)
 				stop = true;
-			if (rc <= 0 || !(r->bits & RW_REPEAT))
+			if (rc <= 0 || !(r->bits & RW_REPEAT) || cur[0] == '\0')
 				break;
-			if (n == RW_MAX_REPEAT - 1)
+			if (n == RW_MAX_REPEAT)
 				log_write(TERN_LOG_MAIN | TERN_LOG_PANIC,
 					m != NULL && m->id[0] ? m->id : NULL,
 					"rewrite rule repeat ignored after %d "
@@ -300,7 +338,7 @@ rewrite_one(const struct rewrite_rule *rules, struct message *m,
 			break;
 	}
 	if (whole_out != NULL)
-		*whole_out = whole;
+		*whole_out = wh.text;
 	return cur;
 }
 

@@ -36,6 +36,15 @@ fp42@test.example       "Ford Prefect <ford@test.example>"  wf
 *@env.example           $local_part@F.example    F
 *@hdr.example           ${sg{$0}{@}{=}}@hdr2.example      h
 \N^<bang!([^>]+)>$\N     <$1@test.example>   S
+^(a|b:c)@colon\.example$        $1-ok@colon.example
+^(.+)@zero\.example$            ${sg{$0}{@}{=}}-$1@zero2.example
+*@\N^(.+)\.rx$\N               $1-$2@out.example
+Root@case.example               changed@case.example
+*@w.example                     "New Name <$local_part@mid.example>"  w
+*@mid.example                   $local_part@final.example
+*@wq.example                    "Name <$local_part>"  wQ
+*@null.example                  <>   F
+*@nl.example                    "X <a@b.example>\nBcc: <c@d.example>"  w
 """
 
 
@@ -83,6 +92,28 @@ def test_brw_shows_each_place(tern):
     # the address keeps its place in what was given
     assert brw(tern, "Ann <ann@x.test.example>")["to"] == \
         "Ann <ann@test.example>"
+    # a pattern is one item: its colons are its own
+    assert brw(tern, "a@colon.example")["to"] == "a-ok@colon.example"
+    # $0 is the whole address, groups follow; a domain regex's groups
+    # follow the local part's "*"
+    assert brw(tern, "Joe@zero.example")["to"] == \
+        "Joe=zero.example-Joe@zero2.example"
+    assert brw(tern, "Joe@dom.rx")["to"] == "Joe-dom@out.example"
+    # local parts match with case, as in Exim
+    assert brw(tern, "Root@case.example")["to"] == "changed@case.example"
+    assert brw(tern, "root@case.example")["to"] == "root@case.example"
+    # a later rule's address goes into a w rule's mailbox; Q qualifies
+    # the address inside one
+    got = brw(tern, "a@w.example")
+    assert got["from"] == "New Name <a@final.example>", got
+    assert got["env-to"] == "a@final.example", got
+    assert brw(tern, "x@wq.example")["from"] == "Name <x@test.example>"
+    # the envelope sender may become <>, nothing else may
+    got = brw(tern, "n@null.example")
+    assert got["env-from"] == "<>" and got["to"] == "n@null.example", got
+    # a line break would make a header of its own: refused
+    assert brw(tern, "n@nl.example")["from"] == "n@nl.example"
+    assert "line break in address" in tern.paniclog()
     # S rules show on an SMTP line of their own
     out = tern.run(["-brw", "<bang!someone>"]).stdout
     assert "    SMTP: <someone@test.example>" in out, out
