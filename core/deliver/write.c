@@ -406,8 +406,7 @@ hdr_changes_parse(struct arena *a, const char *add, const char *remove,
 	bool has_header = false;
 	size_t count = 0;
 
-	out->add = "";
-	out->remove = NULL;
+	*out = (struct hdr_changes){ .add = "" };
 	buf_init(&b, a, 0);
 	for (const char *p = add; p != NULL && *p != '\0';) {
 		const char *nl = strchr(p, '\n');
