@@ -471,15 +471,6 @@ list_match(enum tern_list_kind kind, const char *list, const char *item,
 	return list_match_ctx(NULL, kind, list, item, host_name, err_out);
 }
 
-int
-list_match_ctx(struct tern_ctx *ctx, enum tern_list_kind kind,
-	const char *list, const char *item, const char *host_name,
-	char **err_out)
-{
-	return list_match_caps(ctx, kind, list, item, host_name, NULL,
-		err_out);
-}
-
 /* The subject of a match: item split as its kind needs (arena_scratch). */
 static void
 subject_init(struct subject *s, struct tern_ctx *ctx,
@@ -504,9 +495,9 @@ subject_init(struct subject *s, struct tern_ctx *ctx,
 }
 
 int
-list_match_caps(struct tern_ctx *ctx, enum tern_list_kind kind,
+list_match_ctx(struct tern_ctx *ctx, enum tern_list_kind kind,
 	const char *list, const char *item, const char *host_name,
-	struct list_caps *caps, char **err_out)
+	char **err_out)
 {
 	struct arena_mark m = arena_mark(arena_scratch);
 	struct subject s;
@@ -514,7 +505,7 @@ list_match_caps(struct tern_ctx *ctx, enum tern_list_kind kind,
 
 	if (list == NULL || item == NULL)
 		return TERN_FAIL;
-	subject_init(&s, ctx, kind, item, host_name, caps);
+	subject_init(&s, ctx, kind, item, host_name, NULL);
 	rc = match_list(&s, list, 0, err_out);
 	arena_release(arena_scratch, m);
 	return rc;

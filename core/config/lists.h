@@ -30,24 +30,20 @@ int list_match_ctx(struct tern_ctx *ctx, enum tern_list_kind kind,
 	char **err_out);
 
 /*
- * As list_match_ctx, and *caps says what matched: cap[0] is the whole
- * item, then what each "*" of the matching item stood for (its local
- * part's, then its domain's) or a regular expression's groups (then
- * cap[0] is the whole match).  In arena_msg.  For rewrite rules' $0..$9.
+ * What a match captured, for rewrite rules' $0..$9 (arena_msg): cap[0]
+ * is the whole item, then what each "*" of the pattern stood for (its
+ * local part's, then its domain's) and a regular expression's groups.
  */
 #define LIST_MAX_CAPS 10
 struct list_caps {
 	const char *cap[LIST_MAX_CAPS];
 	int         n;
 };
-int list_match_caps(struct tern_ctx *ctx, enum tern_list_kind kind,
-	const char *list, const char *item, const char *host_name,
-	struct list_caps *caps, char **err_out);
 
 /*
  * pattern as one item (its colons are its own, as in a rewrite rule's
- * pattern), local parts compared with case unless !is_caseful; *caps
- * as list_match_caps.
+ * pattern), local parts compared with case if is_caseful; *caps (may be
+ * NULL) what it captured.  Returns as list_match.
  */
 int list_match_item(struct tern_ctx *ctx, enum tern_list_kind kind,
 	const char *pattern, const char *item, bool is_caseful,

@@ -204,8 +204,7 @@ result_address(const char *text, int bits, int where,
 			return NULL;
 		}
 		return address_qualify(arena_msg, sp[0].address,
-			conf.qualify_recipient != NULL ? conf.qualify_recipient :
-			conf.qualify_domain);
+			conf.qualify_recipient);
 	}
 	return sp[0].address;
 }
@@ -370,7 +369,7 @@ rewrite_address(struct message *m, const char *addr, int where,
 const char *
 rewrite_smtp(struct message *m, const char *text, bool is_sender)
 {
-	if (cfg.rewrites == NULL || !rewrite_any(RW_SMTP))
+	if (!rewrite_any(RW_SMTP))
 		return text;
 	return rewrite_one(cfg.rewrites, m, text, RW_SMTP, is_sender ?
 		"smtp sender" :
@@ -429,11 +428,18 @@ header_text(const struct rewrite_rule *rules, struct message *m,
 	if (vlen > 0 && vstart[vlen - 1] == '\n')
 		vlen--;
 	value = arena_strndup(arena_msg, vstart, vlen);
-	if (address_list_spans(arena_msg, value, &sp, &n, &err) != 0 || n == 0)
+	if (address_list_spans(arena_msg, value, &sp, &n, &err) != 0) {
+		/* left as it is, but not without a word (Exim's line) */
+		log_write(TERN_LOG_MAIN, m->id[0] != '\0' ? m->id : NULL,
+			"qualify/rewrite: %.*s: %s", (int)(colon - h->text),
+			h->text, err);
 		return NULL;
-	qualify = place & (RW_TO | RW_CC | RW_BCC) ?
-		(conf.qualify_recipient != NULL ? conf.qualify_recipient :
-		conf.qualify_domain) : conf.qualify_domain;
+	}
+	if (n == 0)
+		return NULL;
+	/* Both are set once the configuration is read. */
+	qualify = place & (RW_TO | RW_CC | RW_BCC) ? conf.qualify_recipient :
+		conf.qualify_domain;
 	buf_init(&out, arena_msg, 0);
 	ok = buf_add(&out, h->text, (size_t)(vstart - h->text));
 	for (size_t i = 0; i < n; i++) {
@@ -443,7 +449,7 @@ header_text(const struct rewrite_rule *rules, struct message *m,
 		if (strchr(addr, '@') == NULL) {
 			/* Exim qualifies only local messages' header addresses;
 			 * others' stay as they are, unrewritten. */
-			if (!qualify_bare || !m->local || qualify == NULL)
+			if (!qualify_bare || !m->local)
 				continue;
 			addr = address_qualify(arena_msg, addr, qualify);
 		}
@@ -491,8 +497,7 @@ rewrite_parse_list(const char *list, struct rewrite_rule **rules_out,
 
 		if (config_rewrite_rule(item, r, err_out) != 0)
 			return -1;
-		if (r->bits & (RW_ENVELOPE | RW_SMTP) &&
-		    strpbrk(r->flags, "EFTS") != NULL) {
+		if (strpbrk(r->flags, "EFTS") != NULL) {
 			*err_out = arena_printf(arena_perm, "headers_rewrite: "
 				"flags E, F, T and S are not allowed (\"%s\")",
 				item);
@@ -524,7 +529,10 @@ rewrite_message(struct message *m)
 
 		if (h->type == HDR_DELETED || h->type == HDR_RECEIVED)
 			continue;
-		if ((place = header_place(h->text)) != 0) {
+		/* A header no rule is for is parsed only to qualify a
+		 * local message's bare local parts. */
+		if ((place = header_place(h->text)) != 0 &&
+		    (m->local || any_in(cfg.rewrites, place))) {
 			char *t = header_text(cfg.rewrites, m, h, place, true);
 
 			if (t != NULL) {
@@ -557,9 +565,7 @@ rewrite_test(const char *addr)
 	if (!rewrite_any(RW_HEADERS | RW_ENVELOPE))
 		return 0;
 	if (strchr(a, '@') == NULL)
-		a = arena_printf(arena_msg, "%s@%s", a,
-			conf.qualify_recipient != NULL ? conf.qualify_recipient :
-			conf.qualify_domain);
+		a = arena_printf(arena_msg, "%s@%s", a, conf.qualify_recipient);
 	if (address_list_spans(arena_msg, a, &sp, &n, &err) != 0 || n != 1) {
 		fprintf(stderr, "tern: syntax error in %s: %s\n", a,
 			err != NULL ? err : "not one address");

@@ -143,6 +143,7 @@ def test_smtp_message_envelope_and_headers(tern):
            f"To: \"The User\" <{u}@localhost>, pat@example.org (Pat)\r\n"
            f"Cc: keep@elsewhere.example, Team: pat@example.org;\r\n"
            f"Reply-To: sender@mail.example.net\r\n"
+           f"Sender: Broken <x@mail.example.net\r\n"
            f"Resent-From: pat@example.org\r\n"
            f"X-Other: pat@example.org\r\n"
            f"Subject: rewriting\r\n\r\nBody.\r\n").encode()
@@ -169,6 +170,10 @@ def test_smtp_message_envelope_and_headers(tern):
     assert hdrs["Cc"] == "keep@elsewhere.example, Team: Pat.Smith@example.org;"
     assert hdrs["Resent-From"] == "Pat.Smith@example.org"
     assert hdrs["X-Other"] == "pat@example.org"
+    # a header that does not parse is left as it is, and logged
+    assert hdrs["Sender"] == "Broken <x@mail.example.net", raw
+    assert re.search(r"qualify/rewrite: Sender: bad address list: "
+                     r"missing '>'", tern.mainlog()), tern.mainlog()
     assert body == b"Body.\n"
     log = tern.mainlog()
     # the <= line shows the rewritten sender
