@@ -86,6 +86,9 @@ struct main_config {
 	int         retry_data_expire;
 	const char *hosts_treat_as_local;
 	const char *helo_verify_hosts;
+	const char *helo_try_verify_hosts;
+	const char *host_lookup;       /* clients whose name is looked up */
+	const char *host_lookup_order; /* "bydns", "byaddr" */
 	const char *message_id_header_text;
 	bool        smtp_enforce_sync;
 	int         smtp_max_synprot_errors;

@@ -82,6 +82,16 @@ static const struct case_ cases[] = {
 	{ H, "*.example.test", "192.0.2.1", "mail.example.test", OK },
 	{ H, "*.example.test", "192.0.2.1", NULL, NO },
 	{ H, "mail.example.test", "192.0.2.1", "MAIL.example.test", OK },
+	/* no lookups for this address (list_host_lookups): names only
+	 * match a name passed in */
+	{ H, "mail.example.test", "192.0.2.1", NULL, NO },
+	{ H, "^mail\\.", "192.0.2.1", NULL, NO },
+	{ H, "^mail\\.", "192.0.2.1", "mail.example.test", OK },
+	{ H, "\\N^mail\\.example\\.test$\\N", "192.0.2.1",
+	  "mail.example.test", OK },
+	{ H, "\\N^mail\\.example\\.test$\\N", "192.0.2.1",
+	  "xmail.example.test", NO },
+	{ H, "\\N192.0.2.0/24\\N", "192.0.2.1", NULL, OK },
 	/* addresses */
 	{ A, "user@example.test", "User@Example.TEST", NULL, OK },
 	{ A, "+caseful : user@example.test", "User@example.test", NULL, NO },

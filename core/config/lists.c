@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "config/internal.h"
+#include "dns/dns.h"
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
@@ -339,11 +340,55 @@ address_pattern(const struct subject *s, const char *pat, char **err_out)
 	return domain_pattern(at + 1, s->domain, s->caps, err_out);
 }
 
+/*
+ * Host lists may look the SMTP client up (list_host_lookups): its name
+ * for items that need one, the addresses of a plain host name.  Only in
+ * the reception's process, and only for that client, so that the daemon
+ * never waits for the DNS and a delivery never asks about its servers.
+ */
+static bool host_lookups;
+static unsigned char lookup_ip[16];
+
+void
+list_host_lookups(const char *client_ip)
+{
+	host_lookups = client_ip != NULL && parse_ip(client_ip, lookup_ip,
+		NULL);
+}
+
+static bool
+may_look_up(const struct subject *s)
+{
+	return host_lookups && s->has_ip && memcmp(s->ip, lookup_ip, 16) == 0;
+}
+
+/* The subject's host name for a pattern that needs one, or NULL. */
+static int
+host_name_for(const struct subject *s, const char **name_out,
+	char **err_out)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int rc;
+
+	*name_out = s->host_name;
+	if (s->host_name != NULL)
+		return TERN_OK;
+	if (!may_look_up(s))
+		return TERN_FAIL;
+	if (!inet_ntop(AF_INET6, s->ip, ip, sizeof(ip)))
+		return TERN_FAIL;
+	rc = dns_host_name(strncmp(ip, "::ffff:", 7) == 0 &&
+		strchr(ip + 7, '.') != NULL ? ip + 7 : ip, name_out, err_out);
+	return rc == TERN_DEFER ? TERN_DEFER : rc == TERN_OK ? TERN_OK :
+		TERN_FAIL;
+}
+
 static int
 host_pattern(const struct subject *s, const char *pat, char **err_out)
 {
 	unsigned char ip[16];
-	int bits;
+	const char *name;
+	int bits, rc;
 
 	if (strcmp(pat, "*") == 0)
 		return TERN_OK;
@@ -356,9 +401,25 @@ host_pattern(const struct subject *s, const char *pat, char **err_out)
 		return s->has_ip && ip_prefix_equal(ip, s->ip, bits)
 			? TERN_OK : TERN_FAIL;
 	}
-	if (s->host_name == NULL)
-		return TERN_FAIL;
-	return domain_pattern(pat, s->host_name, NULL, err_out);
+	/* A plain name (or "@"): is the client one of its addresses? */
+	if (pat[0] != '*' && pat[0] != '^') {
+		const char *host = strcmp(pat, "@") == 0 ?
+			conf.primary_hostname : pat;
+
+		if (host == NULL || host[0] == '@') /* @[], @mx_any ... */
+			return TERN_FAIL;
+		if (s->host_name != NULL && str_casecmp(host, s->host_name) == 0)
+			return TERN_OK;
+		if (!may_look_up(s))
+			return TERN_FAIL;
+		rc = dns_name_has_ip(host, TERN_HF_BYNAME, s->item, err_out);
+		return rc == TERN_DEFER ? TERN_DEFER : rc == TERN_OK ?
+			TERN_OK : TERN_FAIL;
+	}
+	rc = host_name_for(s, &name, err_out);
+	if (rc != TERN_OK)
+		return rc;
+	return domain_pattern(pat, name, NULL, err_out);
 }
 
 static int
@@ -414,6 +475,22 @@ match_item(const struct subject *s, const char *pat, int depth,
 	return TERN_ERROR;
 }
 
+/*
+ * An item written "\N...\N", as Exim's expanded lists take a regular
+ * expression that must not be expanded: lists are not expanded here, so
+ * the markers go.
+ */
+static const char *
+unwrap_n(const char *item)
+{
+	size_t n = strlen(item);
+
+	if (n >= 4 && item[0] == '\\' && item[1] == 'N' &&
+	    item[n - 2] == '\\' && item[n - 1] == 'N')
+		return arena_strndup(arena_scratch, item + 2, n - 4);
+	return item;
+}
+
 static bool
 is_list_flag(const char *item)
 {
@@ -452,7 +529,7 @@ match_list(const struct subject *s, const char *list, int depth,
 		}
 		if (local.caps != NULL)
 			local.caps->n = 1; /* $0 stays: the whole address */
-		rc = match_item(&local, item, depth, err_out);
+		rc = match_item(&local, unwrap_n(item), depth, err_out);
 		if (rc == TERN_OK)
 			return is_negated ? TERN_FAIL : TERN_OK;
 		if (rc != TERN_FAIL)
@@ -618,7 +695,7 @@ check_list(enum tern_list_kind kind, const char *list, bool is_full,
 			rc = -1;
 			break;
 		}
-		rc = check_item(kind, item, is_full, err_out);
+		rc = check_item(kind, unwrap_n(item), is_full, err_out);
 	}
 	arena_release(arena_scratch, m);
 	return rc;

@@ -11,7 +11,7 @@
  * ("*.example.test"), "@" (primary_hostname), "!" negation (first match
  * wins), "+name" named lists, "lsearch;/file" (and any lookup type) items,
  * and for hosts: IPv4/IPv6 addresses, CIDR "a.b.c.d/n", "*" and host
- * names when `host_name` is known.  Regular expressions start with "^".
+ * names (see list_host_lookups).  Regular expressions start with "^".
  *
  * Returns TERN_OK (matched), TERN_FAIL (no match or negated match),
  * TERN_DEFER (a lookup could not be done; *err_out), TERN_ERROR (a bad
@@ -48,6 +48,16 @@ struct list_caps {
 int list_match_item(struct tern_ctx *ctx, enum tern_list_kind kind,
 	const char *pattern, const char *item, bool is_caseful,
 	struct list_caps *caps, char **err_out);
+
+/*
+ * Let host lists look up client_ip (the SMTP reception's client; NULL:
+ * none) in this process: an item that needs the host's name
+ * ("*.example.test", a regular expression) finds it with dns_host_name
+ * (host_lookup_order), and a plain host name is looked up (getaddrinfo)
+ * and matches when the client is one of its addresses.  For any other
+ * address, such items match only a host_name passed in.
+ */
+void list_host_lookups(const char *client_ip);
 
 /* Iterate over a list: returns the next item (arena_scratch) or NULL. */
 const char *list_next(const char **listp, char *sep_inout);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -491,6 +492,30 @@ find_negatable(const struct tern_option *tab, const char *name,
 	return opt;
 }
 
+/* host_lookup_order: "bydns" and "byaddr", in any order, at least one. */
+static int
+check_lookup_order(const char *list, char **err_out)
+{
+	const char *item;
+	char sep = '\0';
+	int n = 0;
+
+	while ((item = list_next(&list, &sep)) != NULL) {
+		if (strcasecmp(item, "bydns") != 0 &&
+		    strcasecmp(item, "byaddr") != 0) {
+			*err_out = arena_printf(arena_scratch, "\"%s\" is "
+				"neither bydns nor byaddr", item);
+			return -1;
+		}
+		n++;
+	}
+	if (n == 0) {
+		*err_out = "no method (bydns, byaddr) given";
+		return -1;
+	}
+	return 0;
+}
+
 static int
 main_option_line(const char *file, int line, const char *text)
 {
@@ -521,6 +546,10 @@ main_option_line(const char *file, int line, const char *text)
 	    conf.dns_port > 65535)
 		return config_error(file, line, "main option \"dns_port\": "
 			"%s is not a port number", value);
+	if (strcmp(opt->name, "host_lookup_order") == 0 &&
+	    check_lookup_order(conf.host_lookup_order, &err) < 0)
+		return config_error(file, line, "main option "
+			"\"host_lookup_order\": %s", err);
 	if (is_hidden && opt - main_options < 256)
 		rd.hidden[opt - main_options] = true;
 	if (opt->flags & TERN_OPTF_FUTURE)

@@ -121,6 +121,7 @@ rr_text(ns_msg *msg, ns_rr *rr, int type, int *pref_out)
 		rd += 2;
 		break;
 	case TERN_DNS_CNAME:
+	case DNS_T_PTR:
 		break;
 	default:
 		return NULL;
@@ -196,6 +197,7 @@ type_name(int type)
 	case TERN_DNS_AAAA:  return "AAAA";
 	case TERN_DNS_MX:    return "MX";
 	case TERN_DNS_CNAME: return "CNAME";
+	case DNS_T_PTR:      return "PTR";
 	default:             return "?";
 	}
 }

@@ -48,6 +48,34 @@ void dns_host_list_shuffle(struct tern_host **list);
 /* Is address one of this host's interfaces (see core.h host_is_self)? */
 bool dns_host_is_self(const char *address);
 
+/* PTR, for dns_lookup within the core (its data: the name). */
+#define DNS_T_PTR 12
+
+/*
+ * The host name of ip, found once per process and remembered, as Exim's
+ * host_lookup finds it: the names of host_lookup_order's methods
+ * ("bydns": PTR records; "byaddr": getnameinfo), the first whose own
+ * addresses include ip (bydns names through the DNS, byaddr names
+ * through getaddrinfo).  TERN_OK (*name_out, lower case), TERN_FAIL (no
+ * name, or none that leads back to ip; *err_out says which; a
+ * host_lookup_failed line), TERN_DEFER (a temporary DNS error).
+ */
+int dns_host_name(const char *ip, const char **name_out, char **err_out);
+
+/*
+ * The name dns_host_name found for ip in this process, without looking
+ * it up: NULL when none was (yet); *is_failed_out (may be NULL): a
+ * lookup was made and found none or deferred.
+ */
+const char *dns_host_name_found(const char *ip, bool *is_failed_out);
+
+/*
+ * Is ip among name's addresses (dns_host_find with flags)?  TERN_OK,
+ * TERN_FAIL (*err_out), TERN_DEFER (*err_out).
+ */
+int dns_name_has_ip(const char *name, unsigned flags, const char *ip,
+	char **err_out);
+
 /* "a.b.c.d" or an IPv6 address (no brackets)? */
 bool dns_is_ip(const char *s);
 

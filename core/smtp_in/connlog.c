@@ -41,7 +41,7 @@ conn_client(const struct smtp_sess *s, const char *login_default)
 	if (ci->host_address == NULL)
 		return rt.caller_login != NULL ? rt.caller_login :
 			login_default;
-	return log_client(arena_scratch, NULL, s->helo, ci->host_address,
+	return log_client(arena_scratch, s->host_name, s->helo, ci->host_address,
 		ci->host_port, ci->interface_address, ci->interface_port);
 }
 

@@ -27,6 +27,7 @@ data_message(struct smtp_sess *s)
 	m->interface_address = ci->interface_address;
 	m->interface_port = ci->interface_port;
 	m->helo_name = s->helo;
+	m->host_name = s->host_name;
 	m->data_fd = -1;
 	if (ci->is_local) {
 		m->received_protocol = s->esmtp ? "local-esmtp" : "local-smtp";

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/lists.h"
+#include "dns/dns.h"
 #include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/runtime.h"
@@ -123,6 +125,7 @@ smtp_reject_vlog(struct smtp_sess *s, int where, const char *fmt,
 {
 	char *text = arena_vprintf(arena_scratch, fmt, ap);
 
+	smtp_host_refresh(s);
 	if (s->has_sender)
 		log_write(where, NULL, "%s F=<%s> %s", s->who, s->sender, text);
 	else
@@ -377,12 +380,70 @@ smtp_command(struct smtp_sess *s, const char *line)
 	if (v->check != NULL && !v->check(s, args))
 		return;
 	v->act(s, args);
+	smtp_host_refresh(s);
 	/* Exim's test of PIPELINING use (log_selector pipelining): the
 	 * client's next command is there before our reply to MAIL or RCPT. */
 	if (LOG_SEL(pipelining) && s->pipelining && !s->pipelining_used &&
 	    (v->act == smtp_act_mail || v->act == smtp_act_rcpt) &&
 	    smtp_input_pending(s))
 		s->pipelining_used = true;
+}
+
+/*
+ * s->who, "H=[ip]" or, once the client's name is known, "H=name [ip]":
+ * rejections name the local end and the connection too when log_selector
+ * asks, as Exim's host_and_ident.
+ */
+static void
+smtp_set_who(struct smtp_sess *s)
+{
+	const struct smtp_conn_info *ci = s->ci;
+
+	s->who = arena_printf(arena_conn, "H=%s%s[%s]%s%s",
+		s->host_name != NULL ? s->host_name : "",
+		s->host_name != NULL ? " " : "", ci->host_address,
+		LOG_SEL(incoming_interface) && ci->interface_address !=
+		NULL ? arena_printf(arena_conn, " I=[%s]:%d",
+		ci->interface_address, ci->interface_port) : "",
+		log_conn_id(arena_conn));
+}
+
+void
+smtp_host_refresh(struct smtp_sess *s)
+{
+	const char *name;
+	bool is_failed;
+
+	if (s->ci->host_address == NULL || s->host_name != NULL)
+		return;
+	name = dns_host_name_found(s->ci->host_address, &is_failed);
+	if (is_failed)
+		smtp_in_vars.host_lookup_failed = "1";
+	if (name == NULL)
+		return;
+	s->host_name = smtp_in_vars.host_name = name;
+	smtp_set_who(s);
+}
+
+/*
+ * host_lookup: the client's name, before the first command (Exim looks
+ * it up before its banner; here the daemon may have sent that already).
+ */
+static void
+smtp_host_lookup(struct smtp_sess *s)
+{
+	const char *ip = s->ci->host_address, *name;
+	char *err = NULL;
+
+	smtp_in_vars.host_lookup_failed = "0";
+	list_host_lookups(ip);
+	if (conf.host_lookup == NULL || list_match(TERN_LIST_HOST,
+	    conf.host_lookup, ip, NULL, &err) != TERN_OK)
+		return;
+	if (dns_host_name(ip, &name, &err) == TERN_DEFER)
+		log_write(TERN_LOG_MAIN, NULL, "host name lookup for %s "
+			"deferred: %s", s->peer, err != NULL ? err : "");
+	smtp_host_refresh(s);
 }
 
 static void
@@ -414,14 +475,8 @@ smtp_sess_init(struct smtp_sess *s, int in_fd, int out_fd,
 	rcv_source_init(&s->src, in_fd, conf.smtp_receive_timeout);
 	buf_init(&s->out, arena_conn, 1024 * 1024);
 	if (ci->host_address != NULL) {
-		/* Rejections name the local end and the connection too when
-		 * log_selector asks, as Exim's host_and_ident. */
 		s->peer = arena_printf(arena_conn, "[%s]", ci->host_address);
-		s->who = arena_printf(arena_conn, "H=%s%s%s", s->peer,
-			LOG_SEL(incoming_interface) && ci->interface_address !=
-			NULL ? arena_printf(arena_conn, " I=[%s]:%d",
-			ci->interface_address, ci->interface_port) : "",
-			log_conn_id(arena_conn));
+		smtp_set_who(s);
 	} else {
 		s->who = arena_printf(arena_conn, "U=%s", rt.caller_login !=
 			NULL ? rt.caller_login : "unknown");
@@ -437,6 +492,8 @@ smtp_in_session(int in_fd, int out_fd, const struct smtp_conn_info *ci)
 
 	smtp_sess_init(&s, in_fd, out_fd, ci);
 	smtp_log_connection_start(&s);
+	if (ci->host_address != NULL)
+		smtp_host_lookup(&s);
 	if (ci->host_address != NULL &&
 	    tls_port_is_on_connect(ci->interface_port)) {
 		if (!smtp_tls_on_connect(&s))

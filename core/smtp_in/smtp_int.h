@@ -26,6 +26,7 @@ struct smtp_sess {
 	const char *peer;        /* "[ip]", for "connection from ..." logs */
 	const char *who;         /* "H=[ip]" or "U=login", for rejections */
 	const char *helo;        /* arena_conn */
+	const char *host_name;   /* the client's verified name, once known */
 	bool        esmtp;
 	int         unknown;     /* unrecognized commands so far */
 	bool        done;        /* QUIT, drop, or the connection is gone */
@@ -77,6 +78,13 @@ void smtp_reject_log(struct smtp_sess *s, const char *fmt, ...)
  */
 void smtp_reject_log_sel(struct smtp_sess *s, bool main, const char *fmt,
 	...) TERN_PRINTF(3, 4);
+
+/*
+ * Take in the client's name once a lookup found it (host_lookup, a host
+ * list, helo_verify_hosts): s->who, $sender_host_name,
+ * $host_lookup_failed.
+ */
+void smtp_host_refresh(struct smtp_sess *s);
 
 /* STARTTLS (starttls.c); TLS before the banner on tls_on_connect_ports. */
 bool smtp_check_starttls(struct smtp_sess *s, const char *args);

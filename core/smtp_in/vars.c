@@ -29,6 +29,8 @@ smtp_in_var(const char *name, const char **value_out, bool *is_tainted_out)
 		V("authenticated_id", authenticated_id, true),
 		V("sender_host_address", host_address, false),
 		V("sender_host_port", host_port, false),
+		V("sender_host_name", host_name, true),
+		V("host_lookup_failed", host_lookup_failed, false),
 		V("received_ip_address", interface_address, false),
 		V("interface_address", interface_address, false),
 		V("received_port", interface_port, false),

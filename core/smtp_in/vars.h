@@ -24,6 +24,8 @@ struct smtp_in_vars {
 	                                 was verified; NULL: it sent none */
 	const char *host_address;     /* $sender_host_address */
 	const char *host_port;        /* $sender_host_port */
+	const char *host_name;        /* $sender_host_name, once found */
+	const char *host_lookup_failed; /* "1" after a failed lookup, "0" */
 	const char *interface_address; /* $received_ip_address */
 	const char *interface_port;   /* $received_port */
 	const char *received_protocol;

@@ -2,9 +2,14 @@
 #include "smtp_in/smtp_int.h"
 
 #include <string.h>
+#include <strings.h>
+
+#include <tern/net.h>
+#include <tern/rc.h>
 
 #include "config/config.h"
 #include "config/lists.h"
+#include "dns/dns.h"
 #include "lib/arena.h"
 #include "lib/runtime.h"
 #include "log/log.h"
@@ -15,22 +20,105 @@ helo_hello(struct smtp_sess *s, const char *code_sep)
 {
 	if (s->ci->host_address != NULL)
 		smtp_reply(s, "250%s%s Hello %s [%s]", code_sep,
-			conf.primary_hostname, s->helo, s->ci->host_address);
+			conf.primary_hostname, s->host_name != NULL ?
+			s->host_name : s->helo, s->ci->host_address);
 	else
 		smtp_reply(s, "250%s%s Hello %s at %s", code_sep,
 			conf.primary_hostname, rt.caller_login != NULL ?
 			rt.caller_login : "unknown", s->helo);
 }
 
+/* Does this client have to say who it is truly (helo_verify_hosts)? */
+static bool
+helo_verify_required(const struct smtp_sess *s)
+{
+	char *err = NULL;
+
+	return s->ci->host_address != NULL && conf.helo_verify_hosts != NULL &&
+		list_match(TERN_LIST_HOST, conf.helo_verify_hosts,
+		s->ci->host_address, NULL, &err) == TERN_OK;
+}
+
+/*
+ * Exim's HELO verification: the argument is the client's address as a
+ * literal, or its name as host_lookup finds it, or a name whose A or
+ * AAAA records include the address.  TERN_OK, TERN_FAIL, or TERN_DEFER
+ * (a temporary DNS error).
+ */
+static int
+helo_verify(struct smtp_sess *s, const char *helo)
+{
+	const char *ip = s->ci->host_address, *name = NULL;
+	char *err = NULL;
+	size_t n = strlen(helo);
+	int rc;
+
+	if (helo[0] == '[') {
+		const char *lit = helo + 1;
+		size_t len = n >= 2 && helo[n - 1] == ']' ? n - 2 : n - 1;
+
+		if (strncasecmp(lit, "IPv6:", 5) == 0) {
+			lit += 5;
+			len -= 5;
+		}
+		if (strlen(ip) == len && strncasecmp(lit, ip, len) == 0)
+			return TERN_OK;
+		return strncmp(ip, "::ffff:", 7) == 0 && strlen(ip + 7) == len &&
+			strncmp(lit, ip + 7, len) == 0 ? TERN_OK : TERN_FAIL;
+	}
+	rc = dns_host_name(ip, &name, &err);
+	smtp_host_refresh(s);
+	if (name != NULL && strcasecmp(name, helo) == 0)
+		return TERN_OK;
+	err = NULL;
+	switch (dns_name_has_ip(helo, TERN_HF_BYDNS, ip, &err)) {
+	case TERN_OK:
+		return TERN_OK;
+	case TERN_DEFER:
+		return TERN_DEFER;
+	default:
+		return rc == TERN_DEFER ? TERN_DEFER : TERN_FAIL;
+	}
+}
+
+static bool
+check_helo_verb(struct smtp_sess *s, const char *verb, const char *args)
+{
+	size_t n;
+	const char *helo;
+	int rc;
+
+	if (!smtp_helo_valid(args)) {
+		smtp_reply(s, "501 5.5.4 Syntactically invalid argument(s): %s",
+			*args ? str_printable(arena_scratch, args,
+			strlen(args)) : "(none)");
+		return false;
+	}
+	if (!helo_verify_required(s))
+		return true;
+	n = strcspn(args, " \t");
+	helo = arena_strndup(arena_scratch, args, n);
+	rc = helo_verify(s, helo);
+	if (rc == TERN_OK)
+		return true;
+	smtp_reply(s, "%d %s argument does not match calling host",
+		rc == TERN_DEFER ? 451 : 550, verb);
+	smtp_reject_log(s, "%srejected \"%s %s\"", rc == TERN_DEFER ?
+		"temporarily " : "", verb, str_printable(arena_scratch, helo,
+		strlen(helo)));
+	return false;
+}
+
 static bool
 check_helo(struct smtp_sess *s, const char *args)
 {
-	if (smtp_helo_valid(args))
-		return true;
-	smtp_reply(s, "501 5.5.4 Syntactically invalid argument(s): %s",
-		*args ? str_printable(arena_scratch, args, strlen(args)) :
-		"(none)");
-	return false;
+	return check_helo_verb(s, "HELO", args);
+}
+
+static bool
+check_ehlo(struct smtp_sess *s, const char *args)
+{
+	return check_helo_verb(s, "EHLO", args);
 }
 
 static void
@@ -154,6 +242,11 @@ static bool
 check_mail(struct smtp_sess *s, const char *args)
 {
 	(void)args;
+	if (s->helo == NULL && helo_verify_required(s)) {
+		smtp_reject_log(s, "rejected MAIL: no HELO/EHLO given");
+		smtp_reply(s, "503 5.5.1 HELO or EHLO required");
+		return false;
+	}
 	if (!s->has_sender)
 		return true;
 	smtp_reply(s, "503 5.5.1 sender already given");
@@ -186,7 +279,7 @@ check_data(struct smtp_sess *s, const char *args)
 
 const struct smtp_verb smtp_verbs[] = {
 	{ "HELO",     check_helo,    act_helo },
-	{ "EHLO",     check_helo,    act_ehlo },
+	{ "EHLO",     check_ehlo,    act_ehlo },
 	{ "MAIL",     check_mail,    smtp_act_mail },
 	{ "RCPT",     check_rcpt,    smtp_act_rcpt },
 	{ "DATA",     check_data,    smtp_act_data },

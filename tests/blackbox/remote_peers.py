@@ -67,15 +67,18 @@ def _dns_query(port, name, qtype=15):
 
 
 class Unbound:
-    """unbound -d on 127.0.0.1:port serving ZONE_DATA (plus extra lines)."""
+    """unbound -d on 127.0.0.1:port serving ZONE_DATA (plus extra lines,
+    and the local zones named in zones, e.g. a reverse zone)."""
 
-    def __init__(self, directory, extra=""):
+    def __init__(self, directory, extra="", zones=()):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         data = "\n".join(
             f'  local-data: "{" ".join(line.split())}"'
             for line in (ZONE_DATA + extra).splitlines() if line.strip())
+        zone_lines = "".join(f'  local-zone: "{z}" static\n'
+                             for z in zones)
         self.conf = self.dir / "unbound.conf"
         self.conf.write_text(f"""server:
   interface: 127.0.0.1@{self.port}
@@ -92,7 +95,7 @@ class Unbound:
   module-config: "iterator"
   verbosity: 1
   local-zone: "remote.test." static
-  local-zone: "." refuse
+{zone_lines}  local-zone: "." refuse
 {data}
 remote-control:
   control-enable: no

@@ -423,9 +423,10 @@ def ensure_user(name, home=None):
 class RawSMTP:
     """A hand-driven SMTP client for protocol edge cases."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=20):
-        self.sock = socket.create_connection((host, port),
-                                             timeout=timeout * SCALE)
+    def __init__(self, port, host="127.0.0.1", timeout=20, source=None):
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout * SCALE,
+            source_address=(source, 0) if source else None)
         self.buf = b""
         self.banner = self.reply()
 
