@@ -90,6 +90,7 @@ struct main_config {
 	const char *host_lookup;       /* clients whose name is looked up */
 	const char *host_lookup_order; /* "bydns", "byaddr" */
 	const char *message_id_header_text;
+	const char *message_id_header_domain;
 	bool        smtp_enforce_sync;
 	int         smtp_max_synprot_errors;
 	int         header_maxsize;

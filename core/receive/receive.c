@@ -4,6 +4,7 @@
  */
 #include "receive/receive.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 
 #include "address/address.h"
 #include "config/config.h"
+#include "deliver/ctx.h"
+#include "expand/expand.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "lib/runtime.h"
@@ -511,13 +514,57 @@ append_header(struct message *m, char type, char *text)
 	*tail = h;
 }
 
+/*
+ * message_id_header_domain or message_id_header_text, expanded for m:
+ * NULL when unset, forced to fail, empty, or failed (a paniclog line, as
+ * in Exim); otherwise the result with each character that may not stand
+ * there made a hyphen (is_domain: all but letters, digits and dots;
+ * else controls, non-ASCII, space and RFC 5322 specials).
+ */
+static const char *
+msgid_part(struct message *m, const char *opt, const char *name,
+	bool is_domain)
+{
+	struct tern_ctx ctx = { .msg = m, .arena = arena_msg };
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	if (opt == NULL)
+		return NULL;
+	rc = expand_string(&ctx, arena_msg, opt, &out, &err);
+	if (rc != TERN_OK) {
+		if (rc != TERN_FAIL) /* not a forced failure */
+			log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, m->id,
+				"expansion of \"%s\" (%s) failed: %s", opt,
+				name, err != NULL ? err : "lookup deferred");
+		return NULL;
+	}
+	for (char *p = out; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool ok = is_domain ? isalnum(c) || c == '.' :
+			c > ' ' && c < 127 && strchr("()<>@,;:\\\".[]", c) ==
+			NULL;
+
+		if (!ok)
+			*p = '-';
+	}
+	return *out != '\0' ? out : NULL;
+}
+
 /* Local submissions get the headers a user agent may have left out. */
 static void
 rcv_local_headers(struct message *m)
 {
 	if (!has_header(m, HDR_MSGID, NULL)) {
+		const char *text = msgid_part(m, conf.message_id_header_text,
+			"message_id_header_text", false);
+		const char *dom = msgid_part(m, conf.message_id_header_domain,
+			"message_id_header_domain", true);
+
 		append_header(m, HDR_MSGID, arena_printf(arena_msg,
-			"Message-Id: <%s@%s>\n", m->id, conf.qualify_domain));
+			"Message-Id: <%s%s%s@%s>\n", m->id, text != NULL ? "." :
+			"", text != NULL ? text : "", dom != NULL ? dom :
+			conf.qualify_domain));
 		m->msgid_created = true;
 	}
 	if (!has_header(m, HDR_FROM, NULL))
