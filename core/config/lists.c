@@ -349,6 +349,12 @@ address_pattern(const struct subject *s, const char *pat, char **err_out)
 static bool host_lookups;
 static unsigned char lookup_ip[16];
 
+/*
+ * Internal to host lists: the item needs the client's name, or a host's
+ * addresses, and they cannot be found (+include_unknown, +ignore_unknown).
+ */
+#define LIST_UNKNOWN 1000
+
 void
 list_host_lookups(const char *client_ip)
 {
@@ -380,7 +386,7 @@ host_name_for(const struct subject *s, const char **name_out,
 	rc = dns_host_name(strncmp(ip, "::ffff:", 7) == 0 &&
 		strchr(ip + 7, '.') != NULL ? ip + 7 : ip, name_out, err_out);
 	return rc == TERN_DEFER ? TERN_DEFER : rc == TERN_OK ? TERN_OK :
-		TERN_FAIL;
+		LIST_UNKNOWN;
 }
 
 static int
@@ -414,7 +420,7 @@ host_pattern(const struct subject *s, const char *pat, char **err_out)
 			return TERN_FAIL;
 		rc = dns_name_has_ip(host, TERN_HF_BYNAME, s->item, err_out);
 		return rc == TERN_DEFER ? TERN_DEFER : rc == TERN_OK ?
-			TERN_OK : TERN_FAIL;
+			TERN_OK : rc == TERN_FAIL ? LIST_UNKNOWN : TERN_FAIL;
 	}
 	rc = host_name_for(s, &name, err_out);
 	if (rc != TERN_OK)
@@ -511,6 +517,8 @@ match_list(const struct subject *s, const char *list, int depth,
 	char sep = '\0';
 	const char *item;
 	bool last_negated = false;
+	enum { UNKNOWN_FAILS, UNKNOWN_MATCHES, UNKNOWN_SKIPPED } unknown =
+		UNKNOWN_FAILS;
 
 	while ((item = list_next(&list, &sep)) != NULL) {
 		bool is_negated = false;
@@ -519,6 +527,10 @@ match_list(const struct subject *s, const char *list, int depth,
 		if (is_list_flag(item)) {
 			if (strcmp(item, "+caseful") == 0)
 				local.is_caseful = true;
+			else if (strcmp(item, "+include_unknown") == 0)
+				unknown = UNKNOWN_MATCHES;
+			else if (strcmp(item, "+ignore_unknown") == 0)
+				unknown = UNKNOWN_SKIPPED;
 			continue;
 		}
 		while (*item == '!') {
@@ -530,6 +542,13 @@ match_list(const struct subject *s, const char *list, int depth,
 		if (local.caps != NULL)
 			local.caps->n = 1; /* $0 stays: the whole address */
 		rc = match_item(&local, unwrap_n(item), depth, err_out);
+		/* As in Exim: a host whose name (or a name whose address) cannot
+		 * be found makes the whole list fail, unless told otherwise. */
+		if (rc == LIST_UNKNOWN) {
+			if (unknown == UNKNOWN_SKIPPED)
+				continue;
+			return unknown == UNKNOWN_MATCHES ? TERN_OK : TERN_FAIL;
+		}
 		if (rc == TERN_OK)
 			return is_negated ? TERN_FAIL : TERN_OK;
 		if (rc != TERN_FAIL)
@@ -600,6 +619,8 @@ list_match_item(struct tern_ctx *ctx, enum tern_list_kind kind,
 	subject_init(&s, ctx, kind, item, NULL, caps);
 	s.is_caseful = is_caseful;
 	rc = match_item(&s, pattern, 0, err_out);
+	if (rc == LIST_UNKNOWN)
+		rc = TERN_FAIL;
 	arena_release(arena_scratch, m);
 	return rc;
 }
@@ -681,7 +702,7 @@ check_list(enum tern_list_kind kind, const char *list, bool is_full,
 {
 	struct arena_mark m = arena_mark(arena_scratch);
 	char sep = '\0';
-	const char *item;
+	const char *item, *inner;
 	int rc = 0;
 
 	if (list == NULL)
@@ -695,7 +716,17 @@ check_list(enum tern_list_kind kind, const char *list, bool is_full,
 			rc = -1;
 			break;
 		}
-		rc = check_item(kind, unwrap_n(item), is_full, err_out);
+		inner = unwrap_n(item);
+		if (inner != item && inner[0] == '^') {
+			/* "\N^...$\N": a regular expression, whatever "$" it
+			 * has (lists are not expanded) */
+			pcre2_code *re = regex_compile(inner, false, err_out);
+
+			rc = re != NULL ? 0 : -1;
+			pcre2_code_free(re);
+			continue;
+		}
+		rc = check_item(kind, inner, is_full, err_out);
 	}
 	arena_release(arena_scratch, m);
 	return rc;

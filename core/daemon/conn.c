@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/lists.h"
 #include "deliver/deliver.h"
 #include "daemon/daemon_int.h"
 #include "lib/arena.h"
@@ -164,6 +165,7 @@ conn_session(int fd, bool greeted, int count)
 	/* Nothing of the session may show in the delivery ($tls_in_*, $auth*,
 	 * lookups opened for RCPT): it must be what a fresh process does. */
 	memset(&smtp_in_vars, 0, sizeof(smtp_in_vars));
+	list_host_lookups(NULL);
 	lookup_close_all();
 	deliver_detached(id, false, rt.started_as_root ? DELIVER_NO_ROOT : 0);
 }

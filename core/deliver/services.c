@@ -92,14 +92,16 @@ svc_lookup(struct tern_ctx *ctx, const char *type, const char *file,
 	return lookup_find(ctx, type, file, key, value_out, err_out);
 }
 
+/*
+ * A module's host lists are about the hosts it talks to (the smtp
+ * transport's hosts_require_tls ..., dnslookup's ignore_target_hosts),
+ * never the client that sent the message: no host name goes with them.
+ */
 static int
 svc_match_list(struct tern_ctx *ctx, enum tern_list_kind kind,
 	const char *list, const char *item, char **err_out)
 {
-	const char *host_name = ctx != NULL && ctx->msg != NULL ?
-		ctx->msg->host_name : NULL;
-
-	return list_match(kind, list, item, host_name, err_out);
+	return list_match_ctx(ctx, kind, list, item, NULL, err_out);
 }
 
 /* "text" without surrounding blanks and one level of double quotes. */

@@ -65,13 +65,15 @@ int dns_host_name(const char *ip, const char **name_out, char **err_out);
 /*
  * The name dns_host_name found for ip in this process, without looking
  * it up: NULL when none was (yet); *is_failed_out (may be NULL): a
- * lookup was made and found none or deferred.
+ * lookup was made and found none (not a temporary failure).
  */
 const char *dns_host_name_found(const char *ip, bool *is_failed_out);
 
 /*
  * Is ip among name's addresses (dns_host_find with flags)?  TERN_OK,
- * TERN_FAIL (*err_out), TERN_DEFER (*err_out).
+ * TERN_DECLINE (it has addresses, not ip), TERN_FAIL (no such host or no
+ * addresses, or name is an address), TERN_DEFER; *err_out but for
+ * TERN_OK.
  */
 int dns_name_has_ip(const char *name, unsigned flags, const char *ip,
 	char **err_out);

@@ -70,15 +70,17 @@ reverse_name(const unsigned char ip[16], char *out, size_t size)
 	return snprintf(out + n, size - n, "ip6.arpa") < (int)(size - n);
 }
 
-/* Letters, digits, hyphens, dots and underscores only, as Exim takes. */
+/*
+ * Letters, digits, hyphens and dots only, as Exim takes, and not an
+ * address: a PTR record saying "192.0.2.1" names nothing.
+ */
 static bool
 name_ok(const char *s)
 {
-	if (*s == '\0')
+	if (*s == '\0' || dns_is_ip(s))
 		return false;
 	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' &&
-		    *s != '_')
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
 			return false;
 	return true;
 }
@@ -93,6 +95,13 @@ dns_name_has_ip(const char *name, unsigned flags, const char *ip,
 
 	if (!ip_bytes(ip, want))
 		return TERN_FAIL;
+	/* A name that is an address is not looked up: "EHLO 192.0.2.1"
+	 * (without brackets) is no name of 192.0.2.1. */
+	if (dns_is_ip(name)) {
+		*err_out = arena_printf(arena_msg, "%s is not a host name",
+			name);
+		return TERN_FAIL;
+	}
 	rc = dns_host_find(name, flags, 0, -1, &h, err_out);
 	if (rc != TERN_OK)
 		return rc;
@@ -102,7 +111,7 @@ dns_name_has_ip(const char *name, unsigned flags, const char *ip,
 			return TERN_OK;
 	*err_out = arena_printf(arena_msg, "%s does not match any IP address "
 		"for %s", ip, name);
-	return TERN_FAIL;
+	return TERN_DECLINE;
 }
 
 /*
@@ -235,7 +244,8 @@ dns_host_name(const char *ip, const char **name_out, char **err_out)
 	if (!cache.done || strcmp(cache.ip, ip) != 0) {
 		snprintf(cache.ip, sizeof(cache.ip), "%s", ip);
 		lookup(ip);
-		cache.done = true;
+		/* A temporary failure is asked again when next needed. */
+		cache.done = cache.rc != TERN_DEFER;
 	}
 	*name_out = cache.rc == TERN_OK ? cache.name : NULL;
 	if (cache.rc != TERN_OK && err_out != NULL)
@@ -249,6 +259,6 @@ dns_host_name_found(const char *ip, bool *is_failed_out)
 	bool is_now = cache.done && strcmp(cache.ip, ip) == 0;
 
 	if (is_failed_out != NULL)
-		*is_failed_out = is_now && cache.rc != TERN_OK;
+		*is_failed_out = is_now && cache.rc == TERN_FAIL;
 	return is_now && cache.rc == TERN_OK ? cache.name : NULL;
 }

@@ -377,8 +377,10 @@ smtp_command(struct smtp_sess *s, const char *line)
 		smtp_bad_command(s, "500 5.5.1 unrecognized command", line);
 		return;
 	}
-	if (v->check != NULL && !v->check(s, args))
+	if (v->check != NULL && !v->check(s, args)) {
+		smtp_host_refresh(s);
 		return;
+	}
 	v->act(s, args);
 	smtp_host_refresh(s);
 	/* Exim's test of PIPELINING use (log_selector pipelining): the

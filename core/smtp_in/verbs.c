@@ -1,6 +1,7 @@
 /* The verb table, and the verbs that do not touch the envelope. */
 #include "smtp_in/smtp_int.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -18,6 +19,7 @@
 static void
 helo_hello(struct smtp_sess *s, const char *code_sep)
 {
+	smtp_host_refresh(s); /* helo_verify_hosts may have found the name */
 	if (s->ci->host_address != NULL)
 		smtp_reply(s, "250%s%s Hello %s [%s]", code_sep,
 			conf.primary_hostname, s->host_name != NULL ?
@@ -54,31 +56,33 @@ helo_verify(struct smtp_sess *s, const char *helo)
 	int rc;
 
 	if (helo[0] == '[') {
+		/* the literal and the address compared as addresses */
+		unsigned char a[16], b[16];
 		const char *lit = helo + 1;
 		size_t len = n >= 2 && helo[n - 1] == ']' ? n - 2 : n - 1;
+		int af = AF_INET;
 
 		if (strncasecmp(lit, "IPv6:", 5) == 0) {
 			lit += 5;
 			len -= 5;
+			af = AF_INET6;
 		}
-		if (strlen(ip) == len && strncasecmp(lit, ip, len) == 0)
-			return TERN_OK;
-		return strncmp(ip, "::ffff:", 7) == 0 && strlen(ip + 7) == len &&
-			strncmp(lit, ip + 7, len) == 0 ? TERN_OK : TERN_FAIL;
+		lit = arena_strndup(arena_scratch, lit, len);
+		return inet_pton(af, lit, a) == 1 &&
+			inet_pton(af, ip, b) == 1 &&
+			memcmp(a, b, af == AF_INET ? 4 : 16) == 0 ?
+			TERN_OK : TERN_FAIL;
 	}
 	rc = dns_host_name(ip, &name, &err);
 	smtp_host_refresh(s);
 	if (name != NULL && strcasecmp(name, helo) == 0)
 		return TERN_OK;
 	err = NULL;
-	switch (dns_name_has_ip(helo, TERN_HF_BYDNS, ip, &err)) {
-	case TERN_OK:
+	/* As Exim: only a reverse lookup that could not be done makes the
+	 * answer temporary. */
+	if (dns_name_has_ip(helo, TERN_HF_BYDNS, ip, &err) == TERN_OK)
 		return TERN_OK;
-	case TERN_DEFER:
-		return TERN_DEFER;
-	default:
-		return rc == TERN_DEFER ? TERN_DEFER : TERN_FAIL;
-	}
+	return rc == TERN_DEFER ? TERN_DEFER : TERN_FAIL;
 }
 
 static bool

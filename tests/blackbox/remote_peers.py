@@ -68,7 +68,8 @@ def _dns_query(port, name, qtype=15):
 
 class Unbound:
     """unbound -d on 127.0.0.1:port serving ZONE_DATA (plus extra lines,
-    and the local zones named in zones, e.g. a reverse zone)."""
+    and the local zones named in zones, e.g. a reverse zone: a name, or
+    (name, type) for another type than static, e.g. "refuse")."""
 
     def __init__(self, directory, extra="", zones=()):
         self.dir = Path(directory)
@@ -77,8 +78,9 @@ class Unbound:
         data = "\n".join(
             f'  local-data: "{" ".join(line.split())}"'
             for line in (ZONE_DATA + extra).splitlines() if line.strip())
-        zone_lines = "".join(f'  local-zone: "{z}" static\n'
-                             for z in zones)
+        zone_lines = "".join(
+            f'  local-zone: "{z}" static\n' if isinstance(z, str) else
+            f'  local-zone: "{z[0]}" {z[1]}\n' for z in zones)
         self.conf = self.dir / "unbound.conf"
         self.conf.write_text(f"""server:
   interface: 127.0.0.1@{self.port}

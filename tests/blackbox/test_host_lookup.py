@@ -2,15 +2,17 @@
 host_lookup and host_lookup_order, host-list items that need the name or
 look a name up, and helo_verify_hosts, as Exim does them.  A real DNS
 server (unbound) answers for a reverse zone of 127.0.0.0/24 on loopback;
-the clients connect from chosen 127.0.0.x addresses."""
+the clients connect from chosen 127.0.0.x addresses (127.0.1.x: a
+reverse zone the server refuses, a temporary failure)."""
 
 import re
 import smtplib
 
 import pytest
 
-from remote_peers import Unbound
-from tern_helpers import LOG_HEAD, RawSMTP, SCALE, make_message, wait_for
+from remote_peers import Peer, Unbound
+from tern_helpers import (LOG_HEAD, RawSMTP, SCALE, free_port, make_message,
+                          wait_for)
 
 REVERSE = """
 10.0.0.127.in-addr.arpa.  PTR good.remote.test.
@@ -24,13 +26,17 @@ b.remote.test.            A 127.0.0.13
 fwd.remote.test.          A 127.0.0.11
 14.0.0.127.in-addr.arpa.  PTR MiXeD.Remote.Test.
 mixed.remote.test.        A 127.0.0.14
+15.0.0.127.in-addr.arpa.  PTR 127.0.0.15.
+16.0.0.127.in-addr.arpa.  PTR under_score.remote.test.
+under_score.remote.test.  A 127.0.0.16
 """
 
 
 @pytest.fixture
 def dns(tern):
     u = Unbound(tern.path("dns"), extra=REVERSE,
-                zones=("0.0.127.in-addr.arpa.",))
+                zones=("0.0.127.in-addr.arpa.",
+                       ("1.0.127.in-addr.arpa.", "refuse")))
     yield u
     u.stop()
 
@@ -171,11 +177,14 @@ def helo_from(tern, source, verb_arg):
 
 
 def test_helo_verify_hosts(tern, dns):
-    start(tern, dns, "helo_verify_hosts = ! 127.0.0.1 : 127.0.0.0/24\n")
+    start(tern, dns, "helo_verify_hosts = ! 127.0.0.1 : 127.0.0.0/8\n")
     # its name by PTR, its address literal, a name whose A record is it
     assert helo_from(tern, "127.0.0.10", "EHLO good.remote.test")[0] == 250
     assert helo_from(tern, "127.0.0.10", "EHLO GOOD.remote.test")[0] == 250
     assert helo_from(tern, "127.0.0.10", "HELO [127.0.0.10]")[0] == 250
+    # the name found for the check is the one the 250 gives
+    assert helo_from(tern, "127.0.0.10", "EHLO good.remote.test")[1] \
+        .startswith("test.example Hello good.remote.test [127.0.0.10]")
     assert helo_from(tern, "127.0.0.11", "EHLO fwd.remote.test")[0] == 250
     # another host's name, another address, the liar's own PTR name
     code, text = helo_from(tern, "127.0.0.10", "EHLO b.remote.test")
@@ -183,13 +192,17 @@ def test_helo_verify_hosts(tern, dns):
                             "host"), text
     assert helo_from(tern, "127.0.0.10", "HELO [127.0.0.13]")[0] == 550
     assert helo_from(tern, "127.0.0.11", "EHLO liar.remote.test")[0] == 550
-    # a name the DNS cannot answer for now: 451, not 550
-    code, text = helo_from(tern, "127.0.0.12", "EHLO mx.refused.example")
+    # an address without brackets is no name; a name whose own lookup
+    # fails is not verified (550, as in Exim)
+    assert helo_from(tern, "127.0.0.10", "EHLO 127.0.0.10")[0] == 550
+    assert helo_from(tern, "127.0.0.12", "EHLO mx.refused.example")[0] == 550
+    # the client's reverse lookup cannot be done now: 451
+    code, text = helo_from(tern, "127.0.1.5", "EHLO mx.refused.example")
     assert code == 451, text
     log = tern.mainlog()
     assert re.search(r"H=good\.remote\.test \[127\.0\.0\.10\] rejected "
                      r"\"EHLO b\.remote\.test\"", log), log
-    assert re.search(r"H=\[127\.0\.0\.12\] temporarily rejected \"EHLO "
+    assert re.search(r"H=\[127\.0\.1\.5\] temporarily rejected \"EHLO "
                      r"mx\.refused\.example\"", log), log
     assert "rejected \"EHLO b.remote.test\"" in tern.rejectlog()
     # a host outside the list is not asked
@@ -243,3 +256,85 @@ def test_no_lookup_without_host_lookup(tern, dns):
     wait_for(lambda: "Completed" in tern.mainlog(), 10 * SCALE,
              "delivery")
     assert "host name" not in tern.mainlog()
+
+
+def test_ptr_names_that_are_no_names(tern, dns):
+    """A PTR record giving an address, or a name with characters a host
+    name cannot have, names nothing."""
+    start(tern, dns, "host_lookup = *\n")
+    send_from(tern, "127.0.0.15")
+    send_from(tern, "127.0.0.16", to="bob@test.example")
+    (raw,) = tern.wait_mbox("alice")
+    assert received_from(raw).startswith("from client.example "
+                                         "([127.0.0.15]:"), raw
+    (raw,) = tern.wait_mbox("bob")
+    assert b"under_score" not in raw, raw
+    log = tern.mainlog()
+    assert "no host name found for IP address 127.0.0.15" in log, log
+
+
+def test_unknown_names_fail_the_list_unless_told(tern, dns):
+    """As Exim: a client whose name cannot be found fails the whole list
+    at an item that needs the name, even if a later item would match;
+    +ignore_unknown skips such items, +include_unknown matches."""
+    start(tern, dns, "hostlist plain = *.remote.test : 127.0.0.12\n"
+          "hostlist ignore = +ignore_unknown : *.remote.test : 127.0.0.12\n"
+          "hostlist include = +include_unknown : *.nowhere.test\n"
+          "relay_from_hosts = +plain\n")
+    assert relay_rcpt(tern, "127.0.0.12") == 550
+    assert relay_rcpt(tern, "127.0.0.10") == 250
+    # a lookup that cannot be done now defers the list: 451
+    assert relay_rcpt(tern, "127.0.1.5") == 451
+    tern.stop()
+    tern.config(main=f"dns_servers = 127.0.0.1\ndns_port = {dns.port}\n"
+                "host_lookup_order = bydns\n"
+                "relay_from_hosts = +ignore_unknown : *.remote.test : "
+                "127.0.0.12\n")
+    tern.start_daemon()
+    assert relay_rcpt(tern, "127.0.0.12") == 250
+    tern.stop()
+    tern.config(main=f"dns_servers = 127.0.0.1\ndns_port = {dns.port}\n"
+                "host_lookup_order = bydns\n"
+                "relay_from_hosts = +include_unknown : *.nowhere.test\n")
+    tern.start_daemon()
+    assert relay_rcpt(tern, "127.0.0.12") == 250   # no name: included
+    assert relay_rcpt(tern, "127.0.0.10") == 550   # a name, not matching
+
+
+def test_a_name_found_by_a_list_reaches_the_message(tern, dns):
+    """No host_lookup: the relay check looks the name up, and the
+    message's Received: header and <= line have it."""
+    start(tern, dns, "relay_from_hosts = *.remote.test\n")
+    send_from(tern, "127.0.0.10", to="someone@elsewhere.example")
+    wait_for(lambda: " <= " in tern.mainlog(), 10 * SCALE, "arrival")
+    assert re.search(r" <= sender@example\.net H=good\.remote\.test "
+                     r"\(client\.example\) \[127\.0\.0\.10\]",
+                     tern.mainlog()), tern.mainlog()
+
+
+def test_server_host_lists_ignore_the_client_name(tern, dns):
+    """The smtp transport's host lists are about the server: a message
+    from good.remote.test to a server matched by no item is delivered in
+    clear even with hosts_require_tls = *.remote.test."""
+    port = free_port()
+    peer = Peer("127.0.0.2", port)
+    peer.start()
+    try:
+        start(tern, dns, "host_lookup = *\n"
+              "relay_from_hosts = 127.0.0.0/8\n",
+              edit=lambda text: text.replace(
+                  "begin transports\n\n",
+                  "begin transports\n\nremote_smtp:\n  driver = smtp\n"
+                  f"  port = {port}\n"
+                  "  hosts_require_tls = *.remote.test\n\n")
+              + "\nbegin routers\n\nsmarthost:\n  driver = manualroute\n"
+                "  transport = remote_smtp\n"
+                "  route_list = elsewhere.example 127.0.0.2\n")
+        send_from(tern, "127.0.0.10", to="someone@elsewhere.example")
+        (got,) = peer.wait_messages(1)
+        assert got.rcpts == ["someone@elsewhere.example"]
+        assert not got.tls
+        assert re.search(r" <= sender@example\.net H=good\.remote\.test ",
+                         tern.mainlog()), tern.mainlog()
+    finally:
+        peer.stop()
