@@ -412,8 +412,10 @@ host_pattern(const struct subject *s, const char *pat, char **err_out)
 		const char *host = strcmp(pat, "@") == 0 ?
 			conf.primary_hostname : pat;
 
-		if (host == NULL || host[0] == '@') /* @[], @mx_any ... */
-			return TERN_FAIL;
+		if (host == NULL || host[0] == '@' || /* @[], @mx_any ... */
+		    host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")] != '\0')
+			return TERN_FAIL; /* no host name: nothing to look up */
 		if (s->host_name != NULL && str_casecmp(host, s->host_name) == 0)
 			return TERN_OK;
 		if (!may_look_up(s))
