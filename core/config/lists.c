@@ -5,7 +5,6 @@
  */
 #include "config/lists.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,17 +158,14 @@ parse_ip(const char *text, unsigned char ip[16], int *bits_out)
 	/* "::1" in a colon list reads as ":1"; take it as meant. */
 	if (addr[0] == ':' && addr[1] != ':')
 		addr = arena_printf(arena_scratch, ":%s", addr);
-	if (inet_pton(AF_INET, addr, ip + 12) == 1) {
-		memset(ip, 0, 10);
-		ip[10] = ip[11] = 0xff;
+	if (!dns_ip_bytes(addr, ip))
+		return false;
+	if (strchr(addr, ':') == NULL) { /* IPv4: bits of the mapped form */
 		if (bits > 32)
 			return false;
 		bits = bits < 0 ? 128 : bits + 96;
-	} else if (inet_pton(AF_INET6, addr, ip) == 1) {
-		if (bits < 0)
-			bits = 128;
-	} else {
-		return false;
+	} else if (bits < 0) {
+		bits = 128;
 	}
 	if (bits_out != NULL)
 		*bits_out = bits;
@@ -373,7 +369,6 @@ static int
 host_name_for(const struct subject *s, const char **name_out,
 	char **err_out)
 {
-	char ip[INET6_ADDRSTRLEN];
 	int rc;
 
 	*name_out = s->host_name;
@@ -381,10 +376,7 @@ host_name_for(const struct subject *s, const char **name_out,
 		return TERN_OK;
 	if (!may_look_up(s))
 		return TERN_FAIL;
-	if (!inet_ntop(AF_INET6, s->ip, ip, sizeof(ip)))
-		return TERN_FAIL;
-	rc = dns_host_name(strncmp(ip, "::ffff:", 7) == 0 &&
-		strchr(ip + 7, '.') != NULL ? ip + 7 : ip, name_out, err_out);
+	rc = dns_host_name(s->item, name_out, err_out);
 	return rc == TERN_DEFER ? TERN_DEFER : rc == TERN_OK ? TERN_OK :
 		LIST_UNKNOWN;
 }

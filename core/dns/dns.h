@@ -78,6 +78,12 @@ const char *dns_host_name_found(const char *ip, bool *is_failed_out);
 int dns_name_has_ip(const char *name, unsigned flags, const char *ip,
 	char **err_out);
 
+/*
+ * An address as 16 bytes, IPv4 (and ::ffff:a.b.c.d) as ::ffff:a.b.c.d,
+ * so that the two forms compare equal.  False: not an address.
+ */
+bool dns_ip_bytes(const char *ip, unsigned char out[16]);
+
 /* "a.b.c.d" or an IPv6 address (no brackets)? */
 bool dns_is_ip(const char *s);
 

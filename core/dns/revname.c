@@ -36,9 +36,8 @@ static struct {
 	char  why[NS_MAXDNAME + 128];
 } cache;
 
-/* ip as 16 bytes, an IPv4 address (or ::ffff:a.b.c.d) as ::ffff:a.b.c.d. */
-static bool
-ip_bytes(const char *ip, unsigned char out[16])
+bool
+dns_ip_bytes(const char *ip, unsigned char out[16])
 {
 	unsigned char v4[4];
 
@@ -93,7 +92,7 @@ dns_name_has_ip(const char *name, unsigned flags, const char *ip,
 	struct tern_host *h;
 	int rc;
 
-	if (!ip_bytes(ip, want))
+	if (!dns_ip_bytes(ip, want))
 		return TERN_FAIL;
 	/* A name that is an address is not looked up: "EHLO 192.0.2.1"
 	 * (without brackets) is no name of 192.0.2.1. */
@@ -106,7 +105,7 @@ dns_name_has_ip(const char *name, unsigned flags, const char *ip,
 	if (rc != TERN_OK)
 		return rc;
 	for (; h != NULL; h = h->next)
-		if (h->address != NULL && ip_bytes(h->address, got) &&
+		if (h->address != NULL && dns_ip_bytes(h->address, got) &&
 		    memcmp(want, got, 16) == 0)
 			return TERN_OK;
 	*err_out = arena_printf(arena_msg, "%s does not match any IP address "
@@ -180,6 +179,14 @@ names_byaddr(const char *ip, char **names, int *n, char **err_out)
 	return TERN_OK;
 }
 
+static void
+cache_defer(const char *err)
+{
+	cache.rc = TERN_DEFER;
+	snprintf(cache.why, sizeof(cache.why), "%s", err != NULL ? err :
+		"temporary error");
+}
+
 /* Look it up; the result into cache. */
 static void
 lookup(const char *ip)
@@ -193,7 +200,7 @@ lookup(const char *ip)
 
 	cache.rc = TERN_FAIL;
 	cache.why[0] = '\0';
-	if (!ip_bytes(ip, bytes))
+	if (!dns_ip_bytes(ip, bytes))
 		return;
 	while (rc == TERN_FAIL && (method = list_next(&list, &sep)) != NULL) {
 		if (strcasecmp(method, "bydns") == 0) {
@@ -205,9 +212,7 @@ lookup(const char *ip)
 		}
 	}
 	if (rc == TERN_DEFER) {
-		cache.rc = TERN_DEFER;
-		snprintf(cache.why, sizeof(cache.why), "%s", err != NULL ? err :
-			"temporary error");
+		cache_defer(err);
 		return;
 	}
 	if (n == 0) {
@@ -228,9 +233,7 @@ lookup(const char *ip)
 			return;
 		}
 		if (rc == TERN_DEFER) {
-			cache.rc = TERN_DEFER;
-			snprintf(cache.why, sizeof(cache.why), "%s",
-				err != NULL ? err : "temporary error");
+			cache_defer(err);
 			return;
 		}
 	}

@@ -1,7 +1,6 @@
 /* The verb table, and the verbs that do not touch the envelope. */
 #include "smtp_in/smtp_int.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -60,18 +59,14 @@ helo_verify(struct smtp_sess *s, const char *helo)
 		unsigned char a[16], b[16];
 		const char *lit = helo + 1;
 		size_t len = n >= 2 && helo[n - 1] == ']' ? n - 2 : n - 1;
-		int af = AF_INET;
 
 		if (strncasecmp(lit, "IPv6:", 5) == 0) {
 			lit += 5;
 			len -= 5;
-			af = AF_INET6;
 		}
 		lit = arena_strndup(arena_scratch, lit, len);
-		return inet_pton(af, lit, a) == 1 &&
-			inet_pton(af, ip, b) == 1 &&
-			memcmp(a, b, af == AF_INET ? 4 : 16) == 0 ?
-			TERN_OK : TERN_FAIL;
+		return dns_ip_bytes(lit, a) && dns_ip_bytes(ip, b) &&
+			memcmp(a, b, 16) == 0 ? TERN_OK : TERN_FAIL;
 	}
 	rc = dns_host_name(ip, &name, &err);
 	smtp_host_refresh(s);
