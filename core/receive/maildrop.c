@@ -604,7 +604,7 @@ notice(int fd, const struct picked *p, const char *to, const char *why,
 
 static int
 refuse(int fd, const char *name, const struct message *m,
-	const struct picked *p, const char *why, bool deliver)
+	const struct picked *p, const char *why, uint64_t copy, bool deliver)
 {
 	const char *to = arena_printf(arena_msg, "%s@%s", m->ident,
 		conf.qualify_recipient);
@@ -612,7 +612,7 @@ refuse(int fd, const char *name, const struct message *m,
 
 	log_write(TERN_LOG_MAIN | TERN_LOG_REJECT, NULL, "maildrop: %s from "
 		"%s refused: %s", name, m->ident, why);
-	rc = notice(fd, p, to, why, NOTICE_COPY, deliver);
+	rc = notice(fd, p, to, why, copy, deliver);
 	if (rc != 0)
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL, "maildrop: %s "
 			"stays in %s until its owner can be told", name,
@@ -640,6 +640,7 @@ pick_one(int dfd, const struct stat *dir, const char *name, bool deliver)
 	const char *why;
 	char *err = NULL;
 	size_t cap = 0;
+	uint64_t copy = NOTICE_COPY;
 	bool trusted;
 	enum rcv_result r;
 	int fd, rc;
@@ -684,14 +685,20 @@ pick_one(int dfd, const struct stat *dir, const char *name, bool deliver)
 	    st.st_uid == 0 || st.st_uid == rt.tern_uid)
 		why = "not a file sendmail made (type, links, owner, group or "
 			"mode)";
-	else if (too_large(&st))
+	else if (too_large(&st)) {
+		/*
+		 * Maybe a submission sendmail accepted under a higher limit:
+		 * its owner is told, without a copy (the file is not read,
+		 * so that a huge or sparse one cannot hold the pickup).
+		 */
 		why = arena_printf(arena_msg, "larger than any message under "
 			"message_size_limit (%llu bytes)",
 			(unsigned long long)conf.message_size_limit);
-	else if ((why = check_file(fd, &st)) == NULL &&
+		copy = 0;
+	} else if ((why = check_file(fd, &st)) == NULL &&
 	    !parse_records(fd, st.st_size - (off_t)HEAD_LEN, &p))
 		why = "its options are not well formed";
-	if (why != NULL) {
+	if (why != NULL && copy > 0) {
 		drop(dfd, name, m.ident, why);
 		close(fd);
 		return 0;
@@ -741,7 +748,7 @@ pick_one(int dfd, const struct stat *dir, const char *name, bool deliver)
 			(unsigned long long)conf.message_size_limit) :
 			err != NULL ? err : "its message could not be read";
 	}
-	if ((rc = refuse(fd, name, &m, &p, why, deliver)) != 0) {
+	if ((rc = refuse(fd, name, &m, &p, why, copy, deliver)) != 0) {
 		close(fd);
 		return rc < 0 ? -1 : 0;
 	}

@@ -205,15 +205,46 @@ def test_a_file_of_roots_moved_in_does_not_speak_for_root(tern, user):
 def test_a_huge_sparse_file_is_not_read(tern, user):
     """A file larger than any message under message_size_limit is
     removed unread: a sparse one costs its owner nothing and would hold
-    the pickup and the queue run while it was hashed."""
+    the pickup and the queue run while it was hashed.  Its owner is told,
+    without a copy."""
     big = maildrop(tern) / "big"
     r = as_user(user, "truncate", "-s", "64G", str(big))
     assert r.returncode == 0, r
     assert as_user(user, "chmod", "0640", str(big)).returncode == 0
     assert tern.run(["-q"], as_user=False, timeout=20).ok()
     assert dropped(tern) == []
-    assert re.search(r"maildrop: big from terndrop removed: larger than "
+    assert re.search(r"maildrop: big from terndrop refused: larger than "
                      r"any message", tern.rejectlog()), tern.rejectlog()
+    [note] = tern.wait_mbox(USER)
+    assert b"larger than any message under message_size_limit" in note
+    assert b"This is what you submitted" not in note
+
+
+def test_an_accepted_submission_over_a_lowered_limit_is_not_lost(tern,
+                                                                  user):
+    """sendmail accepted a message; the administrator then lowered
+    message_size_limit so far that the file is larger than any message
+    under it (twice the limit and a megabyte of records), and the pickup
+    does not read it.  Its sender is still told
+    that it was not sent, and what the message was is not copied."""
+    r = sendmail(tern, user, ["alice@test.example"],
+                 make_message(subject="far too late",
+                              body=b"q" * 1200000 + b"\n"))
+    assert r.returncode == 0, r
+    assert len(dropped(tern)) == 1
+    tern.config(main="message_size_limit = 2K")
+    os.chmod(tern.path("mail"), 0o1777)
+    assert tern.run(["-q"], as_user=False).ok()
+    assert dropped(tern) == []
+    assert not tern.path("mail", "alice").exists()
+    [note] = tern.wait_mbox(USER)
+    assert b"Subject: Mail submission failed" in note
+    assert b"larger than any message under message_size_limit (2048" \
+        in note
+    assert b"far too late" not in note and b"qqqq" not in note
+    assert re.search(rb"^Return-path: <>", note, re.M)
+    assert re.search(r"maildrop: \S+ from terndrop refused: larger than "
+                     r"any message", tern.rejectlog())
 
 
 def test_a_fifo_and_a_directory(tern, user):
