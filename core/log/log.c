@@ -372,6 +372,41 @@ hold_line(int where, const char *id, const char *text)
 	return true;
 }
 
+static const char *reject_tail;
+
+void
+log_reject_tail(const char *tail)
+{
+	reject_tail = tail;
+}
+
+/* The rejectlog's line with the tail after it, in one write. */
+static bool
+write_reject(const char *line, size_t n, const char *tail)
+{
+	static char buf[16384];
+	static const char cut[] = "*** truncated ***\n";
+	size_t tl = strlen(tail), room = sizeof(buf) - n;
+
+	if (n >= sizeof(buf) - sizeof(cut))
+		return write_file(LOG_IDX_REJECT, line, n);
+	memcpy(buf, line, n);
+	if (tl <= room) {
+		memcpy(buf + n, tail, tl);
+		n += tl;
+	} else {
+		size_t keep = room - (sizeof(cut) - 1);
+
+		/* whole lines only */
+		while (keep > 0 && tail[keep - 1] != '\n')
+			keep--;
+		memcpy(buf + n, tail, keep);
+		memcpy(buf + n + keep, cut, sizeof(cut) - 1);
+		n += keep + sizeof(cut) - 1;
+	}
+	return write_file(LOG_IDX_REJECT, buf, n);
+}
+
 /* Emit the formatted, single-line text to every destination in where. */
 static void
 log_emit(int where, const char *id, const char *text)
@@ -380,8 +415,11 @@ log_emit(int where, const char *id, const char *text)
 	int n, hn;
 	bool to_err = false;
 
-	if (holding && where != TERN_LOG_DEBUG && hold_line(where, id, text))
+	if (holding && where != TERN_LOG_DEBUG && hold_line(where, id, text)) {
+		if (where & TERN_LOG_REJECT)
+			reject_tail = NULL; /* not kept with a held line */
 		return;
+	}
 
 	timestamp(ts);
 	if (LOG_SEL(pid))
@@ -404,9 +442,14 @@ log_emit(int where, const char *id, const char *text)
 		    log_to_stderr)
 			to_err = true;
 	}
-	if ((where & TERN_LOG_REJECT) &&
-	    !write_file(LOG_IDX_REJECT, line, (size_t)n))
-		to_err = true;
+	if (where & TERN_LOG_REJECT) {
+		const char *tail = reject_tail;
+
+		reject_tail = NULL;
+		if (!(tail != NULL ? write_reject(line, (size_t)n, tail) :
+		    write_file(LOG_IDX_REJECT, line, (size_t)n)))
+			to_err = true;
+	}
 	if ((where & TERN_LOG_DEBUG) && log_debug_enabled)
 		to_err = true;
 	if (where & TERN_LOG_PANIC) {

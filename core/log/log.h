@@ -29,6 +29,14 @@ void log_vwrite(int where, const char *id, const char *fmt, va_list ap)
 	TERN_PRINTF(3, 0);
 
 /*
+ * Lines the next line written to the rejectlog carries after it, there
+ * only (rejected_header: a refused message's envelope and header
+ * section): whole lines, each ending in "\n", cut with "*** truncated
+ * ***" past 16 KiB.  Used once; NULL forgets it.
+ */
+void log_reject_tail(const char *tail);
+
+/*
  * Keep every line (debug lines aside) back from log_hold() until
  * log_hold_end(): written then in order (write), or forgotten.  For a
  * delivery that may turn out to be someone else's to do

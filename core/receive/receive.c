@@ -595,13 +595,14 @@ static enum rcv_result
 rcv_validate(struct message *m, struct rcv_state *st, bool extract,
 	char **err_out)
 {
+	/* Refused or not, the header section read (rejected_header). */
+	m->headers = st->hp.head;
 	if (st->too_big)
 		return RCV_TOO_BIG;
 	if (st->hp.limit_error != NULL) {
 		*err_out = (char *)st->hp.limit_error;
 		return RCV_BAD;
 	}
-	m->headers = st->hp.head;
 	if (count_received(m) + 1 > conf.received_headers_max &&
 	    conf.received_headers_max > 0) {
 		*err_out = "too many Received headers - suspected mail loop";

@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "lib/arena.h"
+#include "lib/buf.h"
 #include "lib/runtime.h"
 #include "log/log.h"
 #include "log/selector.h"
@@ -75,9 +76,43 @@ data_lost(struct smtp_sess *s, const char *err)
 	s->done = true;
 }
 
+/*
+ * rejected_header: a message refused after its header section was read
+ * takes its envelope (up to 5 recipients) and that section into the
+ * rejectlog, each header line after its type letter, as in Exim.
+ */
 static void
-data_refused(struct smtp_sess *s, enum rcv_result rc, const char *err)
+data_reject_tail(const struct message *m)
 {
+	struct buf b;
+	bool ok = true;
+	size_t i;
+
+	if (!LOG_SEL(rejected_header) || m->headers == NULL)
+		return;
+	buf_init(&b, arena_msg, 0);
+	if (m->nrcpts > 0) {
+		ok = buf_printf(&b, "Envelope-from: <%s>\nEnvelope-to: <%s>\n",
+			m->sender, m->rcpts[0].address);
+		for (i = 1; ok && i < m->nrcpts && i < 5; i++)
+			ok = buf_printf(&b, "    <%s>\n", m->rcpts[i].address);
+		if (ok && i < m->nrcpts)
+			ok = buf_adds(&b, "    ...\n");
+	}
+	/* The log keeps 16 KiB of it: no need to build more. */
+	for (const struct header *h = m->headers; ok && h != NULL &&
+	    b.len <= 16384; h = h->next)
+		ok = buf_printf(&b, "%c %.*s", h->type, (int)h->len, h->text);
+	if (b.len > 0)
+		log_reject_tail(b.p);
+}
+
+static void
+data_refused(struct smtp_sess *s, const struct message *m,
+	enum rcv_result rc, const char *err)
+{
+	if (rc == RCV_TOO_BIG || rc == RCV_BAD)
+		data_reject_tail(m);
 	switch (rc) {
 	case RCV_TOO_BIG:
 		smtp_reply(s, "552 5.3.4 message too big");
@@ -122,7 +157,7 @@ smtp_act_data(struct smtp_sess *s, const char *args)
 		return;
 	}
 	if (rc != RCV_OK) {
-		data_refused(s, rc, err);
+		data_refused(s, m, rc, err);
 		smtp_reset_envelope(s);
 		return;
 	}
