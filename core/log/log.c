@@ -384,7 +384,7 @@ log_reject_tail(const char *tail)
 static bool
 write_reject(const char *line, size_t n, const char *tail)
 {
-	static char buf[16384];
+	static char buf[LOG_REJECT_TAIL_MAX];
 	static const char cut[] = "*** truncated ***\n";
 	size_t tl = strlen(tail), room = sizeof(buf) - n;
 

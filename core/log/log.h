@@ -35,6 +35,7 @@ void log_vwrite(int where, const char *id, const char *fmt, va_list ap)
  * ***" past 16 KiB.  Used once; NULL forgets it.
  */
 void log_reject_tail(const char *tail);
+#define LOG_REJECT_TAIL_MAX 16384
 
 /*
  * Keep every line (debug lines aside) back from log_hold() until

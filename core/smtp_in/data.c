@@ -99,9 +99,9 @@ data_reject_tail(const struct message *m)
 		if (ok && i < m->nrcpts)
 			ok = buf_adds(&b, "    ...\n");
 	}
-	/* The log keeps 16 KiB of it: no need to build more. */
+	/* The log keeps no more: no need to build more. */
 	for (const struct header *h = m->headers; ok && h != NULL &&
-	    b.len <= 16384; h = h->next)
+	    b.len <= LOG_REJECT_TAIL_MAX; h = h->next)
 		ok = buf_printf(&b, "%c %.*s", h->type, (int)h->len, h->text);
 	if (b.len > 0)
 		log_reject_tail(b.p);

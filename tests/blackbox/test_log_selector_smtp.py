@@ -599,6 +599,38 @@ def test_rejected_header(tern, on):
     assert "Subject: looping" not in main, main
 
 
+def test_rejected_header_cut_at_16k(tern):
+    """A header section larger than the rejectlog keeps is cut after a
+    whole line, with Exim's marker, and the next line is a new entry."""
+    tern.config(main="received_headers_max = 1\n")
+    tern.start_daemon()
+    big = b"".join(b"X-Filler-%02d: %s\r\n" % (i, b"f" * 990)
+                   for i in range(40))
+    with tern.raw() as c:
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<sender@example.net>", 250)
+        c.expect("RCPT TO:<alice@test.example>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Received: from a\r\n" + big + b"\r\nbody\r\n")
+        assert c.cmd(".")[0] == 550
+        c.expect("MAIL FROM:<second@example.net>", 250)
+        c.expect("RCPT TO:<alice@test.example>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Received: from b\r\nReceived: from c\r\n\r\nx\r\n")
+        assert c.cmd(".")[0] == 550
+        c.expect("QUIT", 221)
+    tern.wait_for_log(r"F=<second@example\.net> rejected", which="reject")
+    rej = tern.rejectlog()
+    m = re.search(r"suspected mail loop\n(.*?)\*\*\* truncated \*\*\*\n"
+                  r"(\d{4}-\d\d-\d\d .*)\n", rej, re.S)
+    assert m, rej
+    block = m.group(1)
+    assert 14000 < len(block) < 16384, len(block)
+    assert all(re.match(r"(Envelope-|    <|[ *A-Z] \S|\s)", ln)
+               for ln in block.splitlines()), block[:300]
+    assert block.endswith("f\n")
+
+
 @pytest.mark.parametrize("on", [True, False])
 def test_sender_verify_fail(tern, on):
     tern.config(main="sender_verify = true\n" +
