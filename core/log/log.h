@@ -30,9 +30,10 @@ void log_vwrite(int where, const char *id, const char *fmt, va_list ap)
 
 /*
  * Lines the next line written to the rejectlog carries after it, there
- * only (rejected_header: a refused message's envelope and header
- * section): whole lines, each ending in "\n", cut with "*** truncated
- * ***" past 16 KiB.  Used once; NULL forgets it.
+ * only, in the same write (rejected_header: a refused message's envelope
+ * and header section): whole lines, each ending in "\n"; the line and
+ * its tail together are cut after a whole line, with "*** truncated
+ * ***", to LOG_REJECT_TAIL_MAX bytes.  Used once; NULL forgets it.
  */
 void log_reject_tail(const char *tail);
 #define LOG_REJECT_TAIL_MAX 16384

@@ -640,8 +640,7 @@ pick_one(int dfd, const struct stat *dir, const char *name, bool deliver)
 	const char *why;
 	char *err = NULL;
 	size_t cap = 0;
-	uint64_t copy = NOTICE_COPY;
-	bool trusted;
+	bool trusted, unread = false;
 	enum rcv_result r;
 	int fd, rc;
 
@@ -694,11 +693,11 @@ pick_one(int dfd, const struct stat *dir, const char *name, bool deliver)
 		why = arena_printf(arena_msg, "larger than any message under "
 			"message_size_limit (%llu bytes)",
 			(unsigned long long)conf.message_size_limit);
-		copy = 0;
+		unread = true;
 	} else if ((why = check_file(fd, &st)) == NULL &&
 	    !parse_records(fd, st.st_size - (off_t)HEAD_LEN, &p))
 		why = "its options are not well formed";
-	if (why != NULL && copy > 0) {
+	if (why != NULL && !unread) {
 		drop(dfd, name, m.ident, why);
 		close(fd);
 		return 0;
@@ -748,7 +747,8 @@ pick_one(int dfd, const struct stat *dir, const char *name, bool deliver)
 			(unsigned long long)conf.message_size_limit) :
 			err != NULL ? err : "its message could not be read";
 	}
-	if ((rc = refuse(fd, name, &m, &p, why, copy, deliver)) != 0) {
+	if ((rc = refuse(fd, name, &m, &p, why, unread ? 0 : NOTICE_COPY,
+	    deliver)) != 0) {
 		close(fd);
 		return rc < 0 ? -1 : 0;
 	}

@@ -101,8 +101,17 @@ data_reject_tail(const struct message *m)
 	}
 	/* The log keeps no more: no need to build more. */
 	for (const struct header *h = m->headers; ok && h != NULL &&
-	    b.len <= LOG_REJECT_TAIL_MAX; h = h->next)
-		ok = buf_printf(&b, "%c %.*s", h->type, (int)h->len, h->text);
+	    b.len <= LOG_REJECT_TAIL_MAX; h = h->next) {
+		if (h->text == NULL || h->len == 0)
+			continue;
+		ok = buf_addc(&b, h->type) && buf_addc(&b, ' ');
+		/* A NUL in the data would end the tail early: shown as '?'.
+		 * Every header ends its line, so the block ends in one. */
+		for (size_t k = 0; ok && k < h->len; k++)
+			ok = buf_addc(&b, h->text[k] != '\0' ? h->text[k] : '?');
+		if (ok && h->text[h->len - 1] != '\n')
+			ok = buf_addc(&b, '\n');
+	}
 	if (b.len > 0)
 		log_reject_tail(b.p);
 }
