@@ -14,10 +14,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -127,8 +129,22 @@ conn_info(int fd, struct smtp_conn_info *ci)
 	ci->closed_after = true; /* conn_session: close or _exit */
 }
 
+/* Before a reception process reads a byte from the network. */
+static void
+conn_start(int board_i)
+{
+	runtime_drop_privilege_for_good();
+	if (deliver_without_root_possible())
+		receive_hold_enable();
+	deliver_set_over_flag(limits_over_flag(board_i));
+	spool_reuse_group(board_i);
+	arena_reset(arena_conn);
+	arena_reset(arena_msg);
+	arena_reset(arena_scratch);
+}
+
 /*
- * The reception process: no root, then SMTP.  Its connection's last
+ * The reception process, after conn_start: SMTP.  Its connection's last
  * message, if held (receive_hold_enable), it then delivers itself: one
  * process fewer per message (docs/process.md).
  */
@@ -139,9 +155,6 @@ conn_session(int fd, bool greeted, int count)
 	const char *id;
 	int rc;
 
-	runtime_drop_privilege_for_good();
-	if (deliver_without_root_possible())
-		receive_hold_enable();
 	conn_info(fd, &ci);
 	ci.greeted = greeted;
 	ci.count = count;
@@ -188,10 +201,133 @@ daemon_connection(int fd, struct listener *ls, size_t nls,
 		return pid;
 	}
 	daemon_child_init(orig_mask, ls, nls, handoff);
-	deliver_set_over_flag(limits_over_flag(board_i));
-	spool_reuse_group(board_i);
-	arena_reset(arena_conn);
-	arena_reset(arena_msg);
-	arena_reset(arena_scratch);
+	conn_start(board_i);
 	conn_session(fd, greeted, count);
+}
+
+/*
+ * The spare: a reception process forked before its connection comes,
+ * which accepts it itself (daemon_spare in daemon_int.h).  While it waits
+ * it holds the listening sockets and the daemon does not look at them;
+ * SIGTERM (the daemon stopping or re-executing) ends it then, and only
+ * then: the signal is let in only while it waits in ppoll.
+ */
+static volatile sig_atomic_t spare_stop;
+
+static void
+spare_on_term(int sig)
+{
+	(void)sig;
+	spare_stop = 1;
+}
+
+static int
+spare_accept(struct listener *ls, size_t nls, const sigset_t *wait_mask,
+	struct sockaddr_storage *ss, size_t *li)
+{
+	struct pollfd pfd[DAEMON_MAX_LISTENERS];
+
+	for (size_t i = 0; i < nls; i++)
+		pfd[i] = (struct pollfd){ .fd = ls[i].fd, .events = POLLIN };
+	for (;;) {
+		if (spare_stop || ppoll(pfd, nls, NULL, wait_mask) < 0 ||
+		    spare_stop) {
+			if (spare_stop)
+				_exit(0);
+			continue; /* EINTR */
+		}
+		for (size_t i = 0; i < nls; i++) {
+			socklen_t len = sizeof(*ss);
+			int fd;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			fd = accept4(ls[i].fd, (struct sockaddr *)ss, &len,
+				SOCK_CLOEXEC);
+			if (fd >= 0) {
+				*li = i;
+				return fd;
+			}
+			/* The client gave up, or the daemon took it (EAGAIN). */
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == ECONNABORTED)
+				continue;
+			/* Its end makes the daemon accept for a while. */
+			log_write(TERN_LOG_MAIN, NULL, "daemon: spare reception "
+				"process: accept on %s: %m", ls[i].addr);
+			_exit(1);
+		}
+	}
+}
+
+static _Noreturn void
+spare_run(struct listener *ls, size_t nls, const sigset_t *orig_mask,
+	const int handoff[2], int board_i, int nconn, pid_t daemon_pid)
+{
+	struct sockaddr_storage ss;
+	struct sigaction sa;
+	sigset_t held, wait_mask;
+	char host[64], line[128];
+	const char *why, *queue_why;
+	size_t li = 0;
+	int fd, port, n;
+	bool greeted;
+
+	daemon_child_init(orig_mask, ls, 0, handoff); /* keeps the listeners */
+	held = wait_mask = *orig_mask;
+	sigaddset(&held, SIGTERM);
+	sigdelset(&wait_mask, SIGTERM);
+	sigprocmask(SIG_SETMASK, &held, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = spare_on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	conn_start(board_i);
+	/*
+	 * Waiting on the daemon's sockets, it must not outlive the daemon
+	 * (the port would stay taken).  After the change of uid, which
+	 * clears the parent-death signal.
+	 */
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != daemon_pid)
+		_exit(0);
+	proctitle_set("tern: spare reception process, waiting for a "
+		"connection");
+	fd = spare_accept(ls, nls, &wait_mask, &ss, &li);
+	/* A reception from here on: as if the daemon had forked it now. */
+	(void)prctl(PR_SET_PDEATHSIG, 0);
+	signal(SIGTERM, SIG_IGN); /* drops a stop that came too late */
+	signal(SIGTERM, SIG_DFL);
+	sigprocmask(SIG_SETMASK, orig_mask, NULL);
+	limits_spare_taken(board_i);
+	daemon_sockaddr_text(&ss, host, sizeof(host), &port);
+	why = limits_check(host, nconn, &queue_why);
+	greeted = why == NULL && daemon_greet(fd, &ls[li]);
+	/* Then the daemon counts it, and forks the next spare meanwhile. */
+	daemon_close_listeners(ls, nls);
+	n = snprintf(line, sizeof(line), "+%d %s\n", (int)getpid(), host);
+	if (write(handoff[1], line, (size_t)n) != n)
+		DEBUG("spare: handoff pipe: %m");
+	if (why != NULL) {
+		daemon_refuse(fd, why);
+		_exit(0);
+	}
+	receive_queue_reason = queue_why;
+	conn_session(fd, greeted, nconn + 1);
+}
+
+pid_t
+daemon_spare(struct listener *ls, size_t nls, const sigset_t *orig_mask,
+	const int handoff[2], int board_i, int nconn)
+{
+	pid_t daemon_pid = getpid();
+	pid_t pid = fork();
+
+	if (pid == 0)
+		spare_run(ls, nls, orig_mask, handoff, board_i, nconn,
+			daemon_pid);
+	if (pid < 0)
+		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
+			"daemon: fork for a spare reception process: %m");
+	return pid;
 }

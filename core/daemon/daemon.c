@@ -36,6 +36,8 @@
 #define DAEMON_HANDOFF_ENV "TERN_DAEMON_HANDOFF"
 #define MAX_QUEUE_RUNNERS 64
 #define CHILD_REAP_MS 1000
+#define SPARE_PAUSE_MS 1000
+#define SPARE_STOP_MS 1000
 /* Board flags (limits.c) when smtp_accept_max is 0, unlimited. */
 #define BOARD_UNLIMITED 4096
 
@@ -77,6 +79,14 @@ struct daemon {
 	bool             pickup_again;        /* start one when it ends */
 	long long        pickup_started;      /* log_clock_ms() */
 	long long        pickup_due;          /* start one then; 0: none */
+	/*
+	 * The spare reception process (conn.c), 0 when none: while it waits
+	 * the daemon leaves the listening sockets to it.  After a spare that
+	 * failed, none until spare_pause (log_clock_ms()).
+	 */
+	pid_t            spare;
+	int              spare_board;
+	long long        spare_pause;
 };
 
 static void
@@ -92,6 +102,8 @@ on_signal(int sig)
 static const int daemon_signals[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
 
 static void daemon_pickup_ended(struct daemon *d, pid_t pid, int status);
+static void daemon_spare_ended(struct daemon *d, int status);
+static void daemon_handoff_read(struct daemon *d);
 
 void
 daemon_child_init(const sigset_t *orig_mask, struct listener *ls,
@@ -253,6 +265,10 @@ daemon_reap(struct daemon *d)
 			daemon_pickup_ended(d, pid, status);
 			continue;
 		}
+		if (pid == d->spare) {
+			daemon_spare_ended(d, status);
+			continue;
+		}
 		for (int i = 0; i < d->nrunners; i++)
 			if (d->runners[i] == pid) {
 				d->runners[i] = d->runners[--d->nrunners];
@@ -295,6 +311,94 @@ daemon_queue_run(struct daemon *d)
 	}
 	d->runners[d->nrunners++] = pid;
 	d->children = true;
+}
+
+/*
+ * The spare reception process.  At one client the path from the client's
+ * connect to its 220 and EHLO went through the daemon's wake-up, accept
+ * and fork; a spare is already running when the connection comes, and
+ * the daemon forks the next one beside the session (bench/RESULTS.md,
+ * thirty-first session).  Under load the daemon's own accept and fork,
+ * which need no wake-up of a child per connection, keep up better: so a
+ * spare only while few connections are open (limits_spare_allowed).
+ */
+static void
+daemon_spare_start(struct daemon *d)
+{
+	int board_i;
+	pid_t pid;
+
+	if (d->spare != 0 || !limits_spare_allowed(d->nconn) ||
+	    (d->spare_pause != 0 && log_clock_ms() < d->spare_pause))
+		return;
+	board_i = limits_board_take_spare();
+	fflush(NULL);
+	pid = daemon_spare(d->ls, d->nls, &d->orig_mask, d->handoff, board_i,
+		d->nconn);
+	if (pid < 0) {
+		limits_board_release(board_i);
+		d->spare_pause = log_clock_ms() + SPARE_PAUSE_MS;
+		return;
+	}
+	d->spare = pid;
+	d->spare_board = board_i;
+	d->children = true;
+}
+
+/* "+PID ADDRESS": the spare took a connection from ADDRESS. */
+static void
+daemon_spare_taken(struct daemon *d, const char *text, const char *host)
+{
+	char *end;
+	long pid = strtol(text, &end, 10);
+
+	/* Not the spare: it ended, and was reaped, before we read this. */
+	if (*end != '\0' || host == NULL || pid <= 0 ||
+	    (pid_t)pid != d->spare)
+		return;
+	d->spare = 0;
+	d->nconn++;
+	limits_add((pid_t)pid, host, d->spare_board);
+}
+
+static void
+daemon_spare_ended(struct daemon *d, int status)
+{
+	limits_board_release(d->spare_board);
+	d->spare = 0;
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+		log_write(TERN_LOG_MAIN, NULL, "daemon: spare reception "
+			"process ended by signal %d", WTERMSIG(status));
+	/* One that could not accept: the daemon does it for a while. */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		d->spare_pause = log_clock_ms() + SPARE_PAUSE_MS;
+}
+
+/*
+ * Before the listening sockets are closed for good (SIGTERM) or bound
+ * again (SIGHUP's re-exec): the spare must let them go.  It has either
+ * ended or taken a connection (then it closed them before it said so).
+ */
+static void
+daemon_spare_stop(struct daemon *d, bool wait)
+{
+	int status;
+
+	if (d->spare <= 0)
+		return;
+	kill(d->spare, SIGTERM);
+	for (int ms = 0; wait && d->spare > 0; ms++) {
+		if (ms == SPARE_STOP_MS)
+			kill(d->spare, SIGKILL);
+		if (waitpid(d->spare, &status, ms < SPARE_STOP_MS ? WNOHANG :
+		    0) == d->spare) {
+			daemon_spare_ended(d, status);
+			break;
+		}
+		daemon_handoff_read(d); /* "+PID": it has a client */
+		if (d->spare > 0)
+			usleep(1000);
+	}
 }
 
 static void
@@ -495,9 +599,11 @@ daemon_handoff_read(struct daemon *d)
 			*p = '\0';
 			sp = strchr(d->hbuf, ' ');
 			if (sp != NULL)
-				*sp++ = '\0'; /* "ID SLOT": parked (deliver_start) */
+				*sp++ = '\0'; /* "ID SLOT" (deliver_start), "+PID HOST" */
 			if (spool_id_valid(d->hbuf))
 				daemon_deliver(d, d->hbuf, sp);
+			else if (d->hbuf[0] == '+')
+				daemon_spare_taken(d, d->hbuf + 1, sp);
 			else if (d->hbuf[0] == '-')
 				daemon_connection_over(d, d->hbuf + 1);
 			else
@@ -545,6 +651,7 @@ daemon_reexec(struct daemon *d)
 
 	log_write(TERN_LOG_MAIN, NULL, "pid %d: SIGHUP received: re-exec",
 		(int)getpid());
+	daemon_spare_stop(d, true);
 	daemon_close_listeners(d->ls, d->nls);
 	sigprocmask(SIG_SETMASK, &d->orig_mask, NULL);
 	for (size_t i = 0; i < sizeof(daemon_signals) / sizeof(int); i++)
@@ -568,6 +675,7 @@ daemon_terminate(struct daemon *d)
 {
 	log_write(TERN_LOG_MAIN, NULL, "pid %d: SIGTERM received: daemon exiting",
 		(int)getpid());
+	daemon_spare_stop(d, false);
 	daemon_close_listeners(d->ls, d->nls);
 	if (d->pid_file != NULL)
 		unlink(d->pid_file);
@@ -622,10 +730,11 @@ daemon_title(const struct daemon *d)
 static _Noreturn void
 daemon_loop(struct daemon *d)
 {
-	struct pollfd pfd[66];
+	struct pollfd pfd[DAEMON_MAX_LISTENERS + 2];
 
-	if (d->nls > 64)
-		tern_die("daemon: more than 64 listening sockets");
+	if (d->nls > DAEMON_MAX_LISTENERS)
+		tern_die("daemon: more than %d listening sockets",
+			DAEMON_MAX_LISTENERS);
 	for (size_t i = 0; i < d->nls; i++)
 		pfd[i] = (struct pollfd){ .fd = d->ls[i].fd, .events = POLLIN };
 	pfd[d->nls] = (struct pollfd){ .fd = d->handoff[0], .events = POLLIN };
@@ -646,6 +755,10 @@ daemon_loop(struct daemon *d)
 			daemon_queue_run(d);
 		if (d->pickup_due != 0 && log_clock_ms() >= d->pickup_due)
 			daemon_pickup(d);
+		daemon_spare_start(d);
+		/* A negative fd is skipped: the spare has them. */
+		for (size_t i = 0; i < d->nls; i++)
+			pfd[i].fd = d->spare > 0 ? -1 : d->ls[i].fd;
 		daemon_title(d);
 		ms = daemon_timeout_ms(d);
 		/*

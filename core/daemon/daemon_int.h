@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#define DAEMON_MAX_LISTENERS 64
+
 struct listener {
 	int         fd;
 	const char *addr;  /* as shown in logs: "[127.0.0.1]:25" */
@@ -36,6 +38,16 @@ pid_t daemon_connection(int fd, struct listener *ls, size_t nls,
 	const sigset_t *orig_mask, const int handoff[2], int board_i,
 	bool greeted, int count);
 
+/*
+ * Fork a spare reception process: it waits on the listening sockets,
+ * accepts one connection, judges it by the limits as they stood with
+ * nconn connections open, writes "+PID ADDRESS" to the handoff pipe, and
+ * goes on as a reception process.  board_i: its flag, from
+ * limits_board_take_spare.  Returns its pid, or -1.
+ */
+pid_t daemon_spare(struct listener *ls, size_t nls, const sigset_t *orig_mask,
+	const int handoff[2], int board_i, int nconn);
+
 /* Answer 421 from the daemon itself (smtp_accept_max) and close fd. */
 void daemon_refuse(int fd, const char *why);
 
@@ -60,6 +72,19 @@ void limits_add(pid_t pid, const char *host, int board_i);
 bool limits_remove(pid_t pid); /* false: pid was not a reception process */
 
 /*
+ * The spare reception process (conn.c): forked ahead of its connection
+ * while fewer than LIMITS_SPARE_BELOW connections are open, it accepts
+ * its client itself.  limits_spare_allowed: whether the next connection,
+ * from any host, would pass every limit but smtp_load_reserve (which the
+ * spare asks once it has its client) with nconn open, and whether the
+ * daemon is quiet enough for a spare: then the limits a spare judges
+ * with the table as it was at its fork can only be looser now (the
+ * daemon accepts nothing while a spare waits: connections only end).
+ */
+#define LIMITS_SPARE_BELOW 3
+bool limits_spare_allowed(int nconn);
+
+/*
  * The board (limits.c): flags shared with the reception processes, set
  * by one when its connection is over.  limits_board_init makes n of them
  * (before the first fork; none if that fails).  limits_board_take gives a
@@ -71,6 +96,8 @@ bool limits_remove(pid_t pid); /* false: pid was not a reception process */
  */
 void limits_board_init(size_t n);
 int limits_board_take(void);
+int limits_board_take_spare(void);   /* a flag that counts nowhere yet */
+void limits_spare_taken(int i);      /* in the spare: it has its client */
 void limits_board_release(int i);
 int *limits_over_flag(int i);
 int limits_collect(void);

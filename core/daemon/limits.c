@@ -90,6 +90,35 @@ limits_board_take(void)
 	return i;
 }
 
+/*
+ * A spare's flag (conn.c) is SPARE_FLAG until it takes a connection: set,
+ * so a spare counts nowhere, and never cleared by the reaping (the spare
+ * is on the table only once it has a connection).  A delivery must not
+ * wait for a partner (share.c) because a spare is waiting for a client.
+ */
+#define SPARE_FLAG 2
+
+int
+limits_board_take_spare(void)
+{
+	int i;
+
+	if (board_nfree == 0)
+		return -1;
+	i = board_free[--board_nfree];
+	__atomic_store_n(&board[i], SPARE_FLAG, __ATOMIC_RELAXED);
+	return i;
+}
+
+void
+limits_spare_taken(int i)
+{
+	if (i < 0 || (size_t)i >= board_n)
+		return;
+	__atomic_add_fetch(&board[board_n + BOARD_ACTIVE], 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&board[i], 0, __ATOMIC_RELEASE);
+}
+
 void
 limits_board_release(int i)
 {
@@ -193,6 +222,21 @@ refuse(const char *host, const char *log_why, const char *reply)
 		TERN_LOG_MAIN : 0), NULL, "Connection from [%s] refused: %s",
 		host, log_why);
 	return reply;
+}
+
+bool
+limits_spare_allowed(int nconn)
+{
+	int max = conf.smtp_accept_max, res = conf.smtp_accept_reserve;
+
+	if (nconn >= LIMITS_SPARE_BELOW)
+		return false;
+	if (max > 0 && nconn >= max - (res > 0 ? res : 0))
+		return false;
+	if (conf.smtp_accept_max_per_host > 0 &&
+	    nconn >= conf.smtp_accept_max_per_host)
+		return false;
+	return conf.smtp_accept_queue <= 0 || nconn < conf.smtp_accept_queue;
 }
 
 const char *

@@ -1061,6 +1061,29 @@ def spool_sections(path):
 
 # ---------------------------------------------------------------- processes
 
+def strace_daemon_pid(pid, out, args):
+    """strace -f (args: what to trace) into out on daemon pid and on its
+    spare reception process (docs/process.md), which takes the next
+    connection and was forked before; returns the strace process once it
+    is attached, and the spares' pids.  An idle daemon has one: it is
+    waited for (the daemon forks it once it listens)."""
+    spares = wait_for(lambda: spares_of(pid), 10,
+                      "the daemon's spare reception process")
+    pids = [pid, *spares]
+    st = subprocess.Popen(["strace", "-f", "-qq", "-o", str(out), *args,
+                           *[x for p in pids for x in ("-p", str(p))]],
+                          stderr=subprocess.DEVNULL)
+
+    # strace prints nothing when attached with -qq: wait until each is
+    # traced (TracerPid in its status).
+    def traced():
+        return all(re.search(r"^TracerPid:\s+[1-9]",
+                             Path(f"/proc/{p}/status").read_text(), re.M)
+                   for p in pids)
+    wait_for(traced, 20, "strace to attach")
+    return st, spares
+
+
 def traced_processes(tern, daemon, rcpts, sender="sender@example.net",
                      also=""):
     """Send one message to rcpts while strace follows the daemon and its
@@ -1068,15 +1091,10 @@ def traced_processes(tern, daemon, rcpts, sender="sender@example.net",
     changes and opens (and the calls in also: ",name,..."), and the
     message id."""
     out = tern.path("out", "procs.txt")
-    st = subprocess.Popen(
-        ["strace", "-f", "-qq", "-s", "200", "-o", str(out),
-         "-e", "trace=clone,clone3,fork,vfork,setresuid,openat" + also,
-         "-p", str(daemon.pid)], stderr=subprocess.DEVNULL)
+    st, spares = strace_daemon_pid(daemon.pid, out, [
+        "-s", "200", "-e", "trace=clone,clone3,fork,vfork,setresuid,openat,"
+        "accept4,prctl" + also])
     try:
-        wait_for(lambda: re.search(
-            r"^TracerPid:\s+[1-9]",
-            Path(f"/proc/{daemon.pid}/status").read_text(), re.M),
-            20, "strace to attach")
         assert tern.send(rcpts, make_message(to=", ".join(rcpts)),
                          sender=sender) == {}
         tern.wait_queue_empty()
@@ -1085,12 +1103,73 @@ def traced_processes(tern, daemon, rcpts, sender="sender@example.net",
         st.terminate()
         st.wait()
     (msgid,) = re.findall(r"^\S+ \S+ (\S+) <= (?!<>)", tern.mainlog(), re.M)
-    calls = []
+    calls, open_calls = [], {}
     for line in out.read_text(errors="replace").splitlines():
         m = re.match(r"(\d+)\s+(\w+)\((.*)$", line)
         if m:
-            calls.append((m.group(1), m.group(2), m.group(3)))
-    return calls, msgid
+            calls.append([m.group(1), m.group(2), m.group(3)])
+            if m.group(3).endswith(" <unfinished ...>"):
+                open_calls[m.group(1)] = len(calls) - 1
+            continue
+        # another process's line came between a call and its result
+        m = re.match(r"(\d+)\s+<\.\.\. \w+ resumed>(.*)$", line)
+        if m and m.group(1) in open_calls:
+            c = calls[open_calls.pop(m.group(1))]
+            c[2] = c[2][:-len(" <unfinished ...>")] + m.group(2)
+    calls = [tuple(c) for c in calls]
+    return as_forked_for_the_message(calls, daemon.pid, spares), msgid
+
+
+def as_forked_for_the_message(calls, daemon_pid, before):
+    """The trace as the processes made for the message: the daemon's
+    spare reception process (docs/process.md) that took the connection,
+    forked before the trace began (one of `before`), shown as forked by
+    the daemon first; the spare forked for the next connection (it sets
+    its parent-death signal and accepts nothing here) left out, with all
+    its calls."""
+    took = [p for p, c, a in calls if c == "accept4" and p in map(str, before)
+            and re.search(r"= \d+$", a)]
+    spares = {p for p, c, a in calls if c == "prctl"
+              and "PR_SET_PDEATHSIG, SIGTERM" in a} - set(took)
+    out = [(str(daemon_pid), "clone", f"(the spare, before the trace) = {p}")
+           for p in took[:1]]
+    for p, c, a in calls:
+        if p in spares or c in ("accept4", "prctl"):
+            continue
+        if c in ("clone", "clone3", "fork", "vfork") and \
+                a.rsplit("= ", 1)[-1].strip() in spares:
+            continue
+        out.append((p, c, a))
+    return out
+
+
+def children_of(pid):
+    """The pids of pid's children (from /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        # "PID (COMM) STATE PPID ...": COMM may hold spaces and parens.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(d.name))
+    return out
+
+
+def spares_of(pid):
+    """The spare reception processes among pid's children."""
+    out = []
+    for child in children_of(pid):
+        try:
+            title = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"tern: spare reception process"):
+            out.append(child)
+    return out
 
 
 def forks(calls):

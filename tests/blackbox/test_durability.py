@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tern_helpers import (SANITIZE, SCALE, LoopExt4, LoopFs, make_message,
-                          standard_config_under, wait_for)
+                          standard_config_under, strace_daemon_pid, wait_for)
 
 SYNCS = ("fsync", "fdatasync")
 
@@ -62,17 +62,7 @@ def strace_daemon(tern, out, args, before=None):
     daemon = tern.start_daemon()
     if before is not None:
         before()
-    st = subprocess.Popen(["strace", "-f", "-qq", "-o", str(out), *args,
-                           "-p", str(daemon.pid)],
-                          stderr=subprocess.DEVNULL)
-
-    # strace prints nothing when attached with -qq: wait until the
-    # daemon is traced (TracerPid in its status).
-    def traced():
-        status = Path(f"/proc/{daemon.pid}/status").read_text()
-        return re.search(r"^TracerPid:\s+[1-9]", status, re.M)
-    wait_for(traced, 20, "strace to attach")
-    return st
+    return strace_daemon_pid(daemon.pid, out, args)[0]
 
 
 def traced_delivery(tern, rcpt, config=None, warm=False, more=""):

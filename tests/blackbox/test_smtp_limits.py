@@ -3,13 +3,14 @@ protocol errors, unknown commands, recipients, header count and size,
 timeouts -- a hostile client can neither confuse the session nor make
 the server hold on to it or its memory."""
 
+import os
 import signal
 import socket
 import time
 
 import pytest
 
-from tern_helpers import SCALE, make_message
+from tern_helpers import SCALE, make_message, spares_of
 
 
 def connect(tern):
@@ -36,13 +37,17 @@ def test_input_before_greeting_dropped(tern, banner):
     input is surely there before it accepts."""
     tern.config(main=banner)
     tern.start_daemon()
-    tern.daemon.send_signal(signal.SIGSTOP)
+    # and its spare reception process, which would accept it at once
+    stopped = [tern.daemon.pid, *spares_of(tern.daemon.pid)]
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
     try:
         s = connect(tern)
         s.sendall(b"EHLO too.early\r\n")
         time.sleep(0.2)
     finally:
-        tern.daemon.send_signal(signal.SIGCONT)
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
     with s:
         data = read_all(s)
     assert data.startswith(b"554 "), data
