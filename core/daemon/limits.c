@@ -77,37 +77,41 @@ limits_board_init(size_t n)
 	board_nfree = n;
 }
 
-int
-limits_board_take(void)
+/*
+ * A spare's flag (conn.c) holds SPARE_FLAG until it has a client: not 0,
+ * so releasing it (a spare that ended unused) takes nothing off
+ * BOARD_ACTIVE, which counts it only from then on (limits_spare_taken):
+ * a delivery must not wait for a partner (share.c) because a spare waits.
+ */
+#define SPARE_FLAG 2
+
+static int
+board_take(int flag)
 {
 	int i;
 
 	if (board_nfree == 0)
 		return -1;
 	i = board_free[--board_nfree];
-	__atomic_store_n(&board[i], 0, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&board[board_n + BOARD_ACTIVE], 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&board[i], flag, __ATOMIC_RELAXED);
 	return i;
 }
 
-/*
- * A spare's flag (conn.c) is SPARE_FLAG until it takes a connection: set,
- * so a spare counts nowhere, and never cleared by the reaping (the spare
- * is on the table only once it has a connection).  A delivery must not
- * wait for a partner (share.c) because a spare is waiting for a client.
- */
-#define SPARE_FLAG 2
+int
+limits_board_take(void)
+{
+	int i = board_take(0);
+
+	if (i >= 0)
+		__atomic_add_fetch(&board[board_n + BOARD_ACTIVE], 1,
+			__ATOMIC_RELEASE);
+	return i;
+}
 
 int
 limits_board_take_spare(void)
 {
-	int i;
-
-	if (board_nfree == 0)
-		return -1;
-	i = board_free[--board_nfree];
-	__atomic_store_n(&board[i], SPARE_FLAG, __ATOMIC_RELAXED);
-	return i;
+	return board_take(SPARE_FLAG);
 }
 
 void

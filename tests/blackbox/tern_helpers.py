@@ -1143,33 +1143,10 @@ def as_forked_for_the_message(calls, daemon_pid, before):
     return out
 
 
-def children_of(pid):
-    """The pids of pid's children (from /proc)."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        # "PID (COMM) STATE PPID ...": COMM may hold spaces and parens.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(d.name))
-    return out
-
-
 def spares_of(pid):
     """The spare reception processes among pid's children."""
-    out = []
-    for child in children_of(pid):
-        try:
-            title = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if title.startswith(b"tern: spare reception process"):
-            out.append(child)
-    return out
+    return [c for c in children(pid)
+            if proc_title(c).startswith(b"tern: spare reception process")]
 
 
 def forks(calls):

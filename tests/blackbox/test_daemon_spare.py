@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from tern_helpers import (RawSMTP, children_of, make_message, spares_of,
-                          wait_for)
+from tern_helpers import (RawSMTP, children, make_message, proc_title,
+                          spares_of, wait_for)
 
 # core/daemon/daemon_int.h, LIMITS_SPARE_BELOW
 SPARE_BELOW = 3
@@ -25,17 +25,9 @@ def one_spare(daemon_pid):
     return pid
 
 
-def title(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
 def receptions(daemon_pid):
-    return [p for p in children_of(daemon_pid)
-            if title(p).startswith(b"tern: handling incoming")]
+    return [p for p in children(daemon_pid)
+            if proc_title(p).startswith(b"tern: handling incoming")]
 
 
 def test_spare_takes_the_next_connection(tern):
@@ -79,7 +71,7 @@ def test_no_spare_while_connections_are_open(tern):
                  f"{SPARE_BELOW} reception processes")
         assert spares_of(daemon.pid) == []
         # the daemon's own accept: the process is forked after the connect
-        before = set(children_of(daemon.pid))
+        before = set(children(daemon.pid))
         with tern.smtp() as s:
             s.sendmail("sender@example.net", [f"{tern.user}@test.example"],
                        make_message())
