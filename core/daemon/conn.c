@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -208,34 +207,44 @@ daemon_connection(int fd, struct listener *ls, size_t nls,
 /*
  * The spare: a reception process forked before its connection comes,
  * which accepts it itself (daemon_spare in daemon_int.h).  While it waits
- * it holds the listening sockets and the daemon does not look at them;
- * SIGTERM (the daemon stopping or re-executing) ends it then, and only
- * then: the signal is let in only while it waits in ppoll.
+ * it holds the listening sockets and the daemon does not look at them.
+ * It also waits on the read end of a pipe whose only write end the
+ * daemon holds: when the daemon closes it (to stop, or to re-execute) or
+ * is gone, the spare ends.  No signal is involved, so a stop that comes
+ * after the accept cannot touch the connection: by then the spare has
+ * closed that pipe, and the listening sockets.
  */
-static volatile sig_atomic_t spare_stop;
 
-static void
-spare_on_term(int sig)
+/* Errors of one connection, that accept(2) returns for the next one. */
+static bool
+accept_error_passing(int e)
 {
-	(void)sig;
-	spare_stop = 1;
+	switch (e) {
+	case EINTR: case EAGAIN: case ECONNABORTED: case EPERM: case EPROTO:
+	case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN: case ENONET:
+	case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int
-spare_accept(struct listener *ls, size_t nls, const sigset_t *wait_mask,
+spare_accept(struct listener *ls, size_t nls, int stop, const int handoff[2],
 	struct sockaddr_storage *ss, size_t *li)
 {
-	struct pollfd pfd[DAEMON_MAX_LISTENERS];
+	struct pollfd pfd[DAEMON_MAX_LISTENERS + 1];
+	char line[32];
+	int n;
 
 	for (size_t i = 0; i < nls; i++)
 		pfd[i] = (struct pollfd){ .fd = ls[i].fd, .events = POLLIN };
+	pfd[nls] = (struct pollfd){ .fd = stop, .events = POLLIN };
 	for (;;) {
-		if (spare_stop || ppoll(pfd, nls, NULL, wait_mask) < 0 ||
-		    spare_stop) {
-			if (spare_stop)
-				_exit(0);
+		if (poll(pfd, nls + 1, -1) < 0)
 			continue; /* EINTR */
-		}
+		if (pfd[nls].revents != 0)
+			_exit(0); /* the daemon let go of its end */
 		for (size_t i = 0; i < nls; i++) {
 			socklen_t len = sizeof(*ss);
 			int fd;
@@ -248,13 +257,15 @@ spare_accept(struct listener *ls, size_t nls, const sigset_t *wait_mask,
 				*li = i;
 				return fd;
 			}
-			/* The client gave up, or the daemon took it (EAGAIN). */
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == ECONNABORTED)
+			if (accept_error_passing(errno))
 				continue;
-			/* Its end makes the daemon accept for a while. */
+			/* Out of descriptors, memory ...: the daemon accepts
+			 * itself for a while, and is told at once. */
 			log_write(TERN_LOG_MAIN, NULL, "daemon: spare reception "
 				"process: accept on %s: %m", ls[i].addr);
+			n = snprintf(line, sizeof(line), "!%d\n", (int)getpid());
+			if (write(handoff[1], line, (size_t)n) != n)
+				DEBUG("spare: handoff pipe: %m");
 			_exit(1);
 		}
 	}
@@ -262,70 +273,50 @@ spare_accept(struct listener *ls, size_t nls, const sigset_t *wait_mask,
 
 static _Noreturn void
 spare_run(struct listener *ls, size_t nls, const sigset_t *orig_mask,
-	const int handoff[2], int board_i, int nconn, pid_t daemon_pid)
+	const int handoff[2], int stop, int board_i, int nconn)
 {
 	struct sockaddr_storage ss;
-	struct sigaction sa;
-	sigset_t held, wait_mask;
 	char host[64], line[128];
 	const char *why, *queue_why;
 	size_t li = 0;
 	int fd, port, n;
 	bool greeted;
 
-	daemon_child_init(orig_mask, ls, 0, handoff); /* keeps the listeners */
-	held = wait_mask = *orig_mask;
-	sigaddset(&held, SIGTERM);
-	sigdelset(&wait_mask, SIGTERM);
-	sigprocmask(SIG_SETMASK, &held, NULL);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = spare_on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
+	/* Keeps the listeners; closes the daemon's end of the stop pipe. */
+	daemon_child_init(orig_mask, ls, 0, handoff);
 	conn_start(board_i);
-	/*
-	 * Waiting on the daemon's sockets, it must not outlive the daemon
-	 * (the port would stay taken).  After the change of uid, which
-	 * clears the parent-death signal.
-	 */
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != daemon_pid)
-		_exit(0);
 	proctitle_set("tern: spare reception process, waiting for a "
 		"connection");
-	fd = spare_accept(ls, nls, &wait_mask, &ss, &li);
-	/* A reception from here on: as if the daemon had forked it now. */
-	(void)prctl(PR_SET_PDEATHSIG, 0);
-	signal(SIGTERM, SIG_IGN); /* drops a stop that came too late */
-	signal(SIGTERM, SIG_DFL);
-	sigprocmask(SIG_SETMASK, orig_mask, NULL);
+	fd = spare_accept(ls, nls, stop, handoff, &ss, &li);
+	/* A reception from here on, as if the daemon had forked it now. */
+	daemon_close_listeners(ls, nls);
+	close(stop);
 	limits_spare_taken(board_i);
 	daemon_sockaddr_text(&ss, host, sizeof(host), &port);
 	why = limits_check(host, nconn, &queue_why);
 	greeted = why == NULL && daemon_greet(fd, &ls[li]);
-	/* Then the daemon counts it, and forks the next spare meanwhile. */
-	daemon_close_listeners(ls, nls);
+	if (why != NULL) {
+		daemon_refuse(fd, why);
+		deliver_connection_over(); /* counted off at once */
+	}
+	/* The daemon counts it, and forks the next spare meanwhile. */
 	n = snprintf(line, sizeof(line), "+%d %s\n", (int)getpid(), host);
 	if (write(handoff[1], line, (size_t)n) != n)
 		DEBUG("spare: handoff pipe: %m");
-	if (why != NULL) {
-		daemon_refuse(fd, why);
+	if (why != NULL)
 		_exit(0);
-	}
 	receive_queue_reason = queue_why;
 	conn_session(fd, greeted, nconn + 1);
 }
 
 pid_t
 daemon_spare(struct listener *ls, size_t nls, const sigset_t *orig_mask,
-	const int handoff[2], int board_i, int nconn)
+	const int handoff[2], int stop, int board_i, int nconn)
 {
-	pid_t daemon_pid = getpid();
 	pid_t pid = fork();
 
 	if (pid == 0)
-		spare_run(ls, nls, orig_mask, handoff, board_i, nconn,
-			daemon_pid);
+		spare_run(ls, nls, orig_mask, handoff, stop, board_i, nconn);
 	if (pid < 0)
 		log_write(TERN_LOG_MAIN | TERN_LOG_PANIC, NULL,
 			"daemon: fork for a spare reception process: %m");

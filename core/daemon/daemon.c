@@ -37,7 +37,7 @@
 #define MAX_QUEUE_RUNNERS 64
 #define CHILD_REAP_MS 1000
 #define SPARE_PAUSE_MS 1000
-#define SPARE_STOP_MS 1000
+#define SPARE_STOP_MS 5000
 /* Board flags (limits.c) when smtp_accept_max is 0, unlimited. */
 #define BOARD_UNLIMITED 4096
 
@@ -48,6 +48,9 @@ static volatile sig_atomic_t got_hup, got_term;
 
 /* inotify on maildrop/ (struct daemon); -1 when not watched. */
 static int maildrop_watch = -1;
+
+/* The write end of the spare's stop pipe (conn.c); -1 when none. */
+static int spare_stop_w = -1;
 
 struct daemon {
 	struct listener *ls;
@@ -82,7 +85,7 @@ struct daemon {
 	/*
 	 * The spare reception process (conn.c), 0 when none: while it waits
 	 * the daemon leaves the listening sockets to it.  After a spare that
-	 * failed, none until spare_pause (log_clock_ms()).
+	 * could not accept, none until spare_pause (log_clock_ms()).
 	 */
 	pid_t            spare;
 	int              spare_board;
@@ -103,6 +106,7 @@ static const int daemon_signals[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
 
 static void daemon_pickup_ended(struct daemon *d, pid_t pid, int status);
 static void daemon_spare_ended(struct daemon *d, int status);
+static void daemon_spare_gone(struct daemon *d);
 static void daemon_handoff_read(struct daemon *d);
 
 void
@@ -118,6 +122,10 @@ daemon_child_init(const sigset_t *orig_mask, struct listener *ls,
 	if (maildrop_watch >= 0) {
 		close(maildrop_watch);
 		maildrop_watch = -1;
+	}
+	if (spare_stop_w >= 0) {
+		close(spare_stop_w);
+		spare_stop_w = -1;
 	}
 	deliver_set_handoff(handoff[1]);
 }
@@ -325,17 +333,24 @@ daemon_queue_run(struct daemon *d)
 static void
 daemon_spare_start(struct daemon *d)
 {
-	int board_i;
+	int board_i, stop[2];
 	pid_t pid;
 
 	if (d->spare != 0 || !limits_spare_allowed(d->nconn) ||
 	    (d->spare_pause != 0 && log_clock_ms() < d->spare_pause))
 		return;
+	if (pipe2(stop, O_CLOEXEC) != 0) {
+		d->spare_pause = log_clock_ms() + SPARE_PAUSE_MS;
+		return;
+	}
 	board_i = limits_board_take_spare();
+	spare_stop_w = stop[1];
 	fflush(NULL);
-	pid = daemon_spare(d->ls, d->nls, &d->orig_mask, d->handoff, board_i,
-		d->nconn);
+	pid = daemon_spare(d->ls, d->nls, &d->orig_mask, d->handoff, stop[0],
+		board_i, d->nconn);
+	close(stop[0]);
 	if (pid < 0) {
+		daemon_spare_gone(d);
 		limits_board_release(board_i);
 		d->spare_pause = log_clock_ms() + SPARE_PAUSE_MS;
 		return;
@@ -345,53 +360,73 @@ daemon_spare_start(struct daemon *d)
 	d->children = true;
 }
 
-/* "+PID ADDRESS": the spare took a connection from ADDRESS. */
+/* The spare has a connection, or has ended: its stop pipe goes. */
 static void
-daemon_spare_taken(struct daemon *d, const char *text, const char *host)
+daemon_spare_gone(struct daemon *d)
+{
+	d->spare = 0;
+	if (spare_stop_w >= 0) {
+		close(spare_stop_w);
+		spare_stop_w = -1;
+	}
+}
+
+/*
+ * "+PID ADDRESS": the spare took a connection from ADDRESS (and closed
+ * the listening sockets); "!PID": it could not accept, and ends.
+ */
+static void
+daemon_spare_said(struct daemon *d, const char *text, const char *host)
 {
 	char *end;
-	long pid = strtol(text, &end, 10);
+	long pid = strtol(text + 1, &end, 10);
 
 	/* Not the spare: it ended, and was reaped, before we read this. */
-	if (*end != '\0' || host == NULL || pid <= 0 ||
-	    (pid_t)pid != d->spare)
+	if (*end != '\0' || pid <= 0 || (pid_t)pid != d->spare)
 		return;
-	d->spare = 0;
+	if (text[0] == '!') {
+		d->spare_pause = log_clock_ms() + SPARE_PAUSE_MS;
+		daemon_spare_gone(d); /* reaped as any other child */
+		limits_board_release(d->spare_board);
+		return;
+	}
+	if (host == NULL)
+		return;
+	daemon_spare_gone(d);
 	d->nconn++;
 	limits_add((pid_t)pid, host, d->spare_board);
 }
 
+/* Reaped before it said anything (or after "!PID": then not ours). */
 static void
 daemon_spare_ended(struct daemon *d, int status)
 {
 	limits_board_release(d->spare_board);
-	d->spare = 0;
-	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+	daemon_spare_gone(d);
+	if (WIFSIGNALED(status))
 		log_write(TERN_LOG_MAIN, NULL, "daemon: spare reception "
 			"process ended by signal %d", WTERMSIG(status));
-	/* One that could not accept: the daemon does it for a while. */
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		d->spare_pause = log_clock_ms() + SPARE_PAUSE_MS;
 }
 
 /*
  * Before the listening sockets are closed for good (SIGTERM) or bound
- * again (SIGHUP's re-exec): the spare must let them go.  It has either
- * ended or taken a connection (then it closed them before it said so).
+ * again (SIGHUP's re-exec): the spare must let them go.  Closing the stop
+ * pipe ends a spare that has no connection; one that has taken a
+ * connection closed them right after its accept, and says so.
  */
 static void
-daemon_spare_stop(struct daemon *d, bool wait)
+daemon_spare_stop(struct daemon *d)
 {
 	int status;
 
 	if (d->spare <= 0)
 		return;
-	kill(d->spare, SIGTERM);
-	for (int ms = 0; wait && d->spare > 0; ms++) {
-		if (ms == SPARE_STOP_MS)
-			kill(d->spare, SIGKILL);
-		if (waitpid(d->spare, &status, ms < SPARE_STOP_MS ? WNOHANG :
-		    0) == d->spare) {
+	if (spare_stop_w >= 0) {
+		close(spare_stop_w);
+		spare_stop_w = -1;
+	}
+	for (int ms = 0; d->spare > 0 && ms < SPARE_STOP_MS; ms++) {
+		if (waitpid(d->spare, &status, WNOHANG) == d->spare) {
 			daemon_spare_ended(d, status);
 			break;
 		}
@@ -602,8 +637,8 @@ daemon_handoff_read(struct daemon *d)
 				*sp++ = '\0'; /* "ID SLOT" (deliver_start), "+PID HOST" */
 			if (spool_id_valid(d->hbuf))
 				daemon_deliver(d, d->hbuf, sp);
-			else if (d->hbuf[0] == '+')
-				daemon_spare_taken(d, d->hbuf + 1, sp);
+			else if (d->hbuf[0] == '+' || d->hbuf[0] == '!')
+				daemon_spare_said(d, d->hbuf, sp);
 			else if (d->hbuf[0] == '-')
 				daemon_connection_over(d, d->hbuf + 1);
 			else
@@ -651,7 +686,7 @@ daemon_reexec(struct daemon *d)
 
 	log_write(TERN_LOG_MAIN, NULL, "pid %d: SIGHUP received: re-exec",
 		(int)getpid());
-	daemon_spare_stop(d, true);
+	daemon_spare_stop(d);
 	daemon_close_listeners(d->ls, d->nls);
 	sigprocmask(SIG_SETMASK, &d->orig_mask, NULL);
 	for (size_t i = 0; i < sizeof(daemon_signals) / sizeof(int); i++)
@@ -675,7 +710,7 @@ daemon_terminate(struct daemon *d)
 {
 	log_write(TERN_LOG_MAIN, NULL, "pid %d: SIGTERM received: daemon exiting",
 		(int)getpid());
-	daemon_spare_stop(d, false);
+	daemon_spare_stop(d);
 	daemon_close_listeners(d->ls, d->nls);
 	if (d->pid_file != NULL)
 		unlink(d->pid_file);

@@ -41,12 +41,15 @@ pid_t daemon_connection(int fd, struct listener *ls, size_t nls,
 /*
  * Fork a spare reception process: it waits on the listening sockets,
  * accepts one connection, judges it by the limits as they stood with
- * nconn connections open, writes "+PID ADDRESS" to the handoff pipe, and
- * goes on as a reception process.  board_i: its flag, from
+ * nconn connections open, writes "+PID ADDRESS" to the handoff pipe
+ * ("!PID" if it could not accept), and goes on as a reception process.
+ * stop: the read end of a pipe whose write end only the daemon keeps
+ * (daemon_child_init closes it in every child); the spare ends, if it has
+ * no connection yet, when that end is closed.  board_i: its flag, from
  * limits_board_take_spare.  Returns its pid, or -1.
  */
 pid_t daemon_spare(struct listener *ls, size_t nls, const sigset_t *orig_mask,
-	const int handoff[2], int board_i, int nconn);
+	const int handoff[2], int stop, int board_i, int nconn);
 
 /* Answer 421 from the daemon itself (smtp_accept_max) and close fd. */
 void daemon_refuse(int fd, const char *why);

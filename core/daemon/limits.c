@@ -119,8 +119,11 @@ limits_spare_taken(int i)
 {
 	if (i < 0 || (size_t)i >= board_n)
 		return;
-	__atomic_add_fetch(&board[board_n + BOARD_ACTIVE], 1, __ATOMIC_RELEASE);
+	/* In this order: a spare killed between the two leaves the count
+	 * one short (a delivery may not wait for a partner), never one
+	 * over (every delivery would wait, even on an idle server). */
 	__atomic_store_n(&board[i], 0, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&board[board_n + BOARD_ACTIVE], 1, __ATOMIC_RELEASE);
 }
 
 void

@@ -1093,7 +1093,7 @@ def traced_processes(tern, daemon, rcpts, sender="sender@example.net",
     out = tern.path("out", "procs.txt")
     st, spares = strace_daemon_pid(daemon.pid, out, [
         "-s", "200", "-e", "trace=clone,clone3,fork,vfork,setresuid,openat,"
-        "accept4,prctl" + also])
+        "accept4" + also])
     try:
         assert tern.send(rcpts, make_message(to=", ".join(rcpts)),
                          sender=sender) == {}
@@ -1102,6 +1102,7 @@ def traced_processes(tern, daemon, rcpts, sender="sender@example.net",
     finally:
         st.terminate()
         st.wait()
+    waiting = spares_of(daemon.pid)  # the next connection's
     (msgid,) = re.findall(r"^\S+ \S+ (\S+) <= (?!<>)", tern.mainlog(), re.M)
     calls, open_calls = [], {}
     for line in out.read_text(errors="replace").splitlines():
@@ -1117,24 +1118,24 @@ def traced_processes(tern, daemon, rcpts, sender="sender@example.net",
             c = calls[open_calls.pop(m.group(1))]
             c[2] = c[2][:-len(" <unfinished ...>")] + m.group(2)
     calls = [tuple(c) for c in calls]
-    return as_forked_for_the_message(calls, daemon.pid, spares), msgid
+    return as_forked_for_the_message(calls, daemon.pid, spares,
+                                     waiting), msgid
 
 
-def as_forked_for_the_message(calls, daemon_pid, before):
+def as_forked_for_the_message(calls, daemon_pid, before, after):
     """The trace as the processes made for the message: the daemon's
     spare reception process (docs/process.md) that took the connection,
     forked before the trace began (one of `before`), shown as forked by
-    the daemon first; the spare forked for the next connection (it sets
-    its parent-death signal and accepts nothing here) left out, with all
-    its calls."""
+    the daemon first; the spare forked for the next connection (one of
+    `after`, still waiting when the trace ended) left out, with all its
+    calls."""
     took = [p for p, c, a in calls if c == "accept4" and p in map(str, before)
             and re.search(r"= \d+$", a)]
-    spares = {p for p, c, a in calls if c == "prctl"
-              and "PR_SET_PDEATHSIG, SIGTERM" in a} - set(took)
+    spares = set(map(str, after)) - set(took)
     out = [(str(daemon_pid), "clone", f"(the spare, before the trace) = {p}")
            for p in took[:1]]
     for p, c, a in calls:
-        if p in spares or c in ("accept4", "prctl"):
+        if p in spares or c == "accept4":
             continue
         if c in ("clone", "clone3", "fork", "vfork") and \
                 a.rsplit("= ", 1)[-1].strip() in spares:
