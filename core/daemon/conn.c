@@ -229,13 +229,24 @@ accept_error_passing(int e)
 	}
 }
 
+/* "+PID ADDRESS" or "!PID" to the daemon (daemon_spare_said). */
+static void
+spare_tell(char what, const char *host)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "%c%d%s%s\n", what, (int)getpid(),
+		host != NULL ? " " : "", host != NULL ? host : "");
+
+	if (!deliver_handoff_line(line, (size_t)n))
+		DEBUG("spare: handoff pipe: %m");
+}
+
+/* The accepted socket, or -1 when accept itself fails (logged). */
 static int
-spare_accept(struct listener *ls, size_t nls, int stop, const int handoff[2],
+spare_accept(struct listener *ls, size_t nls, int stop,
 	struct sockaddr_storage *ss, size_t *li)
 {
 	struct pollfd pfd[DAEMON_MAX_LISTENERS + 1];
-	char line[32];
-	int n;
 
 	for (size_t i = 0; i < nls; i++)
 		pfd[i] = (struct pollfd){ .fd = ls[i].fd, .events = POLLIN };
@@ -259,14 +270,9 @@ spare_accept(struct listener *ls, size_t nls, int stop, const int handoff[2],
 			}
 			if (accept_error_passing(errno))
 				continue;
-			/* Out of descriptors, memory ...: the daemon accepts
-			 * itself for a while, and is told at once. */
 			log_write(TERN_LOG_MAIN, NULL, "daemon: spare reception "
 				"process: accept on %s: %m", ls[i].addr);
-			n = snprintf(line, sizeof(line), "!%d\n", (int)getpid());
-			if (write(handoff[1], line, (size_t)n) != n)
-				DEBUG("spare: handoff pipe: %m");
-			_exit(1);
+			return -1;
 		}
 	}
 }
@@ -276,10 +282,10 @@ spare_run(struct listener *ls, size_t nls, const sigset_t *orig_mask,
 	const int handoff[2], int stop, int board_i, int nconn)
 {
 	struct sockaddr_storage ss;
-	char host[64], line[128];
+	char host[64];
 	const char *why, *queue_why;
 	size_t li = 0;
-	int fd, port, n;
+	int fd, port;
 	bool greeted;
 
 	/* Keeps the listeners; closes the daemon's end of the stop pipe. */
@@ -287,7 +293,13 @@ spare_run(struct listener *ls, size_t nls, const sigset_t *orig_mask,
 	conn_start(board_i);
 	proctitle_set("tern: spare reception process, waiting for a "
 		"connection");
-	fd = spare_accept(ls, nls, stop, handoff, &ss, &li);
+	fd = spare_accept(ls, nls, stop, &ss, &li);
+	if (fd < 0) {
+		/* Out of descriptors, memory ...: the daemon accepts itself
+		 * for a while, told at once. */
+		spare_tell('!', NULL);
+		_exit(1);
+	}
 	/* A reception from here on, as if the daemon had forked it now. */
 	daemon_close_listeners(ls, nls);
 	close(stop);
@@ -300,9 +312,7 @@ spare_run(struct listener *ls, size_t nls, const sigset_t *orig_mask,
 		deliver_connection_over(); /* counted off at once */
 	}
 	/* The daemon counts it, and forks the next spare meanwhile. */
-	n = snprintf(line, sizeof(line), "+%d %s\n", (int)getpid(), host);
-	if (write(handoff[1], line, (size_t)n) != n)
-		DEBUG("spare: handoff pipe: %m");
+	spare_tell('+', host);
 	if (why != NULL)
 		_exit(0);
 	receive_queue_reason = queue_why;

@@ -438,24 +438,32 @@ deliver_set_over_flag(int *flag)
 	over_flag = flag;
 }
 
+bool
+deliver_handoff_line(const char *line, size_t len)
+{
+	ssize_t w;
+
+	if (handoff_fd < 0)
+		return false;
+	do
+		w = write(handoff_fd, line, len);
+	while (w < 0 && errno == EINTR);
+	return w == (ssize_t)len;
+}
+
 void
 deliver_connection_over(void)
 {
 	char line[32];
 	int n;
-	ssize_t w;
 
 	if (over_flag != NULL) {
 		deliver_share_over(over_flag);
 		over_flag = NULL;
 		return;
 	}
-	if (handoff_fd < 0)
-		return;
 	n = snprintf(line, sizeof(line), "-%ld\n", (long)getpid());
-	do
-		w = write(handoff_fd, line, (size_t)n);
-	while (w < 0 && errno == EINTR);
+	(void)deliver_handoff_line(line, (size_t)n);
 }
 
 bool
@@ -497,7 +505,6 @@ deliver_start(const char *id)
 	const char *slot = spool_parked_slot(id);
 	size_t n = strlen(id);
 	uid_t ru, eu, su;
-	ssize_t w;
 	int e, len;
 
 	if (handoff_fd < 0) {
@@ -519,10 +526,7 @@ deliver_start(const char *id)
 	 */
 	len = slot != NULL ? snprintf(line, sizeof(line), "%s %s\n", id, slot) :
 		snprintf(line, sizeof(line), "%s\n", id);
-	do
-		w = write(handoff_fd, line, (size_t)len);
-	while (w < 0 && errno == EINTR);
-	if (w == (ssize_t)len) {
+	if (deliver_handoff_line(line, (size_t)len)) {
 		spool_let_go(id);
 		return;
 	}

@@ -52,6 +52,9 @@ void deliver_fork(const char *id);
  */
 void deliver_set_handoff(int fd);
 bool deliver_has_handoff(void);
+/* One line (shorter than PIPE_BUF: written whole) to that pipe; false
+ * when there is none or the write failed (errno says why). */
+bool deliver_handoff_line(const char *line, size_t len);
 
 /*
  * Can a process without root (a reception process, root given up for
